@@ -1,0 +1,1 @@
+"""Sub-commands of the ``eie`` CLI; see eie.cli."""
