@@ -69,27 +69,33 @@ class EncodedLayer:
         lo, hi = int(self.pe_start[pe]), int(self.pe_start[pe + 1])
         return pack_entries(self.v[lo:hi], self.z[lo:hi], self.weight_bits, self.index_bits)
 
-    def decode(self) -> np.ndarray:
-        """Rebuild the dense M x K code matrix (physical row order)."""
+    def coordinates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(physical row, column, code) of every real (non-padding) entry."""
         m, k = self.shape
         n = self.n_pes
-        out = np.zeros((m, k), dtype=np.uint8)
         if self.total_entries == 0:
-            return out
-        counts = self.column_entries()  # N x K
-        group = np.repeat(np.arange(n * k), counts.ravel())  # (pe, col) of each entry
-        step = self.z.astype(np.int64) + 1
-        cs = np.cumsum(step)
-        group_first = np.concatenate(([0], np.cumsum(counts.ravel())))[:-1]
-        base = np.where(group_first > 0, cs[np.maximum(group_first - 1, 0)], 0)
+            e = np.zeros(0, np.int64)
+            return e, e, np.zeros(0, np.uint8)
+        counts = self.column_entries().ravel()  # (pe, col) groups in entry order
+        group = np.repeat(np.arange(n * k), counts)
+        cs = np.cumsum(self.z.astype(np.int64) + 1)
+        group_first = np.cumsum(counts) - counts
+        base = np.zeros(n * k, dtype=np.int64)
+        nonfirst = group_first > 0
+        base[nonfirst] = cs[group_first[nonfirst] - 1]
         local = cs - base[group] - 1
-        pe = group // k
-        col = group % k
         real = self.v != 0
-        row = local[real] * n + pe[real]
-        if row.size and (row.max() >= m or np.any(local[real] >= -(-(m - pe[real]) // n))):
+        local, group = local[real], group[real]
+        pe = group // k
+        if local.size and np.any(local * n + pe >= m):
             raise FormatError("encoded layer: an entry's row index runs past the PE's rows")
-        out[row, col[real]] = self.v[real]
+        return local * n + pe, group % k, self.v[real]
+
+    def decode(self) -> np.ndarray:
+        """Rebuild the dense M x K code matrix (physical row order)."""
+        out = np.zeros(self.shape, dtype=np.uint8)
+        rows, cols, codes = self.coordinates()
+        out[rows, cols] = codes
         return out
 
 

@@ -104,6 +104,8 @@ class QuantLayer:
 class QuantModel:
     params: HWParams
     layers: list[QuantLayer] = field(default_factory=list)
+    # How the host chose the formats (not part of the image).
+    info: dict = field(default_factory=dict)
 
     @property
     def in_features(self) -> int:
