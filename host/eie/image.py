@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .csc import EncodedLayer, entries_per_word, from_sections
-from .errors import ImageError, check_bits
+from .errors import FormatError, ImageError, check_bits
 
 MAGIC = int.from_bytes(b"EIEIMAGE", "little")
 VERSION = 1
@@ -339,6 +339,12 @@ def read_image(data, expect: HWParams | None = None) -> QuantModel:
         bounds = np.concatenate(([0], np.cumsum(nwords)))
         words = [ent[bounds[q]: bounds[q + 1]] for q in range(n)]
         enc = from_sections((m, k), n, params.weight_bits, params.index_bits, ptr, words)
+        try:
+            # Relative indices that run past a PE's rows would make the kernel
+            # write outside its accumulators.
+            enc.coordinates()
+        except FormatError as e:
+            raise ImageError("bad_layer", f"{where}: {e}") from None
         if i > 0 and k != layers[-1].shape[0]:
             raise ImageError("bad_layer", f"{where} takes {k} inputs but layer {i - 1} gives {layers[-1].shape[0]}")
         if i > 0 and fa_in != layers[-1].fa_out:

@@ -169,6 +169,11 @@ def quantize(
         m, k = l.shape
         fa_in = fa[i]
         fw_cb = codebook_fw(l.codebook, params.cb_bits)
+        if fw_cb < 0:
+            raise ConfigError(
+                f"layer {l.name!r}: its largest centroid {np.max(np.abs(l.codebook)):g} does not fit a signed "
+                f"{params.cb_bits}-bit codebook with fraction bits >= 0; raise cb_bits or rescale the layer"
+            )
         nonzero_cb = np.unique(l.codebook[1:][l.codebook[1:] != 0])
         fw = fw_cb
         needed_full = None
@@ -190,7 +195,7 @@ def quantize(
             collapsed = distinct.size < nonzero_cb.size or (distinct.size and np.any(distinct == 0))
             if bound <= acc_limit and not collapsed:
                 break
-            if collapsed or not fit_accumulator or fw_eff - 1 < -MAX_FRAC or fa_in + fw_eff - 1 < 0:
+            if collapsed or not fit_accumulator or fw_eff - 1 < 0 or fa_in + fw_eff - 1 < 0:
                 raise OverflowRisk(
                     f"layer {l.name!r}: the {params.acc_bits}-bit accumulator could overflow: at full codebook "
                     f"precision (fw={fw_cb}) its sums need {needed_full} bits for {a_bits}-bit activations"

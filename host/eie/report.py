@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
 from .csc import encode
 from .errors import ConfigError, check_bits
 from .huffman import huffman_bits

@@ -58,7 +58,7 @@ def fit(
                 loss = F.cross_entropy(model(x[idx]), y[idx])
                 loss.backward()
                 opt.step()
-                total += float(loss) * idx.numel()
+                total += float(loss.detach()) * idx.numel()
             loss_mean = total / n
             bar.set_postfix(loss=f"{loss_mean:.4f}")
     finally:

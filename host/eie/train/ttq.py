@@ -121,7 +121,7 @@ class TTQLinear(nn.Module):
         return out.numpy()
 
     def codebook(self) -> np.ndarray:
-        return np.array([0.0, float(self.wp), -float(self.wn), 0.0])
+        return np.array([0.0, float(self.wp.detach()), -float(self.wn.detach()), 0.0])
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, t={self.threshold}"

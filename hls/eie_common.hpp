@@ -1,0 +1,57 @@
+// Types shared by the broadcaster, the PEs and the loader, and the
+// requantisation step of DESIGN section 3.
+#ifndef EIE_COMMON_HPP
+#define EIE_COMMON_HPP
+
+#include "eie_params.h"
+
+namespace eie {
+
+// One broadcast item: a non-zero activation a_j, or the end-of-layer mark.
+struct token_t {
+    ap_uint<COL_BITS> col;
+    act_t val;
+    bool last;
+};
+
+// A layer as the kernel keeps it after load. Bases index the PE memories
+// (identical in every PE because every PE holds K+1 pointers and
+// ceil(M/N) bias slots per layer).
+struct layer_t {
+    ap_uint<32> rows;
+    ap_uint<32> cols;
+    ap_uint<8> index;
+    ap_uint<8> flags;
+    ap_uint<8> shift;
+    ap_uint<32> ptr_base;
+    ap_uint<32> bias_base;
+};
+
+// Rows of an M-row layer held by PE p (physical row i -> PE i mod N).
+inline int local_rows(int m, int p) {
+    return m > p ? (m - p + N_PES - 1) / N_PES : 0;
+}
+
+// acc + bias, round half up, arithmetic shift, ReLU, saturate. Every
+// intermediate is acc_t so the sum wraps modulo 2^ACC_BITS like the emulator.
+inline act_t requantize(acc_t acc, acc_t bias, int shift, bool relu) {
+#pragma HLS INLINE
+    acc_t t = acc + bias;
+    if (shift > 0) {
+        acc_t half = acc_t(1) << (shift - 1);
+        t = t + half;
+    }
+    acc_t y = t >> shift;
+    if (relu && y < 0) y = 0;
+    const acc_t hi = (acc_t(1) << (ACT_BITS - 1)) - 1;
+    const acc_t lo = -(acc_t(1) << (ACT_BITS - 1));
+    if (ACT_BITS < ACC_BITS) {
+        if (y > hi) y = hi;
+        if (y < lo) y = lo;
+    }
+    return act_t(y);
+}
+
+}  // namespace eie
+
+#endif

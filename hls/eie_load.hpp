@@ -1,0 +1,141 @@
+// Validation of a model image before anything is copied on chip: the header
+// (magic, version, the parameters the kernel was compiled for), the layer
+// descriptors, the section offsets and the capacity of every PE memory.
+// The kernel reports a status instead of misbehaving on a bad image.
+#ifndef EIE_LOAD_HPP
+#define EIE_LOAD_HPP
+
+#include "eie_common.hpp"
+
+namespace eie {
+
+typedef unsigned long long u64;
+
+// Where a layer's sections start in the image (word offsets).
+struct layer_src_t {
+    u64 codebook;
+    u64 bias;
+    u64 counts;
+    u64 ptr;
+    u64 entries;
+};
+
+inline u64 ptr_words(u64 k) { return (k + 2) / 2; }
+
+inline bool signed_fits(ap_int<64> x, int bits) {
+    if (bits >= 64) return true;
+    const ap_int<64> hi = (ap_int<64>(1) << (bits - 1)) - 1;
+    return x <= hi && x >= -hi - 1;
+}
+
+inline bool section_ok(u64 off, u64 size, u64 data_start, u64 total) {
+    return off >= data_start && off <= total && size <= total - off;
+}
+
+// Checks the header, the checksum and every descriptor; fills layers[] and
+// src[] and returns STATUS_OK, or the first problem found.
+inline int validate_image(const word_t* image, layer_t layers[MAX_LAYERS], layer_src_t src[MAX_LAYERS],
+                          int& n_layers) {
+    word_t head[HEADER_WORDS];
+HEAD:
+    for (int i = 0; i < HEADER_WORDS; i++) {
+#pragma HLS PIPELINE II=1
+        head[i] = image[i];
+    }
+    if (head[H_MAGIC] != word_t(MAGIC)) return STATUS_BAD_MAGIC;
+    if (head[H_VERSION] != word_t(VERSION)) return STATUS_BAD_VERSION;
+    if (head[H_PES] != N_PES || head[H_WBITS] != WEIGHT_BITS || head[H_IBITS] != INDEX_BITS ||
+        head[H_ABITS] != ACT_BITS || head[H_CBITS] != CB_BITS || head[H_ACCBITS] != ACC_BITS)
+        return STATUS_PARAMS_MISMATCH;
+    const u64 total = head[H_TOTAL];
+    const u64 nl = head[H_LAYERS];
+    const u64 dstart = head[H_DESC];
+    if (total < HEADER_WORDS || total > (u64(1) << 40)) return STATUS_BAD_IMAGE;
+    if (nl > u64(MAX_LAYERS)) return STATUS_CAPACITY;
+    if (nl < 1 || dstart < HEADER_WORDS || dstart > total || nl * DESC_WORDS > total - dstart) return STATUS_BAD_IMAGE;
+
+    word_t sum = 0;
+CHECKSUM:
+    for (u64 i = 0; i < total; i++) {
+#pragma HLS PIPELINE II=1
+        if (i != H_CHECKSUM) sum += image[i];
+    }
+    if (sum != head[H_CHECKSUM]) return STATUS_BAD_IMAGE;
+
+    const u64 data_start = dstart + nl * DESC_WORDS;
+    u64 used[N_PES];
+    for (int p = 0; p < N_PES; p++) used[p] = 0;
+    u64 ptr_base = 0, bias_base = 0, prev_rows = 0;
+LAYERS:
+    for (u64 l = 0; l < nl; l++) {
+        word_t d[DESC_WORDS];
+        for (int i = 0; i < DESC_WORDS; i++) {
+#pragma HLS PIPELINE II=1
+            d[i] = image[dstart + l * DESC_WORDS + i];
+        }
+        const u64 m = d[D_ROWS], k = d[D_COLS], flags = d[D_FLAGS], shift = d[D_SHIFT];
+        if (m < 1 || k < 1 || m >= (u64(1) << 31) || k >= (u64(1) << 31)) return STATUS_BAD_IMAGE;
+        if (flags & ~u64(FLAG_RELU | FLAG_TERNARY)) return STATUS_BAD_IMAGE;
+        if (shift >= u64(ACC_BITS)) return STATUS_BAD_IMAGE;
+        if (l > 0 && k != prev_rows) return STATUS_BAD_IMAGE;
+        prev_rows = m;
+        const u64 rows_pe = (m + N_PES - 1) / N_PES;
+        if ((k + N_PES - 1) / N_PES > u64(ACT_DEPTH) || rows_pe > u64(ACT_DEPTH)) return STATUS_CAPACITY;
+        if (k >= (u64(1) << COL_BITS)) return STATUS_CAPACITY;
+        if (ptr_base + k + 1 > u64(PTR_DEPTH)) return STATUS_CAPACITY;
+        if (bias_base + rows_pe > u64(BIAS_DEPTH)) return STATUS_CAPACITY;
+
+        layer_src_t s;
+        s.codebook = d[D_CODEBOOK];
+        s.bias = d[D_BIAS];
+        s.counts = d[D_COUNTS];
+        s.ptr = d[D_PTR];
+        s.entries = d[D_ENTRIES];
+        const u64 entry_words = d[D_ENTRY_WORDS];
+        if (!section_ok(s.codebook, CB_SIZE, data_start, total) || !section_ok(s.bias, m, data_start, total) ||
+            !section_ok(s.counts, N_PES, data_start, total) ||
+            !section_ok(s.ptr, N_PES * ptr_words(k), data_start, total) ||
+            !section_ok(s.entries, entry_words, data_start, total))
+            return STATUS_BAD_IMAGE;
+
+        // Codebook: code 0 is zero, values fit cb_bits, ternary layers use codes 1 and 2 only.
+        for (int c = 0; c < CB_SIZE; c++) {
+#pragma HLS PIPELINE II=1
+            const ap_int<64> v = image[s.codebook + c];
+            if (!signed_fits(v, CB_BITS)) return STATUS_BAD_IMAGE;
+            if (c == 0 && v != 0) return STATUS_BAD_IMAGE;
+            if ((flags & FLAG_TERNARY) && c > 2 && v != 0) return STATUS_BAD_IMAGE;
+        }
+
+        u64 words_sum = 0;
+        for (int p = 0; p < N_PES; p++) {
+#pragma HLS PIPELINE II=1
+            const u64 count = image[s.counts + p];
+            if (count > (u64(1) << 32)) return STATUS_BAD_IMAGE;
+            const u64 words = (count + ENTRIES_PER_WORD - 1) / ENTRIES_PER_WORD;
+            words_sum += words;
+            used[p] += words;
+            if (used[p] > u64(ENTRY_DEPTH)) return STATUS_CAPACITY;
+        }
+        if (words_sum != entry_words) return STATUS_BAD_IMAGE;
+
+        layer_t L;
+        L.rows = m;
+        L.cols = k;
+        L.index = l;
+        L.flags = flags;
+        L.shift = shift;
+        L.ptr_base = ptr_base;
+        L.bias_base = bias_base;
+        layers[l] = L;
+        src[l] = s;
+        ptr_base += k + 1;
+        bias_base += rows_pe;
+    }
+    n_layers = int(nl);
+    return STATUS_OK;
+}
+
+}  // namespace eie
+
+#endif

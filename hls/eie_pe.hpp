@@ -1,0 +1,232 @@
+// One EIE processing element (DESIGN section 5). PE<P> owns its on-chip
+// memories as static members, so each of the N rendered instances has its
+// own entries, pointer banks, codebooks, biases and accumulators, and they
+// keep their contents between the load and the run calls of the kernel.
+#ifndef EIE_PE_HPP
+#define EIE_PE_HPP
+
+#include "eie_common.hpp"
+
+namespace eie {
+
+template <int P>
+struct PE {
+    static word_t entries[ENTRY_DEPTH];
+    // Pointer g lives in bank g % 2 at address g / 2, so ptr[j] and ptr[j+1]
+    // always sit in different banks and are read in the same cycle.
+    static ptr_t ptr_even[PTR_BANK_DEPTH];
+    static ptr_t ptr_odd[PTR_BANK_DEPTH];
+    static cb_t codebook[MAX_LAYERS][CB_SIZE];
+    static acc_t bias[BIAS_DEPTH];
+    static acc_t acc[ACT_DEPTH];
+    // Ternary layers add code-2 activations here (code-1 ones go to acc).
+    static acc_t acc_neg[TERNARY ? ACT_DEPTH : 1];
+    static ap_uint<32> used;  // entry words filled so far by the loader
+
+    static void reset() { used = 0; }
+
+    static void store_ptr(unsigned g, ptr_t value) {
+        if (g & 1)
+            ptr_odd[g >> 1] = value;
+        else
+            ptr_even[g >> 1] = value;
+    }
+
+    // Copy this PE's share of layer L from the image. Returns false when
+    // the pointers are not increasing from 0 to the entry count (the caller
+    // has already checked that everything fits).
+    static bool load_layer(const word_t* image, const layer_t& L, unsigned long long cb_off,
+                           unsigned long long bias_off, unsigned long long ptr_off,
+                           unsigned long long ent_off, unsigned count, unsigned words) {
+        const int l = L.index;
+    LOAD_CB:
+        for (int c = 0; c < CB_SIZE; c++) {
+#pragma HLS PIPELINE II=1
+            codebook[l][c] = cb_t(ap_int<64>(image[cb_off + c]));
+        }
+        const int rows = local_rows(L.rows, P);
+    LOAD_BIAS:
+        for (int r = 0; r < rows; r++) {
+#pragma HLS PIPELINE II=1
+            bias[L.bias_base + r] = acc_t(ap_int<64>(image[bias_off + (unsigned long long)r * N_PES + P]));
+        }
+        // Pointers become absolute entry numbers in this PE's entry memory.
+        const unsigned base = used * ENTRIES_PER_WORD;
+        const unsigned k = L.cols;
+        bool ok = true;
+        unsigned prev = 0;
+    LOAD_PTR:
+        for (unsigned i = 0; i <= k; i++) {
+#pragma HLS PIPELINE II=1
+            word_t w = image[ptr_off + (i >> 1)];
+            unsigned rel = (i & 1) ? unsigned(w(63, 32)) : unsigned(w(31, 0));
+            if ((i == 0 && rel != 0) || rel < prev || rel > count || (i == k && rel != count)) ok = false;
+            prev = rel;
+            store_ptr(L.ptr_base + i, ptr_t(base + (ok ? rel : 0u)));
+        }
+    LOAD_ENTRIES:
+        for (unsigned w = 0; w < words; w++) {
+#pragma HLS PIPELINE II=1
+            entries[used + w] = image[ent_off + w];
+        }
+        used = used + words;
+        return ok;
+    }
+
+    // Pointers of column j: ptr[g] and ptr[g+1], g = ptr_base + j, one read per bank.
+    static void column_range(const layer_t& L, ap_uint<COL_BITS> j, ptr_t& start, ptr_t& end) {
+#pragma HLS INLINE
+        const unsigned g = L.ptr_base + j;
+        const ptr_t ev = ptr_even[(g + 1) >> 1];
+        const ptr_t od = ptr_odd[g >> 1];
+        start = (g & 1) ? od : ev;
+        end = (g & 1) ? ev : od;
+    }
+
+    static void decode(ptr_t e, code_t& v, zrun_t& z) {
+#pragma HLS INLINE
+        const word_t w = entries[e / ENTRIES_PER_WORD];
+        const ap_uint<ENTRY_BITS> f = w >> ((e % ENTRIES_PER_WORD) * ENTRY_BITS);
+        v = f(WEIGHT_BITS - 1, 0);
+        z = f >> WEIGHT_BITS;
+    }
+
+    // General path: acc[row] += cb[v] * a. Each iteration either takes the
+    // next column from the FIFO (an empty column costs that one cycle) or
+    // processes one entry, padding included.
+    static void accumulate(const layer_t& L, hls::stream<token_t>& fifo) {
+        const int l = L.index;
+        ptr_t e = 0, e_end = 0;
+        act_t a = 0;
+        int row = -1;
+        // EIE's bypass: the last two writes, forwarded when the same row is
+        // read again before its write has reached the memory.
+        int fwd_row0 = -1, fwd_row1 = -1;
+        acc_t fwd_val0 = 0, fwd_val1 = 0;
+    ENTRY_LOOP:
+        while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS DEPENDENCE variable=acc inter false
+            if (e == e_end) {
+                const token_t t = fifo.read();
+                if (t.last) break;
+                column_range(L, t.col, e, e_end);
+                a = t.val;
+                row = -1;
+            } else {
+                code_t v;
+                zrun_t z;
+                decode(e, v, z);
+                row += int(z) + 1;
+                const acc_t prod = codebook[l][v] * a;
+                if (row < ACT_DEPTH) {
+                    acc_t cur = acc[row];
+                    if (row == fwd_row0)
+                        cur = fwd_val0;
+                    else if (row == fwd_row1)
+                        cur = fwd_val1;
+                    const acc_t next = cur + prod;
+                    acc[row] = next;
+                    fwd_row1 = fwd_row0;
+                    fwd_val1 = fwd_val0;
+                    fwd_row0 = row;
+                    fwd_val0 = next;
+                }
+                e++;
+            }
+        }
+    }
+
+    // Ternary path (TTQ): no multiplier in the loop. Code 1 adds a to the
+    // positive sum, code 2 to the negative sum; Wp and Wn scale them once per
+    // row in the epilogue. Other codes have codebook value 0 in ternary layers.
+    static void accumulate_ternary(const layer_t& L, hls::stream<token_t>& fifo) {
+        ptr_t e = 0, e_end = 0;
+        act_t a = 0;
+        int row = -1;
+        int fwd_row0 = -1, fwd_row1 = -1;
+        acc_t fwd_pos0 = 0, fwd_pos1 = 0, fwd_neg0 = 0, fwd_neg1 = 0;
+    TERNARY_LOOP:
+        while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS DEPENDENCE variable=acc inter false
+#pragma HLS DEPENDENCE variable=acc_neg inter false
+            if (e == e_end) {
+                const token_t t = fifo.read();
+                if (t.last) break;
+                column_range(L, t.col, e, e_end);
+                a = t.val;
+                row = -1;
+            } else {
+                code_t v;
+                zrun_t z;
+                decode(e, v, z);
+                row += int(z) + 1;
+                const acc_t add_pos = (v == 1) ? acc_t(a) : acc_t(0);
+                const acc_t add_neg = (v == 2) ? acc_t(a) : acc_t(0);
+                if (row < ACT_DEPTH) {
+                    acc_t pos = acc[row], neg = acc_neg[row];
+                    if (row == fwd_row0) {
+                        pos = fwd_pos0;
+                        neg = fwd_neg0;
+                    } else if (row == fwd_row1) {
+                        pos = fwd_pos1;
+                        neg = fwd_neg1;
+                    }
+                    pos = pos + add_pos;
+                    neg = neg + add_neg;
+                    acc[row] = pos;
+                    acc_neg[row] = neg;
+                    fwd_row1 = fwd_row0;
+                    fwd_pos1 = fwd_pos0;
+                    fwd_neg1 = fwd_neg0;
+                    fwd_row0 = row;
+                    fwd_pos0 = pos;
+                    fwd_neg0 = neg;
+                }
+                e++;
+            }
+        }
+    }
+
+    // One layer: clear the accumulators, consume the broadcast, then bias,
+    // round, ReLU and saturate this PE's rows into its destination buffer.
+    static void run_layer(layer_t L, hls::stream<token_t>& fifo, act_t dst[ACT_DEPTH]) {
+        const int rows = local_rows(L.rows, P);
+        const bool tern = TERNARY && (L.flags & FLAG_TERNARY);
+    CLEAR:
+        for (int r = 0; r < rows; r++) {
+#pragma HLS PIPELINE II=1
+            acc[r] = 0;
+            if (TERNARY) acc_neg[r] = 0;
+        }
+        if (tern)
+            accumulate_ternary(L, fifo);
+        else
+            accumulate(L, fifo);
+        const int l = L.index;
+        const cb_t wp = codebook[l][1 % CB_SIZE];
+        const cb_t wn = codebook[l][2 % CB_SIZE];
+        const bool relu = L.flags & FLAG_RELU;
+    EPILOGUE:
+        for (int r = 0; r < rows; r++) {
+#pragma HLS PIPELINE II=1
+            acc_t sum = acc[r];
+            if (tern) sum = acc_t(wp * acc[r] + wn * acc_neg[r]);
+            dst[r] = requantize(sum, bias[L.bias_base + r], L.shift, relu);
+        }
+    }
+};
+
+template <int P> word_t PE<P>::entries[ENTRY_DEPTH];
+template <int P> ptr_t PE<P>::ptr_even[PTR_BANK_DEPTH];
+template <int P> ptr_t PE<P>::ptr_odd[PTR_BANK_DEPTH];
+template <int P> cb_t PE<P>::codebook[MAX_LAYERS][CB_SIZE];
+template <int P> acc_t PE<P>::bias[BIAS_DEPTH];
+template <int P> acc_t PE<P>::acc[ACT_DEPTH];
+template <int P> acc_t PE<P>::acc_neg[TERNARY ? ACT_DEPTH : 1];
+template <int P> ap_uint<32> PE<P>::used;
+
+}  // namespace eie
+
+#endif
