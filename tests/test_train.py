@@ -351,3 +351,18 @@ def test_digits_fast_pipeline_runs_every_stage():
     np.testing.assert_array_equal(x_test, r.x_test)
     train_rows = {row.tobytes() for row in x_train}
     assert all(row.tobytes() in train_rows for row in r.x_calib)
+
+
+def test_digits_all_ternary_option_and_reproducibility():
+    from dataclasses import replace
+
+    from eie.train import digits
+
+    config = replace(digits.FAST, ternary_first_last=True, float_epochs=2, ttq_epochs=1)
+    a = digits.run(progress=False, seed=4, config=config)
+    b = digits.run(progress=False, seed=4, config=config)
+    assert [l.kind for l in a.ternary.layers] == ["ternary"] * 3
+    for la, lb in zip(a.ternary.layers + a.compressed.layers, b.ternary.layers + b.compressed.layers):
+        np.testing.assert_array_equal(la.codes, lb.codes)
+        np.testing.assert_array_equal(la.codebook, lb.codebook)
+    assert a.ternary_accuracy == b.ternary_accuracy

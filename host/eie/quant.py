@@ -247,7 +247,7 @@ def _row_maps(model: CompressedModel, params: HWParams, row_maps) -> list[np.nda
         from .balance import balanced
 
         return [
-            balanced(l.rows, l.cols, l.shape, params.n_pes, params.index_bits)
+            balanced(l.rows, l.cols, l.shape, params.n_pes, params.index_bits, params.weight_bits)
             for l in model.layers
         ]
     perms = [np.asarray(p, dtype=np.int64) for p in row_maps]

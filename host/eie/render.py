@@ -1,0 +1,234 @@
+"""Render the HLS kernel, its testbench and test vectors for one configuration.
+
+The templates in ``hls/`` are C++ with small holes (the parameters header,
+the N PE instances in the top, the testbench sizes); the building blocks
+``hls/*.hpp`` are copied verbatim. ``render`` writes a self-contained build
+directory that ``build.tcl`` (Vitis HLS) and ``eie.csim`` (g++) both use.
+jinja2 is imported here only, never by the board-side modules.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import image as img
+from .config import AcceleratorConfig
+from .errors import ConfigError
+from .image import QuantModel
+
+# Statuses the kernel returns (hls/eie_params.h.j2 renders them).
+KERNEL_STATUS = {
+    0: "ok",
+    1: "bad_magic",
+    2: "bad_version",
+    3: "params_mismatch",
+    4: "capacity",
+    5: "layer_range",
+    6: "bad_image",
+    7: "not_loaded",
+    8: "bad_mode",
+}
+
+STATIC_SOURCES = ("eie_common.hpp", "eie_pe.hpp", "eie_broadcast.hpp", "eie_load.hpp")
+KERNEL_TEMPLATES = {"eie_params.h.j2": "eie_params.h", "eie_top.h.j2": "eie_top.h", "eie_top.cpp.j2": "eie_top.cpp"}
+
+
+def hls_dir() -> Path:
+    """The template directory: $EIE_HLS_DIR, or hls/ at the repository root."""
+    env = os.environ.get("EIE_HLS_DIR")
+    d = Path(env) if env else Path(__file__).resolve().parents[2] / "hls"
+    if not (d / "eie_top.cpp.j2").is_file():
+        raise ConfigError(f"HLS templates not found in {d}; set EIE_HLS_DIR to the project's hls/ directory")
+    return d
+
+
+def _env():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(hls_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def kernel_context(config: AcceleratorConfig, image_depth: int = 1 << 16, in_depth: int = 1 << 12,
+                   out_depth: int = 1 << 12) -> dict:
+    """Template variables for the kernel (the m_axi depths only matter to cosim)."""
+    c = config
+    per = c.entries_per_word
+    header_names = ("H_MAGIC", "H_VERSION", "H_TOTAL", "H_PES", "H_WBITS", "H_IBITS", "H_ABITS", "H_CBITS",
+                    "H_ACCBITS", "H_LAYERS", "H_DESC", "H_IN", "H_OUT", "H_CHECKSUM")
+    desc_names = ("D_ROWS", "D_COLS", "D_FLAGS", "D_FA_IN", "D_FW", "D_FA_OUT", "D_SHIFT", "D_CODEBOOK",
+                  "D_BIAS", "D_PERM", "D_COUNTS", "D_PTR", "D_ENTRIES", "D_ENTRY_WORDS")
+    return {
+        "board": c.board,
+        "part": c.fpga_part,
+        "clock_mhz": c.clock,
+        "top": c.top,
+        "n_pes": c.n_pes,
+        "weight_bits": c.weight_bits,
+        "index_bits": c.index_bits,
+        "act_bits": c.act_bits,
+        "cb_bits": c.cb_bits,
+        "acc_bits": c.acc_bits,
+        "fifo_depth": c.fifo_depth,
+        "entry_depth": c.entry_depth,
+        "ptr_depth": c.ptr_depth,
+        "act_depth": c.act_depth,
+        "bias_depth": c.bias_depth,
+        "max_layers": c.max_layers,
+        "ternary": c.ternary,
+        "uram": c.uses_uram,
+        # Absolute entry numbers reach entry_depth * E; column numbers stay below N * act_depth.
+        "ptr_bits": max(1, (c.entry_depth * per).bit_length()),
+        "col_bits": max(1, (c.n_pes * c.act_depth).bit_length()),
+        "magic": img.MAGIC,
+        "version": img.VERSION,
+        "header_words": img.HEADER_WORDS,
+        "desc_words": img.DESC_WORDS,
+        "header_index": [(n, getattr(img, n)) for n in header_names],
+        "desc_index": [(n, getattr(img, n)) for n in desc_names],
+        "flag_relu": img.FLAG_RELU,
+        "flag_ternary": img.FLAG_TERNARY,
+        "statuses": [(name, code) for code, name in sorted(KERNEL_STATUS.items())],
+        "image_depth": max(1, int(image_depth)),
+        "in_depth": max(1, int(in_depth)),
+        "out_depth": max(1, int(out_depth)),
+    }
+
+
+def render_kernel(config: AcceleratorConfig, out_dir, bridge: bool = False, **depths) -> list[Path]:
+    """Write the kernel sources (and the ctypes bridge if asked) into out_dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env = _env()
+    ctx = kernel_context(config, **depths)
+    written = []
+    templates = dict(KERNEL_TEMPLATES)
+    if bridge:
+        templates["eie_bridge.cpp.j2"] = "eie_bridge.cpp"
+    for tpl, name in templates.items():
+        path = out / name
+        path.write_text(env.get_template(tpl).render(**ctx))
+        written.append(path)
+    for name in STATIC_SOURCES:
+        shutil.copyfile(hls_dir() / name, out / name)
+        written.append(out / name)
+    return written
+
+
+@dataclass
+class RenderResult:
+    out_dir: Path
+    sources: list[Path]
+    testbench: list[Path]
+    params_tcl: Path
+    vectors: int
+    in_len: int
+    out_len: int
+    image_words: int
+    files: list[Path] = field(default_factory=list)
+
+
+def demo_model(config: AcceleratorConfig, seed: int = 0) -> QuantModel:
+    """A small random two-layer model that fits ``config`` (test vectors without a model)."""
+    from .csc import encode
+    from .image import QuantLayer
+
+    rng = np.random.default_rng(seed)
+    n = config.n_pes
+    width = max(1, min(config.act_depth * n, 4 * n + 3))
+    shapes = [(width, width), (max(1, width // 2 + 1), width)][: config.max_layers]
+    layers = []
+    for i, (m, k) in enumerate(shapes):
+        mask = rng.random((m, k)) < 0.3
+        rows, cols = np.nonzero(mask)
+        order = np.lexsort((rows, cols))
+        rows, cols = rows[order], cols[order]
+        codes = rng.integers(1, 1 << config.weight_bits, size=rows.size)
+        enc = encode(rows, cols, codes, (m, k), n, config.index_bits, config.weight_bits)
+        cb = np.zeros(1 << config.weight_bits, dtype=np.int64)
+        lim = 1 << min(config.cb_bits - 1, 7)
+        cb[1:] = rng.integers(-lim, lim, size=cb.size - 1)
+        bias = rng.integers(-64, 64, size=m)
+        layers.append(QuantLayer(f"fc{i}", enc, cb, bias, np.arange(m), 4, 4, 4, relu=i + 1 < len(shapes)))
+    qm = QuantModel(config.to_hwparams(), layers)
+    from .resources import check_model_fits
+
+    check_model_fits(config, qm)
+    return qm
+
+
+def random_inputs(qm: QuantModel, vectors: int, seed: int = 0, density: float = 0.5) -> np.ndarray:
+    """Integer inputs in the first layer's act_bits range, about half of them zero."""
+    rng = np.random.default_rng(seed)
+    a = qm.params.act_bits
+    lim = 1 << min(a - 1, 8)
+    x = rng.integers(-lim, lim, size=(vectors, qm.in_features))
+    x[rng.random(x.shape) >= density] = 0
+    return x.astype(np.int64)
+
+
+def _tcl_list(items) -> str:
+    return "{" + " ".join(str(i) for i in items) + "}"
+
+
+def render(config: AcceleratorConfig, out_dir, qm: QuantModel | None = None, vectors: int = 8, seed: int = 0,
+           x_int: np.ndarray | None = None) -> RenderResult:
+    """Sources, testbench, test vectors and params.tcl for ``build.tcl``.
+
+    With ``qm`` the vectors come from that model (it must fit ``config``);
+    without one a small random model is used. Expected outputs come from the
+    emulator (physical row order, as the kernel writes them).
+    """
+    from .emulator import Emulator
+    from .resources import check_model_fits
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if qm is None:
+        qm = demo_model(config, seed)
+    else:
+        check_model_fits(config, qm)
+    if x_int is None:
+        x_int = random_inputs(qm, vectors, seed)
+    x_int = np.atleast_2d(np.asarray(x_int, dtype=np.int64))
+    vectors = x_int.shape[0]
+    image = qm.to_image()
+    y = Emulator(qm).run_layers(x_int)
+    (out / "image.bin").write_bytes(img.image_bytes(image))
+    (out / "input.bin").write_bytes(np.ascontiguousarray(x_int, dtype="<i8").tobytes())
+    (out / "expected.bin").write_bytes(np.ascontiguousarray(y, dtype="<i8").tobytes())
+    sources = render_kernel(config, out, image_depth=image.size, in_depth=x_int.size, out_depth=y.size)
+    tb = out / "eie_tb.cpp"
+    tb.write_text(
+        _env().get_template("eie_tb.cpp.j2").render(
+            top=config.top, vectors=vectors, in_len=qm.in_features, out_len=qm.out_features,
+            first=0, last=len(qm.layers) - 1,
+        )
+    )
+    testbench = [tb, out / "image.bin", out / "input.bin", out / "expected.bin"]
+    params = out / "params.tcl"
+    cpp = [p.name for p in sources if p.suffix == ".cpp"]
+    headers = [p.name for p in sources if p.suffix != ".cpp"]
+    params.write_text(
+        "# Rendered by eie.render: parameters for build.tcl.\n"
+        f"set EIE_PART {config.fpga_part}\n"
+        f"set EIE_CLOCK_PERIOD {config.clock_period_ns:.3f}\n"
+        f"set EIE_TOP {config.top}\n"
+        f"set EIE_PROJECT {config.top}_prj\n"
+        "set EIE_SOLUTION solution1\n"
+        f"set EIE_SOURCES {_tcl_list(cpp)}\n"
+        f"set EIE_HEADERS {_tcl_list(headers)}\n"
+        f"set EIE_TB_FILES {_tcl_list(p.name for p in testbench)}\n"
+        "set EIE_CFLAGS {-std=c++14}\n"
+    )
+    config.to_yaml(out / "config.yaml")
+    return RenderResult(out, sources, testbench, params, vectors, qm.in_features, qm.out_features, int(image.size),
+                        files=sources + testbench + [params, out / "config.yaml"])
