@@ -6,8 +6,8 @@
 # BUILD_DIR/params.tcl (written by eie generate) sets the part, the clock
 # period, the top function and the file lists. With no steps, csim and
 # csynth run. cosim and export need synthesis, so they imply csynth.
-# Results: BUILD_DIR/<top>_prj/solution1/{csim,syn,sim,impl}; export writes
-# the IP catalog zip under solution1/impl/ip.
+# Results: BUILD_DIR/eie_prj/solution1/{csim,syn,sim,impl}; export writes
+# the IP (VLNV eie-pynq.org:hls:<top>:1.0) under solution1/impl/ip.
 
 set eie_usage "usage: vitis_hls -f build.tcl -tclargs BUILD_DIR \[csim\] \[csynth\] \[cosim\] \[export\]"
 if {![info exists argv] || [llength $argv] < 1} {
@@ -65,6 +65,6 @@ if {[eie_want cosim]} {
     cosim_design
 }
 if {[eie_want export]} {
-    export_design -format ip_catalog
+    export_design -format ip_catalog -vendor $EIE_IP_VENDOR -library $EIE_IP_LIBRARY -version $EIE_IP_VERSION
 }
 exit

@@ -95,6 +95,9 @@ struct PE {
     // next column from the FIFO (an empty column costs that one cycle) or
     // processes one entry, padding included.
     static void accumulate(const layer_t& L, hls::stream<token_t>& fifo) {
+#if EIE_ENTRY_URAM
+#pragma HLS BIND_STORAGE variable=entries type=ram_2p impl=uram
+#endif
         const int l = L.index;
         ptr_t e = 0, e_end = 0;
         act_t a = 0;

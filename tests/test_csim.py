@@ -52,7 +52,7 @@ def sim(request):
 
 
 def random_layer(rng, m, k, cfg: AcceleratorConfig, relu: bool, ternary: bool, density: float, fa_in: int,
-                 name: str) -> QuantLayer:
+                 name: str, max_shift: int = 20) -> QuantLayer:
     mask = rng.random((m, k)) < density
     mask[rng.integers(0, m)] = False  # an empty row
     mask[:, rng.integers(0, k)] = False  # an empty column
@@ -75,10 +75,11 @@ def random_layer(rng, m, k, cfg: AcceleratorConfig, relu: bool, ternary: bool, d
         cb[-1] = cb_lim - 1  # extreme codebook values
         if nb > 2:
             cb[1] = -cb_lim
+    # Most biases small, some near the accumulator's range (saturating outputs).
     acc_lim = 1 << min(cfg.acc_bits - 2, 40)
-    bias = rng.integers(-acc_lim, acc_lim, size=m)
+    bias = rng.integers(-256, 256, size=m) + rng.integers(-acc_lim, acc_lim, size=m) * (rng.random(m) < 0.3)
     fw = int(rng.integers(0, 8))
-    shift = int(rng.integers(0, min(cfg.acc_bits - 1, 20)))
+    shift = int(rng.integers(0, min(cfg.acc_bits - 1, max_shift, fa_in + fw) + 1))
     fa_out = fa_in + fw - shift
     return QuantLayer(name, enc, cb, bias, rng.permutation(m), fa_in, fw, fa_out, relu, ternary)
 
@@ -87,11 +88,13 @@ def random_model(cfg: AcceleratorConfig, seed: int, widths=(40, 33, 21, 9)) -> Q
     rng = np.random.default_rng(seed)
     layers = []
     fa = 20
-    for i in range(len(widths) - 1):
+    n = len(widths) - 1
+    for i in range(n):
         k, m = widths[i], widths[i + 1]
-        tern = cfg.ternary and i % 2 == 1
+        # Ternary layers run on the ternary path in ternary kernels and on the general path otherwise.
+        tern = i % 2 == 1 and cfg.weight_bits >= 2 and (cfg.ternary or seed % 2 == 1)
         ql = random_layer(rng, m, k, cfg, relu=i % 2 == 0, ternary=tern, density=[0.3, 0.05, 0.6][i % 3],
-                          fa_in=fa, name=f"fc{i}")
+                          fa_in=fa, name=f"fc{i}", max_shift=3 if i == n - 1 else 20)
         layers.append(ql)
         fa = ql.fa_out
     return QuantModel(cfg.to_hwparams(), layers)
@@ -235,14 +238,15 @@ def test_status_params_mismatch(n3):
 
 def test_status_capacity_entries_and_layers(n3):
     cfg, s, _ = n3
-    # 45 x 140 dense-ish layer: more entry words per PE than entry_depth=512? make it denser via many layers.
-    big = random_model(cfg.replace(entry_depth=1 << 20, ptr_depth=1 << 20, act_depth=1 << 10, bias_depth=1 << 12),
-                       5, widths=(140, 140, 140))
-    needs_words = max(-(-ql.encoded.n_entries // cfg.entries_per_word) for ql in big.layers[:1])
+    # A dense 140 x 140 layer: 19600 entries, 8 per word over 3 PEs -> 817 words per PE > entry_depth 512.
+    rng = np.random.default_rng(5)
+    ql = random_layer(rng, 140, 140, cfg, relu=False, ternary=False, density=1.0, fa_in=8, name="big")
+    big = QuantModel(cfg.to_hwparams(), [ql])
+    words = -(-ql.encoded.n_entries // cfg.entries_per_word)
+    assert words.max() > cfg.entry_depth
     assert csim.KERNEL_STATUS[s.load_status(big.to_image())] == "capacity"
-    with pytest.raises(CapacityError, match="capacity"):
+    with pytest.raises(CapacityError, match=f"entry memory of PE {int(np.argmax(words))} needs {int(words.max())}"):
         s.load(big.to_image())
-    del needs_words
     # Five layers on a kernel built for max_layers=4.
     five = random_model(cfg, 6, widths=(9, 8, 7, 6, 5, 4))
     assert csim.KERNEL_STATUS[s.load_status(five.to_image())] == "capacity"
@@ -289,3 +293,39 @@ def test_missing_headers_is_a_toolchain_error(monkeypatch, tmp_path):
     monkeypatch.setenv("CXX", "no-such-compiler-xyz")
     with pytest.raises(ToolchainError, match="install g\\+\\+"):
         csim.compiler()
+
+
+# -- the CLI: eie verify / eie generate on a compressed model ------------------------------------
+
+def small_compressed_model(path):
+    from eie.model import CompressedLayer, CompressedModel
+
+    rng = np.random.default_rng(0)
+    layers = []
+    for i, (m, k) in enumerate(((30, 50), (10, 30))):
+        cols, rows = np.nonzero((rng.random((m, k)) < 0.3).T)
+        if i == 1:  # a TTQ layer
+            codes, cb, wb, kind = rng.integers(1, 3, size=rows.size), [0, 0.5, -0.4, 0.0], 2, "ternary"
+        else:
+            codes, cb, wb, kind = rng.integers(1, 16, size=rows.size), np.r_[0, np.linspace(-1, 1, 15)], 4, "shared"
+        layers.append(CompressedLayer(f"fc{i}", (m, k), rows, cols, codes, np.asarray(cb), rng.normal(size=m) * 0.1,
+                                      "relu" if i == 0 else "none", wb, kind))
+    CompressedModel(layers).save(path)
+
+
+def test_cli_verify_csim_bit_exact_and_capacity(tmp_path, capsys):
+    import json
+
+    from eie.cli import main
+
+    model = tmp_path / "m.npz"
+    small_compressed_model(model)
+    assert main(["verify", str(model), "--backend", "csim", "--vectors", "4", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["backend"] == "csim" and report["vectors"] == 4 and report["outputs"] == 40
+    assert report["mismatches"] == 0 and report["bit_exact"] is True and report["config"]["ternary"] is True
+    cfg = tmp_path / "small.yaml"
+    make_config("n3_w4_i4").replace(entry_depth=8).to_yaml(cfg)
+    assert main(["verify", str(model), "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit the accelerator" in err and "entry memory of PE" in err

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field, fields
 
+from .abi import TOP
 from .errors import ConfigError, check_bits
 from .image import HWParams
 
@@ -81,7 +82,7 @@ class AcceleratorConfig:
     max_layers: int = 8
     ternary: bool = False
     entry_storage: str = "auto"
-    top: str = "eie_top"
+    top: str = TOP
     resources: dict | None = field(default=None)
 
     def __post_init__(self) -> None:

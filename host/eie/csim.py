@@ -25,9 +25,13 @@ import numpy as np
 
 from .config import AcceleratorConfig
 from .errors import CapacityError, ConfigError, EIEError, ImageError, ToolchainError
-from .render import KERNEL_STATUS
+from .abi import KERNEL_STATUS
 
-CXXFLAGS = ("-O2", "-std=c++14", "-fPIC", "-shared", "-w")
+# Hidden visibility and no STB_GNU_UNIQUE: the PE memories are template static
+# members (vague linkage); without these flags the dynamic linker would merge
+# them across the libraries of different configurations loaded in one process.
+CXXFLAGS = ("-O2", "-std=c++14", "-fPIC", "-shared", "-w", "-fvisibility=hidden", "-fvisibility-inlines-hidden",
+            "-fno-gnu-unique")
 _STATUS_HELP = {
     "bad_magic": "the buffer is not an EIE model image",
     "bad_version": "the image format version is not the one the kernel reads; rebuild the image with this toolkit",

@@ -16,23 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from . import abi
 from . import image as img
 from .config import AcceleratorConfig
 from .errors import ConfigError
 from .image import QuantModel
-
-# Statuses the kernel returns (hls/eie_params.h.j2 renders them).
-KERNEL_STATUS = {
-    0: "ok",
-    1: "bad_magic",
-    2: "bad_version",
-    3: "params_mismatch",
-    4: "capacity",
-    5: "layer_range",
-    6: "bad_image",
-    7: "not_loaded",
-    8: "bad_mode",
-}
 
 STATIC_SOURCES = ("eie_common.hpp", "eie_pe.hpp", "eie_broadcast.hpp", "eie_load.hpp")
 KERNEL_TEMPLATES = {"eie_params.h.j2": "eie_params.h", "eie_top.h.j2": "eie_top.h", "eie_top.cpp.j2": "eie_top.cpp"}
@@ -96,7 +84,9 @@ def kernel_context(config: AcceleratorConfig, image_depth: int = 1 << 16, in_dep
         "desc_index": [(n, getattr(img, n)) for n in desc_names],
         "flag_relu": img.FLAG_RELU,
         "flag_ternary": img.FLAG_TERNARY,
-        "statuses": [(name, code) for code, name in sorted(KERNEL_STATUS.items())],
+        "statuses": [(name, code) for code, name in sorted(abi.KERNEL_STATUS.items())],
+        "mode_load": abi.MODE_LOAD,
+        "mode_run": abi.MODE_RUN,
         "image_depth": max(1, int(image_depth)),
         "in_depth": max(1, int(in_depth)),
         "out_depth": max(1, int(out_depth)),
@@ -222,12 +212,15 @@ def render(config: AcceleratorConfig, out_dir, qm: QuantModel | None = None, vec
         f"set EIE_PART {config.fpga_part}\n"
         f"set EIE_CLOCK_PERIOD {config.clock_period_ns:.3f}\n"
         f"set EIE_TOP {config.top}\n"
-        f"set EIE_PROJECT {config.top}_prj\n"
+        "set EIE_PROJECT eie_prj\n"
         "set EIE_SOLUTION solution1\n"
         f"set EIE_SOURCES {_tcl_list(cpp)}\n"
         f"set EIE_HEADERS {_tcl_list(headers)}\n"
         f"set EIE_TB_FILES {_tcl_list(p.name for p in testbench)}\n"
         "set EIE_CFLAGS {-std=c++14}\n"
+        f"set EIE_IP_VENDOR {abi.VENDOR}\n"
+        f"set EIE_IP_LIBRARY {abi.LIBRARY}\n"
+        f"set EIE_IP_VERSION {abi.IP_VERSION}\n"
     )
     config.to_yaml(out / "config.yaml")
     return RenderResult(out, sources, testbench, params, vectors, qm.in_features, qm.out_features, int(image.size),

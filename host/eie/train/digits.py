@@ -61,6 +61,10 @@ class DigitsConfig:
     ttq_epochs: int = 30
     ttq_lr: float = 5e-4
     ternary_first_last: bool = False
+    # The matrices are small (batch 32 x 300): a second thread gains little,
+    # and OpenMP threads that spin while another process holds the core made
+    # the full run six times slower on a busy 2-core machine.
+    threads: int = 1
 
 
 FAST = DigitsConfig(
@@ -108,10 +112,6 @@ def mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(mods)
 
 
-def _replace(model: nn.Sequential, name: str, layer: nn.Module) -> None:
-    setattr(model, name, layer)
-
-
 def _float_accuracy(model: CompressedModel, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(model.forward(x).argmax(axis=1) == y))
 
@@ -120,7 +120,7 @@ def _share(model: nn.Sequential, names: list[str], masks: MaskSet, config: Digit
     modules = dict(model.named_modules())
     keep = masks.numpy()
     for name in names:
-        _replace(model, name, SharedLinear.from_linear(modules[name], config.weight_bits, mask=keep[name], seed=seed))
+        setattr(model, name, SharedLinear.from_linear(modules[name], config.weight_bits, mask=keep[name], seed=seed))
 
 
 def run(
@@ -131,8 +131,6 @@ def run(
     config: DigitsConfig | None = None,
 ) -> DigitsResult:
     """Train, compress and ternarise the digits MLP; ``epochs`` overrides the float training epochs."""
-    from tqdm.auto import tqdm
-
     config = copy.deepcopy(config) if config is not None else (replace(FAST) if fast else DigitsConfig())
     if epochs is not None:
         config.float_epochs = int(epochs)
@@ -142,9 +140,19 @@ def run(
     if n_layers < 3 and not config.ternary_first_last:
         raise ConfigError("a TTQ model with first and last layers kept shared needs at least 3 layers")
 
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(config.threads)))
+    try:
+        return _run(config, seed, progress)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(config: DigitsConfig, seed: int, progress: bool) -> DigitsResult:
+    from tqdm.auto import tqdm
+
     t_start = time.perf_counter()
     seconds: dict[str, float] = {}
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     torch.manual_seed(seed)
     np.random.seed(seed)
 
@@ -193,7 +201,7 @@ def run(
     tern = copy.deepcopy(model)
     modules = dict(tern.named_modules())
     for name in ternary_names:
-        _replace(tern, name, TTQLinear.from_linear(modules[name], config.ttq_threshold))
+        setattr(tern, name, TTQLinear.from_linear(modules[name], config.ttq_threshold))
     ttq_fit = FitConfig(config.ttq_epochs, config.ttq_lr, config.batch_size)
     fit(tern, xt, yt, ttq_fit, seed, progress=progress, desc="ttq")
     if shared_names:

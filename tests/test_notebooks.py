@@ -1,0 +1,208 @@
+"""The notebooks: generated from notebooks/make_notebooks.py, committed clean, and they run.
+
+Each notebook is executed headless with nbclient and prints its key results
+as one JSON line in its last cell; the checks below are properties those
+results must have whatever the trained weights turn out to be (the reference
+values are computed by the notebook along an independent path, e.g. the
+float model next to the integer emulator).
+
+Which Python runs the notebooks: jupyter_client looks kernels up by name in
+JUPYTER_PATH, then the user's data dir, then sys.prefix. ipykernel's wheel
+installs a "python3" spec into the venv (sys.prefix/share/jupyter), but a
+"python3" spec in ~/.local/share/jupyter would shadow it and could point at
+another interpreter without the project installed. So the test writes its own
+kernel spec, naming this interpreter (sys.executable) explicitly, into a
+temporary directory put first on JUPYTER_PATH, under a name no one else uses.
+That works in the fresh venv `make test` creates (ipykernel comes with the
+"test" extra) without installing anything, and the notebooks report
+sys.prefix so the test confirms the kernel really is this venv's Python.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+ROOT = Path(__file__).resolve().parents[1]
+NB_DIR = ROOT / "notebooks"
+KERNEL_NAME = "eie-test-venv"
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location("make_notebooks", NB_DIR / "make_notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+make_notebooks = _builder()
+NAMES = sorted(make_notebooks.NOTEBOOKS)
+
+
+@pytest.fixture(scope="module")
+def kernel_env(tmp_path_factory):
+    base = tmp_path_factory.mktemp("jupyter")
+    spec_dir = base / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "eie test (this venv)",
+                "language": "python",
+            }
+        )
+    )
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JUPYTER_PATH", str(base))
+    # Keep connection files and IPython's history out of the user's home.
+    mp.setenv("JUPYTER_RUNTIME_DIR", str(base / "runtime"))
+    mp.setenv("IPYTHONDIR", str(base / "ipython"))
+    # The inline backend turns every figure into a PNG output, which the
+    # tests count; a user's MPLBACKEND=Agg would silently drop them.
+    mp.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    yield base
+    mp.undo()
+
+
+def _execute(name: str) -> tuple[dict, object]:
+    nb = nbformat.read(NB_DIR / name, as_version=4)
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name=KERNEL_NAME,
+        timeout=300,
+        resources={"metadata": {"path": str(NB_DIR)}},
+    )
+    client.execute()
+    last = nb.cells[-1]
+    text = "".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream")
+    lines = [l for l in text.splitlines() if l.startswith(make_notebooks.RESULTS_MARKER)]
+    assert len(lines) == 1, f"{name}: the last cell printed no results line: {text!r}"
+    return json.loads(lines[0][len(make_notebooks.RESULTS_MARKER):]), nb
+
+
+def _pngs(nb) -> int:
+    return sum(
+        1
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.get("output_type") in ("display_data", "execute_result") and "image/png" in o.get("data", {})
+    )
+
+
+def _no_errors(nb) -> None:
+    for c in nb.cells:
+        if c.cell_type == "code":
+            for o in c.outputs:
+                assert o.get("output_type") != "error", f"cell {c.id} raised {o.get('ename')}: {o.get('evalue')}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebook_matches_generator_and_has_no_outputs(name):
+    path = NB_DIR / name
+    assert path.exists(), f"{name} is missing; run notebooks/make_notebooks.py"
+    assert path.read_text(encoding="utf-8") == make_notebooks.render(name), (
+        f"{name} differs from notebooks/make_notebooks.py; regenerate it"
+    )
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            assert c.outputs == [] and c.execution_count is None, f"{name} cell {c.id} has outputs"
+
+
+@pytest.mark.slow
+def test_deep_compression_notebook_runs(kernel_env):
+    res, nb = _execute("01_deep_compression.ipynb")
+    _no_errors(nb)
+    assert res["python_prefix"] == sys.prefix, "the notebook ran under another Python than this venv's"
+    assert _pngs(nb) >= 6
+
+    # The export must reproduce scikit-learn's own predictions.
+    assert res["float_accuracy"] > 0.9
+    assert res["exported_accuracy"] == pytest.approx(res["float_accuracy"], abs=1e-12)
+
+    # Density 1.0 keeps every nonzero weight: exactly the float model.
+    pr = res["pruning"]
+    assert pr["densities"][0] == 1.0
+    assert pr["pruned_accuracy"][0] == res["float_accuracy"]
+    # One-shot pruning to a few percent must hurt (that is why retraining exists).
+    assert pr["pruned_accuracy"][-1] < pr["pruned_accuracy"][0] - 0.1
+    # 255 shared values per layer stay within a point of the pruned float weights.
+    for a, c in zip(pr["pruned_accuracy"], pr["compressed_accuracy"]):
+        assert abs(a - c) <= 0.02
+
+    op = res["operating_point"]
+    assert 0.0 < op["overall_density"] < 0.5
+    # 63 centroids per layer: within 2 points of the pruned float model.
+    for init, accs in res["sharing"]["accuracy"].items():
+        assert abs(accs[-1] - op["pruned_accuracy"]) <= 0.02, init
+
+    st = res["storage"]
+    assert st["total_bytes_huffman"] < st["total_bytes"] < st["dense_bytes"]
+    assert st["compression_ratio_huffman"] > st["compression_ratio"] > 1.0
+    assert st["compression_ratio"] == pytest.approx(st["dense_bytes"] / st["total_bytes"])
+
+    q = res["quantised"]
+    assert abs(q["integer_accuracy"] - q["reference_accuracy"]) <= 0.02
+    assert q["agreement"] >= 0.98
+    # Calibrated 16-bit activations: logits within 1 % of the largest logit.
+    assert q["max_relative_to_peak"] < 0.01
+
+    img = res["image"]
+    assert img["bytes"] == 8 * img["words"] > 0
+    assert img["roundtrip_identical"] is True
+
+
+@pytest.mark.slow
+def test_timing_notebook_runs(kernel_env):
+    res, nb = _execute("02_eie_timing_and_balance.ipynb")
+    _no_errors(nb)
+    assert res["python_prefix"] == sys.prefix, "the notebook ran under another Python than this venv's"
+    assert _pngs(nb) >= 5
+
+    fifo = res["fifo"]
+    for name, eff in fifo["efficiency"].items():
+        assert all(0.0 < e <= 1.0 for e in eff), name
+        # A deeper FIFO never makes the schedule slower.
+        assert all(b >= a - 1e-12 for a, b in zip(eff, eff[1:])), name
+
+    pes = res["pes"]
+    assert pes["counts"][0] == 1
+    for name, s in pes["speedup"].items():
+        assert s[0] == 1.0
+        assert all(b > a for a, b in zip(s, s[1:])), name
+        # Fewer local rows per PE leave fewer long zero runs to pad.
+        pad = pes["padding"][name]
+        assert pad[-1] <= pad[0], name
+
+    ib = res["index_bits"]
+    for name, pad in ib["padding"].items():
+        assert all(b <= a for a, b in zip(pad, pad[1:])), name
+        # A PE has ceil(M/N) local rows, so no zero run reaches 2^r once 2^r >= that.
+        for r, p in zip(ib["candidates"], pad):
+            if 2**r >= ib["local_rows"][name]:
+                assert p == 0.0, (name, r)
+        cyc = ib["cycles"][name]
+        assert cyc[ib["candidates"].index(ib["chosen"][name])] == min(cyc)
+
+    for name, b in res["balance"].items():
+        assert b["cycles"][b["strategy"]] == min(b["cycles"].values()) <= b["cycles"]["interleave"], name
+    # Uneven row densities are what balancing is for.
+    skew = res["balance"]["skewed"]["cycles"]
+    assert min(skew.values()) < 0.9 * skew["interleave"]
+
+    busy = res["busy"]
+    for label in ("interleaved", "balanced"):
+        b = busy[label]["busy"]
+        assert len(b) == 64 and min(b) > 0 and max(b) <= busy[label]["array_cycles"]
+    assert busy["balanced"]["efficiency"] > busy["interleaved"]["efficiency"]
