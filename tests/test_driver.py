@@ -1,90 +1,23 @@
 """The PYNQ driver's protocol, run against the C-simulation of the kernel.
 
-No board here. The stand-in below plays the IP's part at register level: it
-keeps the AXI4-Lite registers the driver writes (by the names Vitis HLS gives
-them in the .hwh), resolves buffer addresses the way the board's physical
-memory would, and on AP_START calls the compiled C-simulation of the kernel.
-So the same EIEKernel code that runs on the board is checked bit for bit.
+No board here. eie.cosim plays the IP's part at register level: it keeps the
+AXI4-Lite registers the driver writes (by the names Vitis HLS gives them in
+the .hwh), resolves buffer addresses the way the board's physical memory
+would, and on AP_START calls the compiled C-simulation of the kernel. So the
+same EIEKernel code that runs on the board is checked bit for bit.
 """
 
 import numpy as np
 import pytest
 
-from eie.abi import KERNEL_STATUS, MODE_LOAD, MODE_RUN, VLNV
-from eie.driver import AP_DONE, AP_IDLE, AP_START, EIEAccelerator, EIEKernel, KernelStatusError, _PynqRegisterPort
+from eie.abi import MODE_RUN, VLNV
+from eie.cosim import CSimRegisters, CoSimAccelerator, HostMemory
+from eie.driver import AP_DONE, AP_START, EIEAccelerator, EIEKernel, KernelStatusError, _PynqRegisterPort
 from eie.emulator import Emulator, predict
 from eie.errors import EIEError
 from eie.image import HWParams
 from eie.model import CompressedLayer, CompressedModel
 from eie.quant import quantize
-
-CODE = {name: code for code, name in KERNEL_STATUS.items()}
-
-
-class FakeMemory:
-    """pynq.allocate stand-in: numpy buffers with device addresses."""
-
-    def __init__(self):
-        self.buffers = {}
-        self.next = 0x1_0000_0000  # above 4 GiB, so the high address word matters
-        self.synced = []
-
-    def allocate(self, shape, dtype):
-        buf = np.zeros(shape, dtype=dtype).view(Buffer)
-        buf.device_address = self.next
-        buf.memory = self
-        self.buffers[self.next] = buf
-        self.next += (buf.nbytes + 0xFFF) & ~0xFFF
-        return buf
-
-
-class Buffer(np.ndarray):
-    def sync_to_device(self):
-        self.memory.synced.append(("to", self.device_address))
-
-    def sync_from_device(self):
-        self.memory.synced.append(("from", self.device_address))
-
-
-class CSimIP:
-    """Register-level stand-in for the kernel IP, backed by the C-simulation."""
-
-    def __init__(self, sim, memory):
-        self.sim, self.memory = sim, memory
-        self.regs = {}
-        self.ctrl = AP_IDLE
-
-    def write_reg(self, name, value):
-        assert 0 <= value < 1 << 32, f"{name}: registers are 32 bits"
-        self.regs[name] = value
-
-    def read_reg(self, name):
-        return self.regs[name]
-
-    def read_ctrl(self):
-        return self.ctrl
-
-    def _buffer(self, name):
-        return self.memory.buffers[self.regs[f"{name}_1"] | (self.regs[f"{name}_2"] << 32)]
-
-    def write_ctrl(self, value):
-        assert value == AP_START
-        mode = self.regs["mode"]
-        if mode == MODE_LOAD:
-            status = self.sim.load_status(np.asarray(self._buffer("image")))
-        elif mode == MODE_RUN:
-            x, y = self._buffer("x_in"), self._buffer("y_out")
-            n = self.regs["n_vectors"]
-            try:
-                y[:n] = self.sim.run(np.asarray(x[:n]), self.regs["first"], self.regs["last"])
-                status = 0
-            except EIEError as e:
-                status = CODE[e.status]
-        else:
-            status = CODE["bad_mode"]
-        self.regs["ap_return"] = status
-        self.ctrl = AP_DONE | AP_IDLE
-
 
 def small_model(rng):
     def layer(name, m, k, act, kind="shared"):
@@ -114,14 +47,15 @@ def setup():
     x = rng.uniform(0, 1, (9, 12))
     perms = [rng.permutation(21), rng.permutation(17), rng.permutation(5)]
     qm = quantize(model, HWParams(3), calib=x, row_maps=perms)
-    sim = CSim(config_for_model(qm, board="pynq-z2"))
-    return qm, x, sim
+    config = config_for_model(qm, board="pynq-z2")
+    return qm, x, CSim(config), config
 
 
 def test_driver_on_csim_equals_emulator_bit_for_bit(setup):
-    qm, x, sim = setup
-    mem = FakeMemory()
-    drv = EIEKernel(CSimIP(sim, mem), mem.allocate)
+    qm, x, sim, _ = setup
+    mem = HostMemory()
+    regs = CSimRegisters(sim, mem)
+    drv = EIEKernel(regs, mem.allocate)
     drv.load(qm)
     # float in, float out: the same floats as the emulator's integer path
     assert np.array_equal(drv.run(x), predict(qm, x))
@@ -133,13 +67,22 @@ def test_driver_on_csim_equals_emulator_bit_for_bit(setup):
     assert np.array_equal(h, emu.run_layers(xi, 0, 0))
     assert np.array_equal(drv.run_int(h, 1, 2), emu.run_layers(xi))
     # the input buffer was flushed before the kernel read it, the output invalidated after
-    assert ("to", min(mem.buffers)) in mem.synced and any(s[0] == "from" for s in mem.synced)
+    assert mem.synced[0][0] == "to" and any(s[0] == "from" for s in mem.synced)
+    # pointers above 4 GiB went through both address registers
+    assert regs.regs["image_2"] == 1 and regs.starts == 5
+
+
+def test_cosim_accelerator_is_the_board_api(setup):
+    qm, x, _, config = setup
+    acc = CoSimAccelerator(config)
+    acc.load(qm.to_image())
+    assert np.array_equal(acc.predict(x), np.argmax(predict(qm, x), axis=1))
 
 
 def test_kernel_statuses_reach_the_user(setup):
-    qm, x, sim = setup
-    mem = FakeMemory()
-    drv = EIEKernel(CSimIP(sim, mem), mem.allocate)
+    qm, x, sim, _ = setup
+    mem = HostMemory()
+    drv = EIEKernel(CSimRegisters(sim, mem), mem.allocate)
     img = qm.to_image().copy()
     img[0] ^= np.uint64(1)
     # the host's strict reader refuses first ...

@@ -206,3 +206,16 @@ def test_timing_notebook_runs(kernel_env):
         b = busy[label]["busy"]
         assert len(b) == 64 and min(b) > 0 and max(b) <= busy[label]["array_cycles"]
     assert busy["balanced"]["efficiency"] > busy["interleaved"]["efficiency"]
+
+
+@pytest.mark.slow
+def test_board_notebook_runs_in_cosimulation(kernel_env):
+    res, nb = _execute("03_pynq_board.ipynb")
+    _no_errors(nb)
+    assert res["python_prefix"] == sys.prefix
+    assert res["on_board"] is False  # no pynq here: the C-simulation stands in for the IP
+    assert _pngs(nb) >= 2
+    # Every output integer of every test image equals the emulator's.
+    assert res["outputs_checked"] == 540 * 10 and res["mismatches"] == 0
+    assert res["accuracy"] > 0.85
+    assert all(c > 0 for c in res["modelled_cycles"])
