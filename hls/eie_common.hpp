@@ -27,6 +27,26 @@ struct layer_t {
     ap_uint<32> bias_base;
 };
 
+// C-simulation instrumentation (not the algorithm, never synthesised):
+// loop trip counts per layer, compared with the timing model by the tests.
+// pe[l][p] counts iterations of PE p's accumulation loop, epilogue[l][p]
+// its write-out loop, broadcast[l] the broadcaster's scan loop; all summed
+// over the vectors of one run. EIE_COUNT compiles to nothing in synthesis.
+#ifndef __SYNTHESIS__
+struct counters_t {
+    long long broadcast[MAX_LAYERS];
+    long long pe[MAX_LAYERS][N_PES];
+    long long epilogue[MAX_LAYERS][N_PES];
+};
+inline counters_t& counters() {
+    static counters_t c;
+    return c;
+}
+#define EIE_COUNT(stmt) stmt
+#else
+#define EIE_COUNT(stmt)
+#endif
+
 // Rows of an M-row layer held by PE p (physical row i -> PE i mod N).
 inline int local_rows(int m, int p) {
     return m > p ? (m - p + N_PES - 1) / N_PES : 0;
