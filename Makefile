@@ -21,4 +21,4 @@ bench: $(STAMP)
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) .eie-cache build
+	rm -rf $(VENV) build "$${EIE_CACHE_DIR:-$$HOME/.cache/eie-pynq}"

@@ -23,7 +23,17 @@ struct PE {
     static acc_t acc_neg[TERNARY ? ACT_DEPTH : 1];
     static ap_uint<32> used;  // entry words filled so far by the loader
 
-    static void reset() { used = 0; }
+    // Before a model is loaded: empty entry memory and zero accumulators
+    // (the run keeps them zero between layers, see run_layer).
+    static void reset() {
+        used = 0;
+    CLEAR_ACC:
+        for (int r = 0; r < ACT_DEPTH; r++) {
+#pragma HLS PIPELINE II=1
+            acc[r] = 0;
+            if (TERNARY) acc_neg[r] = 0;
+        }
+    }
 
     static void store_ptr(unsigned g, ptr_t value) {
         if (g & 1)
@@ -91,14 +101,24 @@ struct PE {
         z = f >> WEIGHT_BITS;
     }
 
-    // General path: acc[row] += cb[v] * a. Each iteration either takes the
-    // next column from the FIFO (an empty column costs that one cycle) or
-    // processes one entry, padding included.
+    // The accumulation loop (general and ternary paths share its control).
+    // One flattened loop at II=1: every iteration either processes one
+    // entry of the current column (padding included) or, when the current
+    // column is empty, only moves on. In the iteration that processes a
+    // column's last entry (or its only cycle if it is empty) the PE pops
+    // the next token and reads ptr[j], ptr[j+1] from the two banks: EIE's
+    // pointer prefetch, so a column with n entries costs max(1, n)
+    // iterations. The loop starts on an empty pseudo-column, so iteration 0
+    // is the only one that just fetches: trips = 1 + sum max(1, n). The end
+    // token is popped by the last entry's iteration, which then leaves.
+    //
+    // General path: acc[row] += cb[v] * a.
     static void accumulate(const layer_t& L, hls::stream<token_t>& fifo) {
 #if EIE_ENTRY_URAM
 #pragma HLS BIND_STORAGE variable=entries type=ram_2p impl=uram
 #endif
         const int l = L.index;
+        const int rows = local_rows(L.rows, P);
         ptr_t e = 0, e_end = 0;
         act_t a = 0;
         int row = -1;
@@ -110,19 +130,17 @@ struct PE {
         while (true) {
 #pragma HLS PIPELINE II=1
 #pragma HLS DEPENDENCE variable=acc inter false
-            if (e == e_end) {
-                const token_t t = fifo.read();
-                if (t.last) break;
-                column_range(L, t.col, e, e_end);
-                a = t.val;
-                row = -1;
-            } else {
+            EIE_COUNT(counters().pe[l][P]++;)
+            const bool has_entry = e != e_end;
+            if (has_entry) {
                 code_t v;
                 zrun_t z;
                 decode(e, v, z);
                 row += int(z) + 1;
                 const acc_t prod = codebook[l][v] * a;
-                if (row < ACT_DEPTH) {
+                // Rows past this layer's share are never touched: the epilogue
+                // clears exactly rows 0..rows-1 for the next layer.
+                if (row < rows) {
                     acc_t cur = acc[row];
                     if (row == fwd_row0)
                         cur = fwd_val0;
@@ -135,7 +153,16 @@ struct PE {
                     fwd_row0 = row;
                     fwd_val0 = next;
                 }
-                e++;
+            }
+            const ptr_t e_next = e + 1;
+            if (!has_entry || e_next == e_end) {
+                const token_t t = fifo.read();
+                if (t.last) break;
+                column_range(L, t.col, e, e_end);
+                a = t.val;
+                row = -1;
+            } else {
+                e = e_next;
             }
         }
     }
@@ -143,7 +170,10 @@ struct PE {
     // Ternary path (TTQ): no multiplier in the loop. Code 1 adds a to the
     // positive sum, code 2 to the negative sum; Wp and Wn scale them once per
     // row in the epilogue. Other codes have codebook value 0 in ternary layers.
+    // Same control as accumulate().
     static void accumulate_ternary(const layer_t& L, hls::stream<token_t>& fifo) {
+        const int l = L.index;
+        const int rows = local_rows(L.rows, P);
         ptr_t e = 0, e_end = 0;
         act_t a = 0;
         int row = -1;
@@ -154,20 +184,16 @@ struct PE {
 #pragma HLS PIPELINE II=1
 #pragma HLS DEPENDENCE variable=acc inter false
 #pragma HLS DEPENDENCE variable=acc_neg inter false
-            if (e == e_end) {
-                const token_t t = fifo.read();
-                if (t.last) break;
-                column_range(L, t.col, e, e_end);
-                a = t.val;
-                row = -1;
-            } else {
+            EIE_COUNT(counters().pe[l][P]++;)
+            const bool has_entry = e != e_end;
+            if (has_entry) {
                 code_t v;
                 zrun_t z;
                 decode(e, v, z);
                 row += int(z) + 1;
                 const acc_t add_pos = (v == 1) ? acc_t(a) : acc_t(0);
                 const acc_t add_neg = (v == 2) ? acc_t(a) : acc_t(0);
-                if (row < ACT_DEPTH) {
+                if (row < rows) {
                     acc_t pos = acc[row], neg = acc_neg[row];
                     if (row == fwd_row0) {
                         pos = fwd_pos0;
@@ -187,22 +213,27 @@ struct PE {
                     fwd_pos0 = pos;
                     fwd_neg0 = neg;
                 }
-                e++;
+            }
+            const ptr_t e_next = e + 1;
+            if (!has_entry || e_next == e_end) {
+                const token_t t = fifo.read();
+                if (t.last) break;
+                column_range(L, t.col, e, e_end);
+                a = t.val;
+                row = -1;
+            } else {
+                e = e_next;
             }
         }
     }
 
-    // One layer: clear the accumulators, consume the broadcast, then bias,
-    // round, ReLU and saturate this PE's rows into its destination buffer.
+    // One layer: consume the broadcast, then bias, round, ReLU and saturate
+    // this PE's rows into its destination buffer, one row per cycle. The
+    // accumulators start at zero (cleared at load) and the write-out clears
+    // each row it reads, so no clearing pass precedes the accumulation.
     static void run_layer(layer_t L, hls::stream<token_t>& fifo, act_t dst[ACT_DEPTH]) {
         const int rows = local_rows(L.rows, P);
         const bool tern = TERNARY && (L.flags & FLAG_TERNARY);
-    CLEAR:
-        for (int r = 0; r < rows; r++) {
-#pragma HLS PIPELINE II=1
-            acc[r] = 0;
-            if (TERNARY) acc_neg[r] = 0;
-        }
         if (tern)
             accumulate_ternary(L, fifo);
         else
@@ -214,9 +245,12 @@ struct PE {
     EPILOGUE:
         for (int r = 0; r < rows; r++) {
 #pragma HLS PIPELINE II=1
+            EIE_COUNT(counters().epilogue[l][P]++;)
             acc_t sum = acc[r];
             if (tern) sum = acc_t(wp * acc[r] + wn * acc_neg[r]);
             dst[r] = requantize(sum, bias[L.bias_base + r], L.shift, relu);
+            acc[r] = 0;
+            if (TERNARY) acc_neg[r] = 0;
         }
     }
 };

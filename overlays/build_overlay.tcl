@@ -1,11 +1,17 @@
 # Build the PYNQ overlay (.bit + .hwh) around the exported EIE HLS IP.
 #
 #   vivado -mode batch -source overlays/build_overlay.tcl \
-#          -tclargs BOARD IP_REPO OUT_DIR [TOP] [JOBS]
+#          -tclargs BOARD BUILD_DIR OUT_DIR [JOBS]
 #
-# BOARD   pynq-z1 | pynq-z2 | ultra96v2 | zcu104 | kv260
-# IP_REPO the folder export_design wrote (BUILD_DIR/eie_prj/solution1/impl/ip)
-# OUT_DIR where eie.bit and eie.hwh are written (load with pynq.Overlay)
+# BOARD     pynq-z1 | pynq-z2 | ultra96v2 | zcu104 | kv260 (a custom part is
+#           generate-only: write its block design by hand)
+# BUILD_DIR what `eie generate` wrote and `build.tcl ... export` exported into;
+#           its params.tcl gives the top name, project, part and clock
+# OUT_DIR   where eie.bit and eie.hwh are written (load with pynq.Overlay)
+#
+# The PL clock is the one the kernel was synthesised for (params.tcl), and the
+# board's part must be the one it was synthesised for. Vivado needs the
+# board files of the board (board_part) to apply its PS preset (DDR, MIO).
 #
 # The block design: the processing system, the EIE IP, its AXI4-Lite control
 # port on the PS's general-purpose master, each of its AXI4 master ports on a
@@ -14,37 +20,54 @@
 # there); it is parsed with Vivado's commands stubbed.
 
 proc eie_usage {} {
-    puts "usage: vivado -mode batch -source build_overlay.tcl -tclargs BOARD IP_REPO OUT_DIR \[TOP\] \[JOBS\]"
+    puts "usage: vivado -mode batch -source build_overlay.tcl -tclargs BOARD BUILD_DIR OUT_DIR \[JOBS\]"
     exit 2
 }
 
 if {[llength $argv] < 3} { eie_usage }
-set board   [lindex $argv 0]
-set ip_repo [file normalize [lindex $argv 1]]
-set out_dir [file normalize [lindex $argv 2]]
-set top     [expr {[llength $argv] > 3 ? [lindex $argv 3] : "eie_top"}]
-set jobs    [expr {[llength $argv] > 4 ? [lindex $argv 4] : 2}]
+set board     [lindex $argv 0]
+set build_dir [file normalize [lindex $argv 1]]
+set out_dir   [file normalize [lindex $argv 2]]
+set jobs      [expr {[llength $argv] > 3 ? [lindex $argv 3] : 2}]
 
-# part, PS kind, PS clock in MHz
+# part, PS kind, Vivado board part (board files)
 set boards [dict create \
-    pynq-z1   {xc7z020clg400-1      ps7   100} \
-    pynq-z2   {xc7z020clg400-1      ps7   100} \
-    ultra96v2 {xczu3eg-sbva484-1-i  psu   200} \
-    zcu104    {xczu7ev-ffvc1156-2-e psu   200} \
-    kv260     {xck26-sfvc784-2LV-c  psu   200} ]
+    pynq-z1   {xc7z020clg400-1      ps7 www.digilentinc.com:pynq-z1:part0:1.0} \
+    pynq-z2   {xc7z020clg400-1      ps7 tul.com.tw:pynq-z2:part0:1.0} \
+    ultra96v2 {xczu3eg-sbva484-1-i  psu avnet.com:ultra96v2:part0:1.2} \
+    zcu104    {xczu7ev-ffvc1156-2-e psu xilinx.com:zcu104:part0:1.1} \
+    kv260     {xck26-sfvc784-2LV-c  psu xilinx.com:kv260_som:part0:1.3} ]
 
 if {![dict exists $boards $board]} {
     puts "error: unknown board '$board'; choose one of [dict keys $boards]"
     exit 2
 }
-lassign [dict get $boards $board] part ps_kind clk_mhz
+lassign [dict get $boards $board] part ps_kind board_part
+set params [file join $build_dir params.tcl]
+if {![file exists $params]} {
+    puts "error: $params not found; run 'eie generate -o $build_dir' first"
+    exit 2
+}
+source $params
+if {$EIE_PART ne $part} {
+    puts "error: the kernel in $build_dir was generated for part $EIE_PART, board '$board' has $part; regenerate it for this board"
+    exit 2
+}
+set top $EIE_TOP
+set clk_mhz [format %.3f [expr {1000.0 / $EIE_CLOCK_PERIOD}]]
+set ip_repo [file join $build_dir $EIE_PROJECT $EIE_SOLUTION impl ip]
 if {![file isdirectory $ip_repo]} {
-    puts "error: IP repository '$ip_repo' not found; run 'vitis_hls -f build.tcl -tclargs BUILD_DIR csynth export' first"
+    puts "error: IP repository '$ip_repo' not found; run 'vitis_hls -f build.tcl -tclargs $build_dir csynth export' first"
     exit 2
 }
 
 set proj_dir [file join $out_dir vivado_$board]
 create_project eie_overlay $proj_dir -part $part -force
+if {[llength [get_board_parts -quiet $board_part]] == 0} {
+    puts "error: Vivado has no board files for $board_part; install them (Vivado board store or the vendor's repository) and retry"
+    exit 2
+}
+set_property board_part $board_part [current_project]
 set_property ip_repo_paths [list $ip_repo] [current_project]
 update_ip_catalog
 create_bd_design eie
@@ -73,7 +96,7 @@ if {$ps_kind eq "ps7"} {
     set ps_clk /ps/pl_clk0
 }
 
-set eie [create_bd_cell -type ip -vlnv eie-pynq.org:hls:${top}:1.0 eie]
+set eie [create_bd_cell -type ip -vlnv ${EIE_IP_VENDOR}:${EIE_IP_LIBRARY}:${top}:${EIE_IP_VERSION} eie]
 
 # Control: AXI4-Lite from the PS.
 apply_bd_automation -rule xilinx.com:bd_rule:axi4 \

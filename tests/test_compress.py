@@ -335,3 +335,15 @@ def test_report_huffman_never_worse_than_fixed_width():
     assert "fc1" in text and "fc2" in text and "Huffman" in text
     with pytest.raises(ConfigError):
         storage_report(compress(layers), n_pes=0)
+
+
+def test_huffman_bits_per_weight_are_exact_not_byte_rounded():
+    # One kept weight, one entry: a single-symbol Huffman code costs 1 bit, not a whole byte.
+    from eie.model import CompressedLayer, CompressedModel
+    from eie.report import storage_report
+
+    layer = CompressedLayer("one", (1, 1), [0], [0], [1], np.array([0.0, 1.0]), np.zeros(1), weight_bits=1)
+    st = storage_report(CompressedModel([layer]), n_pes=1, index_bits=4).layers[0]
+    assert st.entries == 1
+    assert st.bits_per_weight_huffman == 1.0 and st.bits_per_index_huffman == 1.0
+    assert st.code_bytes_huffman == 1  # the stored size still rounds up to whole bytes

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except EIEError as e:
         print(f"eie {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:
         # Files that cannot be read or written, values numpy refuses.
         print(f"eie {args.command}: error: {e}", file=sys.stderr)
         return 2

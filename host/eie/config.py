@@ -62,6 +62,10 @@ class AcceleratorConfig:
     ``ptr_depth`` column pointers (sum over layers of K+1, split over two
     banks), ``act_depth`` activations per PE (ceil(max layer width / N)),
     ``bias_depth`` biases per PE (sum over layers of ceil(M / N)).
+    ``lnzd_window`` is how many consecutive activations the broadcaster's
+    leading-non-zero detector looks at per cycle (None: N, one per PE bank);
+    it must be a multiple or a divisor of ``n_pes``. Each all-zero window
+    costs the broadcaster one cycle (eie.timing, ``scan_window``).
     ``resources`` (bram36, uram, dsp) is required for ``board: custom``.
     """
 
@@ -75,6 +79,7 @@ class AcceleratorConfig:
     cb_bits: int = 16
     acc_bits: int = 32
     fifo_depth: int = 8
+    lnzd_window: int | None = None
     entry_depth: int = 4096
     ptr_depth: int = 2048
     act_depth: int = 512
@@ -132,6 +137,14 @@ class AcceleratorConfig:
         if self.acc_bits < self.act_bits:
             raise ConfigError(f"acc_bits={self.acc_bits} must be at least act_bits={self.act_bits}")
         _int_field("fifo_depth", self.fifo_depth, 1, 4096)
+        if self.lnzd_window is not None:
+            _int_field("lnzd_window", self.lnzd_window, 1, 1024)
+            w, n = int(self.lnzd_window), int(self.n_pes)
+            if w % n and n % w:
+                raise ConfigError(
+                    f"lnzd_window={w} must be a multiple or a divisor of n_pes={n} (each window reads whole "
+                    "words from the PE banks); e.g. use " + ", ".join(str(x) for x in sorted({n, 2 * n, 4 * n}))
+                )
         _int_field("entry_depth", self.entry_depth, 1, 1 << 22)
         _int_field("ptr_depth", self.ptr_depth, 2, 1 << 22)
         _int_field("act_depth", self.act_depth, 1, 1 << 20)
@@ -167,6 +180,11 @@ class AcceleratorConfig:
     @property
     def clock_period_ns(self) -> float:
         return 1000.0 / self.clock
+
+    @property
+    def scan_window(self) -> int:
+        """Activations the broadcaster scans per cycle (``lnzd_window``, default N)."""
+        return int(self.lnzd_window) if self.lnzd_window is not None else int(self.n_pes)
 
     @property
     def entries_per_word(self) -> int:

@@ -8,6 +8,12 @@ sources and the compiler command in $EIE_CACHE_DIR (default
 ~/.cache/eie-pynq). The kernel's static memories live in the shared
 library, so they persist between ``load`` and ``run`` as on the board; two
 CSim objects of one configuration share them, like two handles on one board.
+
+``CSim.counters()`` returns the kernel's C-simulation-only loop trip counts
+of the last run (broadcaster scan loop, each PE's accumulation and
+write-out loops), which tests/test_kernel_timing.py compares with the
+timing model (docs/kernel.md): they measure iterations, not cycles, because
+C-simulation runs the DATAFLOW processes one after another.
 """
 
 from __future__ import annotations
@@ -140,7 +146,7 @@ class CSim:
     """The kernel compiled for ``config``, driven like the board: load an image, then run vectors."""
 
     INFO_FIELDS = ("n_pes", "weight_bits", "index_bits", "act_bits", "cb_bits", "acc_bits", "fifo_depth",
-                   "entry_depth", "ptr_depth", "act_depth", "bias_depth", "max_layers", "ternary")
+                   "entry_depth", "ptr_depth", "act_depth", "bias_depth", "max_layers", "ternary", "scan_window")
 
     def __init__(self, config: AcceleratorConfig):
         self.config = config
@@ -153,6 +159,8 @@ class CSim:
         lib.eie_run.restype = ctypes.c_int
         lib.eie_info.argtypes = (i64p,)
         lib.eie_info.restype = None
+        lib.eie_counters.argtypes = (i64p,)
+        lib.eie_counters.restype = None
         self._lib = lib
         info = np.zeros(len(self.INFO_FIELDS), dtype=np.int64)
         lib.eie_info(info.ctypes.data_as(i64p))
@@ -215,6 +223,22 @@ class CSim:
         if status != 0:
             raise status_error(status, f"layers {first}..{last} of a {nl}-layer model")
         return y
+
+
+    def counters(self) -> dict[str, np.ndarray]:
+        """Loop trip counts of the last ``run`` (C-simulation instrumentation), summed over its vectors.
+
+        Indexed by the layer's position in the loaded model: ``broadcast``
+        (max_layers,) the broadcaster's scan loop, ``pe`` (max_layers, N) each
+        PE's accumulation loop, ``epilogue`` (max_layers, N) each PE's
+        write-out loop. Layers not run are 0. See docs/kernel.md for what
+        they equal in the timing model.
+        """
+        n, nl = self.config.n_pes, self.config.max_layers
+        raw = np.zeros(nl * (1 + 2 * n), dtype=np.int64)
+        self._lib.eie_counters(raw.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
+        raw = raw.reshape(nl, 1 + 2 * n)
+        return {"broadcast": raw[:, 0].copy(), "pe": raw[:, 1:1 + n].copy(), "epilogue": raw[:, 1 + n:].copy()}
 
 
 def _layer_shapes(words: np.ndarray) -> list[tuple[int, int]]:

@@ -91,6 +91,8 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
 
     opts = opts or DemoOptions()
     t0 = time.perf_counter()
+    # Refuse a bad board or PE count before minutes of training, not after.
+    AcceleratorConfig(board=opts.board, n_pes=opts.n_pes, index_bits=opts.index_bits, ternary=True)
     log(f"[1/5] training on scikit-learn's handwritten digits ({'fast' if opts.fast else 'full'} schedule) ...")
     res = train_digits(seed=opts.seed, progress=opts.progress, fast=opts.fast)
 

@@ -25,7 +25,7 @@ import numpy as np
 from .abi import KERNEL_STATUS, MODE_LOAD, MODE_RUN, VLNV
 from .emulator import dequantize_output, quantize_input, unpermute
 from .errors import EIEError, ImageError
-from .image import QuantModel, build_image, read_image
+from .image import QuantModel, build_image, image_words, read_image
 
 try:  # the board side; absent on a development machine
     from pynq import DefaultIP as _DefaultIP
@@ -112,11 +112,7 @@ class EIEKernel:
         if isinstance(model, QuantModel):
             qm, img = model, build_image(model)
         else:
-            if isinstance(model, np.ndarray):
-                img = np.ascontiguousarray(model, dtype=np.uint64)
-            else:
-                raw = bytes(model)
-                img = np.frombuffer(raw[: len(raw) // 8 * 8], dtype="<u8").astype(np.uint64)
+            img = image_words(model)
             qm = read_image(model) if check else None
         buf = self.allocate(shape=(img.size,), dtype=np.uint64)
         buf[:] = img

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, FormatError
 from .image import QuantLayer, QuantModel
 
 
@@ -116,6 +116,8 @@ def run(qm: QuantModel, x_int: np.ndarray) -> np.ndarray:
 def quantize_input(qm: QuantModel, x: np.ndarray) -> np.ndarray:
     """Float inputs to the first layer's signed act_bits format (round half up, saturate)."""
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    if not np.all(np.isfinite(x)):
+        raise FormatError("inputs contain NaN or infinity; they cannot be quantised")
     q = np.floor(x * 2.0**qm.fa_in + 0.5)
     a = qm.params.act_bits
     return saturate(q, a).astype(np.int64)

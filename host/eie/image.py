@@ -231,19 +231,28 @@ def _signed_fits(a: np.ndarray, bits: int) -> bool:
     return bool(a.size == 0 or (a.min() >= lo and a.max() <= hi))
 
 
+def image_words(data) -> np.ndarray:
+    """An image as uint64 words: from bytes, a uint8 buffer or a 64-bit array.
+
+    A byte length that is not a whole number of words is refused, never cut.
+    """
+    if isinstance(data, np.ndarray) and data.dtype.itemsize == 8 and data.dtype.kind in "ui":
+        return np.ascontiguousarray(data).view(np.uint64).reshape(-1)
+    if isinstance(data, np.ndarray) and data.dtype not in (np.uint8, np.int8):
+        raise ImageError("truncated", f"an image array must hold 64-bit words or bytes, not {data.dtype}")
+    raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    if len(raw) % 8:
+        raise ImageError("truncated", f"image is {len(raw)} bytes, not a whole number of 64-bit words")
+    return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
+
+
 def read_image(data, expect: HWParams | None = None) -> QuantModel:
     """Strictly parse an image (bytes or uint64 array) into a QuantModel.
 
     Every kind of damage is an ImageError with a ``code`` and a message that
     says what is wrong; ``expect`` refuses an image built for other parameters.
     """
-    if isinstance(data, np.ndarray):
-        img = np.ascontiguousarray(data, dtype=np.uint64)
-    else:
-        raw = bytes(data)
-        if len(raw) % 8:
-            raise ImageError("truncated", f"image is {len(raw)} bytes, not a whole number of 64-bit words")
-        img = np.frombuffer(raw, dtype="<u8").astype(np.uint64)
+    img = image_words(data)
     if img.size < HEADER_WORDS:
         raise ImageError("truncated", f"image has {img.size} words, shorter than the {HEADER_WORDS}-word header")
     if int(img[H_MAGIC]) != MAGIC:

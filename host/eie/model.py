@@ -261,6 +261,9 @@ def load_weights(path: str | os.PathLike, last_activation: str = "none") -> list
             )
     if not names:
         raise FormatError(f"{path}: no '<layer>.weight' arrays found")
+    orphans = [k for k in arrays if k.endswith(".bias") and k[: -len(".bias")] not in names]
+    if orphans:
+        raise FormatError(f"{path}: {orphans[0]!r} has no matching '.weight' array; rename or remove it")
     layers = []
     for i, name in enumerate(names):
         w = np.asarray(arrays[name + ".weight"])

@@ -66,6 +66,7 @@ def kernel_context(config: AcceleratorConfig, image_depth: int = 1 << 16, in_dep
         "cb_bits": c.cb_bits,
         "acc_bits": c.acc_bits,
         "fifo_depth": c.fifo_depth,
+        "scan_window": c.scan_window,
         "entry_depth": c.entry_depth,
         "ptr_depth": c.ptr_depth,
         "act_depth": c.act_depth,

@@ -47,6 +47,9 @@ class LayerStorage:
     pointer_bits: int
     pointer_bytes: int
     dense_bytes: int
+    # Exact Huffman bit counts (the byte fields above are rounded up).
+    code_bits_huffman: int = 0
+    index_bits_huffman: int = 0
 
     @property
     def density(self) -> float:
@@ -67,11 +70,11 @@ class LayerStorage:
     @property
     def bits_per_weight_huffman(self) -> float:
         """Average Huffman-coded bits per entry's code."""
-        return 8.0 * self.code_bytes_huffman / self.entries if self.entries else 0.0
+        return self.code_bits_huffman / self.entries if self.entries else 0.0
 
     @property
     def bits_per_index_huffman(self) -> float:
-        return 8.0 * self.index_bytes_huffman / self.entries if self.entries else 0.0
+        return self.index_bits_huffman / self.entries if self.entries else 0.0
 
     @property
     def compression_ratio(self) -> float:
@@ -162,6 +165,7 @@ def layer_storage(layer: CompressedLayer, n_pes: int, index_bits: int) -> LayerS
     entries = enc.total_entries
     centroids = int(layer.codes.max()) if layer.nnz else 0
     pointer_bits = max(1, int(enc.n_entries.max()).bit_length())
+    v_bits, z_bits = huffman_bits(enc.v), huffman_bits(enc.z)
     return LayerStorage(
         name=layer.name,
         rows=m,
@@ -173,14 +177,16 @@ def layer_storage(layer: CompressedLayer, n_pes: int, index_bits: int) -> LayerS
         index_bits=enc.index_bits,
         centroids=centroids,
         code_bytes=_bytes(entries * layer.weight_bits),
-        code_bytes_huffman=_bytes(huffman_bits(enc.v)),
+        code_bytes_huffman=_bytes(v_bits),
         index_bytes=_bytes(entries * enc.index_bits),
-        index_bytes_huffman=_bytes(huffman_bits(enc.z)),
+        index_bytes_huffman=_bytes(z_bits),
         codebook_bytes=FLOAT_BYTES * centroids,
         bias_bytes=FLOAT_BYTES * m,
         pointer_bits=pointer_bits,
         pointer_bytes=_bytes(n_pes * (k + 1) * pointer_bits),
         dense_bytes=FLOAT_BYTES * (m * k + m),
+        code_bits_huffman=int(v_bits),
+        index_bits_huffman=int(z_bits),
     )
 
 

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
                     "then run: vitis_hls -f build.tcl -tclargs BUILD_DIR [csim] [csynth] [cosim] [export].",
     )
     p.add_argument("model", nargs="?", help="compressed model .npz (optional; sets the test vectors and depths)")
-    p.add_argument("--config", help="accelerator configuration YAML (default: zcu104, 16 PEs, depths from the model)")
+    p.add_argument("--config", help="accelerator configuration YAML (default: zcu104, 16 PEs; with MODEL.npz, widths and depths from the model)")
     p.add_argument("-o", "--output", required=True, help="build directory to write")
     p.add_argument("--vectors", type=int, default=8, help="test vectors for the testbench (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random test vectors (default 0)")
@@ -85,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
         config, qm, xs = quantized_model(args.model, args.config, None, args.vectors, args.seed)
         x_int = quantize_input(qm, xs[: args.vectors])
     else:
-        config = AcceleratorConfig.from_yaml(args.config) if args.config else AcceleratorConfig()
+        # Same default board and PE count as with a model (see --config).
+        if args.config:
+            config = AcceleratorConfig.from_yaml(args.config)
+        else:
+            config = AcceleratorConfig(board=DEFAULT_BOARD, n_pes=DEFAULT_PES)
     est = check_fits_board(config)
     result = render(config, args.output, qm=qm, vectors=args.vectors, seed=args.seed, x_int=x_int)
     summary = {

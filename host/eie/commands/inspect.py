@@ -17,7 +17,8 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("model", metavar="MODEL.npz", help="compressed model (from eie compress)")
-    p.add_argument("--pes", type=int, default=64, metavar="N", help="number of PEs (default 64, as EIE)")
+    p.add_argument("--pes", type=int, default=64, metavar="N", help="number of PEs the storage is laid out for (default 64, as EIE); "
+                   "each PE stores its own column pointers, so --pes 1 gives Deep Compression's storage figure")
     p.add_argument("--index-bits", type=int, default=4, metavar="R", help="relative index bits, 1..8 (default 4)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=run)

@@ -60,21 +60,9 @@ def _sparse_forward(layer, x: np.ndarray) -> np.ndarray:
 
 
 def _load_input(path: str, k: int) -> np.ndarray:
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise FormatError(f"{path}: cannot read it as a .npy array ({e})") from None
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 2 and x.shape[0] == 1:
-        x = x[0]
-    if x.ndim != 1 or x.shape[0] != k:
-        raise FormatError(
-            f"{path}: input has shape {x.shape}; the model takes one vector of {k} "
-            "(save a single sample, e.g. np.save(path, X[0]))"
-        )
-    if not np.all(np.isfinite(x)):
-        raise FormatError(f"{path}: input contains NaN or infinity")
-    return x
+    from ..vectors import load_vectors
+
+    return load_vectors(path, k, single=True)
 
 
 def _index_bits(args, layers, masks, n, params):
@@ -126,6 +114,9 @@ def run(args) -> int:
             raise ConfigError("--input needs MODEL.npz; a synthetic layer uses --act-density")
         from ..synthetic import random_activation_mask, random_codes, random_positions
 
+        from ..errors import check_bits
+
+        check_bits("--weight-bits", args.weight_bits, 1, 8)
         m, k = args.rows, args.cols
         r_, c_ = random_positions(m, k, args.density, rng)
         codebook = np.zeros(1 << args.weight_bits)

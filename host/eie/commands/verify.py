@@ -43,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--vectors={args.vectors} must be at least 1")
     x_float = None
     if args.input:
-        try:
-            x_float = np.atleast_2d(np.load(args.input, allow_pickle=False)).astype(np.float64)
-        except (OSError, ValueError) as e:
-            raise FormatError(f"{args.input}: cannot read it as a .npy array ({e})") from None
+        from ..model import CompressedModel
+        from ..vectors import load_vectors
+
+        x_float = load_vectors(args.input, CompressedModel.load(args.model).in_features)
     config, qm, xs = quantized_model(args.model, args.config, x_float, args.vectors, args.seed)
     if x_float is None:
         xs = xs[: args.vectors]
