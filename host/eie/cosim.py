@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .abi import KERNEL_STATUS, MODE_LOAD, MODE_RUN
-from .driver import AP_DONE, AP_IDLE, AP_START, EIEKernel
+from .driver import AP_DONE, AP_IDLE, AP_START, EIEKernel, KernelMethods
 from .errors import EIEError
 
 _CODE = {name: code for code, name in KERNEL_STATUS.items()}
@@ -102,7 +102,7 @@ class CSimRegisters:
         self.ctrl = AP_DONE | AP_IDLE
 
 
-class CoSimAccelerator:
+class CoSimAccelerator(KernelMethods):
     """The driver of ``eie.driver`` on the C-simulation of ``config``'s kernel."""
 
     def __init__(self, config):
@@ -112,15 +112,3 @@ class CoSimAccelerator:
         self.memory = HostMemory()
         self.registers = CSimRegisters(CSim(config), self.memory)
         self.kernel = EIEKernel(self.registers, self.memory.allocate)
-
-    def load(self, model, check: bool = True):
-        return self.kernel.load(model, check=check)
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return self.kernel.run(x)
-
-    def run_int(self, x_int: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
-        return self.kernel.run_int(x_int, first, last)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.kernel.predict(x)

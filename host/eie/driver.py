@@ -220,19 +220,13 @@ class _PynqRegisterPort:
         return int(self.ip.read(CTRL))
 
 
-class EIEAccelerator(_DefaultIP):
-    """pynq driver bound to the EIE kernel IP (see module docstring)."""
+class KernelMethods:
+    """The user-facing methods, shared by the board driver and its co-simulation."""
 
-    bindto = [VLNV]
+    kernel: EIEKernel
 
-    def __init__(self, description):
-        if _pynq_allocate is None:
-            raise EIEError("pynq is not installed: the board driver runs on a PYNQ image (pip install eie-pynq[board])")
-        super().__init__(description=description)
-        self.kernel = EIEKernel(_PynqRegisterPort(self), _pynq_allocate)
-
-    def load(self, model) -> QuantModel:
-        return self.kernel.load(model)
+    def load(self, model, check: bool = True) -> QuantModel:
+        return self.kernel.load(model, check=check)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.kernel.run(x)
@@ -242,6 +236,18 @@ class EIEAccelerator(_DefaultIP):
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.kernel.predict(x)
+
+
+class EIEAccelerator(KernelMethods, _DefaultIP):
+    """pynq driver bound to the EIE kernel IP (see module docstring)."""
+
+    bindto = [VLNV]
+
+    def __init__(self, description):
+        if _pynq_allocate is None:
+            raise EIEError("pynq is not installed: the board driver runs on a PYNQ image (pip install eie-pynq[board])")
+        super().__init__(description=description)
+        self.kernel = EIEKernel(_PynqRegisterPort(self), _pynq_allocate)
 
 
 def open_overlay(bitfile: str, ip_name: str = "eie"):

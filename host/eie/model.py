@@ -102,6 +102,18 @@ class CompressedLayer:
         out[self.rows, self.cols] = self.codes
         return out
 
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """act(W x + b) for inputs x (B x K or K), W kept sparse (VGG-size layers fit)."""
+        from scipy import sparse
+
+        x = np.asarray(x, dtype=np.float64)
+        single = x.ndim == 1
+        w = sparse.csr_matrix((self.codebook[self.codes], (self.rows, self.cols)), shape=self.shape)
+        y = np.asarray(w @ np.atleast_2d(x).T).T + self.bias
+        if self.activation == "relu":
+            y = np.maximum(y, 0.0)
+        return y[0] if single else y
+
     def dense_weights(self) -> np.ndarray:
         """The dequantised weight matrix W[c] = codebook[code]."""
         out = np.zeros(self.shape, dtype=np.float64)
@@ -153,9 +165,7 @@ class CompressedModel:
         """Float reference: the dequantised compressed model on inputs x (B x K)."""
         h = np.atleast_2d(np.asarray(x, dtype=np.float64))
         for layer in self.layers:
-            h = h @ layer.dense_weights().T + layer.bias
-            if layer.activation == "relu":
-                h = np.maximum(h, 0.0)
+            h = layer.forward(h)
         return h
 
     def save(self, path: str | os.PathLike) -> None:

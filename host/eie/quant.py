@@ -146,9 +146,7 @@ def quantize(
         peaks = [float(np.max(np.abs(calib))) if calib.size else 0.0]
         h = calib
         for l in model.layers:
-            h = h @ l.dense_weights().T + l.bias
-            if l.activation == "relu":
-                h = np.maximum(h, 0.0)
+            h = l.forward(h)
             peaks.append(float(np.max(np.abs(h))) if h.size else 0.0)
         fa = [activation_fa(p, a_bits, guard_bits) for p in peaks]
     else:

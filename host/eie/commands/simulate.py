@@ -51,14 +51,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _sparse_forward(layer, x: np.ndarray) -> np.ndarray:
-    """The float reference of one compressed layer (same maths as CompressedModel.forward, kept sparse)."""
-    rows = layer.rows.astype(np.int64)
-    y = np.bincount(rows, weights=layer.codebook[layer.codes] * x[layer.cols], minlength=layer.shape[0])
-    y = y + layer.bias
-    return np.maximum(y, 0.0) if layer.activation == "relu" else y
-
-
 def _load_input(path: str, k: int) -> np.ndarray:
     from ..vectors import load_vectors
 
@@ -106,7 +98,7 @@ def run(args) -> int:
                       "pass --input X.npy for real activations")
         acts = [x]
         for layer in model.layers[:-1]:
-            acts.append(_sparse_forward(layer, acts[-1]))
+            acts.append(layer.forward(acts[-1]))
     else:
         if args.rows is None or args.cols is None or args.density is None:
             raise ConfigError("a synthetic layer needs --rows, --cols and --density (or give MODEL.npz)")
