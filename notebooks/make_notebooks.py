@@ -892,7 +892,8 @@ BOARD = [
         """
         ## 1. The model image
 
-        On the board, `model.img` and `digits_test.npz` are copied from the host
+        On the board, `model.img`, `digits_test.npz` and the kernel's
+        `config.yaml` (from the build directory) are copied from the host
         (`eie generate` writes the image; the host side needs scikit-learn and
         PyTorch, which the PYNQ image does not have). Here we make them: a
         scikit-learn MLP on the digits, pruned by magnitude (30 / 20 / 50 % of
@@ -1016,8 +1017,12 @@ BOARD = [
         """
         from eie.timing import TimingParams, simulate_layer
 
-        clock = overlay_clock = 100.0 if ON_BOARD else config.clock
-        params = TimingParams(fifo_depth=8 if ON_BOARD else config.fifo_depth, clock_mhz=clock)
+        if ON_BOARD:
+            # The configuration the overlay was generated with (eie generate writes config.yaml).
+            from eie.config import AcceleratorConfig
+            config = AcceleratorConfig.from_yaml("config.yaml")
+        params = TimingParams.for_config(config)
+        clock = params.clock_mhz
         emu = Emulator(qm)
         inputs = [x_int[:64]]
         for i in range(len(qm.layers) - 1):

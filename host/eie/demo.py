@@ -58,10 +58,10 @@ def _layer_inputs(emu: Emulator, x_int: np.ndarray) -> list[np.ndarray]:
     return ins
 
 
-def _timing(qm: QuantModel, emu: Emulator, x_int: np.ndarray, fifo_depth: int, clock_mhz: float) -> list[dict]:
+def _timing(qm: QuantModel, emu: Emulator, x_int: np.ndarray, config) -> list[dict]:
     from .timing import TimingParams, simulate_layer
 
-    params = TimingParams(fifo_depth=fifo_depth, clock_mhz=clock_mhz)
+    params = TimingParams.for_config(config)
     ins = _layer_inputs(emu, x_int)
     rows = []
     for i, ql in enumerate(qm.layers):
@@ -145,7 +145,7 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
     storage = {k: storage_report(m, n_pes=1, index_bits=opts.index_bits) for k, m in models.items()}
     on_chip = {k: storage_report(m, n_pes=opts.n_pes, index_bits=opts.index_bits) for k, m in models.items()}
     nt = min(opts.timing_vectors, len(x_test))
-    timing = {k: _timing(q, emus[k], xq[k][:nt], config.fifo_depth, config.clock) for k, q in qms.items()}
+    timing = {k: _timing(q, emus[k], xq[k][:nt], config) for k, q in qms.items()}
 
     summary = {
         "dataset": {"name": "sklearn digits", "test_samples": int(len(y_test)), "inputs": int(x_test.shape[1])},
@@ -167,7 +167,8 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
         "bit_exact": all(v == 0 for v in mismatches.values()),
         "mismatches": mismatches,
         "config": {"board": opts.board, "n_pes": opts.n_pes, "clock_mhz": config.clock,
-                   "fifo_depth": config.fifo_depth, "index_bits": opts.index_bits, "ternary_pe": True},
+                   "fifo_depth": config.fifo_depth, "lnzd_window": config.scan_window,
+                   "index_bits": opts.index_bits, "ternary_pe": True},
         "resources": estimate.to_dict(),
         "timing_source": "EIE timing model (modelled cycles, not measured on hardware)",
         "timing": timing,
@@ -202,7 +203,7 @@ def format_summary(s: dict) -> str:
         + (f"  [{s['backend_note']}]" if s["backend_note"] else ""),
         "",
         f"{s['timing_source']}: {s['config']['board']}, {s['config']['n_pes']} PEs, "
-        f"{s['config']['clock_mhz']:g} MHz, FIFO {s['config']['fifo_depth']}",
+        f"{s['config']['clock_mhz']:g} MHz, FIFO {s['config']['fifo_depth']}, LNZD window {s['config']['lnzd_window']}",
         f"{'model':<12}{'layer':<8}{'M x K':>10}{'act dens':>9}{'cycles':>9}{'ideal':>9}{'eff':>7}{'pad':>6}{'us':>8}",
     ]
     for model, rows in s["timing"].items():

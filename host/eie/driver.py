@@ -22,7 +22,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .abi import KERNEL_STATUS, MODE_LOAD, MODE_RUN, VLNV
+from .abi import MODE_LOAD, MODE_RUN, VLNV, KernelStatusError, status_error  # noqa: F401
 from .emulator import dequantize_output, quantize_input, unpermute
 from .errors import EIEError, ImageError
 from .image import QuantModel, build_image, image_words, read_image
@@ -47,23 +47,6 @@ class RegisterPort(Protocol):
     def write_ctrl(self, value: int) -> None: ...
 
     def read_ctrl(self) -> int: ...
-
-
-class KernelStatusError(EIEError):
-    def __init__(self, status: int, when: str):
-        name = KERNEL_STATUS.get(status, f"unknown status {status}")
-        hints = {
-            "bad_magic": "the buffer is not an EIE model image",
-            "bad_version": "rebuild the image with this toolkit's version",
-            "params_mismatch": "the image was built for other accelerator parameters than this bitstream",
-            "capacity": "the model does not fit this bitstream's on-chip memories; regenerate with larger depths",
-            "layer_range": "first/last layers are outside the loaded model",
-            "bad_image": "the image's offsets or sizes are inconsistent",
-            "not_loaded": "call load() before run()",
-        }
-        super().__init__(f"kernel reported '{name}' during {when}: {hints.get(name, 'see docs/image-format.md')}")
-        self.status = status
-        self.name = name
 
 
 def _address(buf) -> int:
@@ -99,7 +82,7 @@ class EIEKernel:
         if status >= 1 << 31:
             status -= 1 << 32
         if status != 0:
-            raise KernelStatusError(status, when)
+            raise status_error(status, f"during {when}")
         return status
 
     # -- public ----------------------------------------------------------

@@ -37,6 +37,9 @@ def register(subparsers) -> None:
     p.add_argument("--budget-kib", type=float, default=None,
                    help="with --index-bits auto: on-chip memory budget for entries and pointers, KiB")
     p.add_argument("--clock-mhz", type=float, default=800.0, help="clock for latency (default 800)")
+    p.add_argument("--lnzd-window", type=int, default=None,
+                   help="activations the broadcaster scans per cycle, each all-zero window costing a cycle, "
+                        "as the generated FPGA kernel does (default: free zero skipping, as the EIE ASIC)")
     p.add_argument("--input", help="model mode: input vector .npy of the model's input length")
     p.add_argument("--row-map", choices=("interleave", "balanced"), default="interleave",
                    help="row assignment to PEs (default interleave, as EIE)")
@@ -76,7 +79,9 @@ def run(args) -> int:
     from ..model import CompressedLayer, CompressedModel
     from ..timing import TimingParams, simulate_model
 
-    params = TimingParams(fifo_depth=args.fifo, clock_mhz=args.clock_mhz)
+    if args.lnzd_window is not None and args.lnzd_window < 1:
+        raise ConfigError(f"--lnzd-window={args.lnzd_window} must be at least 1")
+    params = TimingParams(fifo_depth=args.fifo, clock_mhz=args.clock_mhz, scan_window=args.lnzd_window)
     if args.pes < 1 or args.pes > 256:
         raise ConfigError(f"--pes {args.pes} must be 1..256")
     synthetic = args.rows is not None or args.cols is not None or args.density is not None
