@@ -1,9 +1,9 @@
 // The central broadcaster with zero skipping (EIE's leading non-zero
 // detection, LNZD). Activation j of a layer's input sits in PE bank j mod N
 // at local index j div N. The broadcaster looks at a window of W = SCAN_WINDOW
-// consecutive activations at a time: W a multiple of N reads W/N words from
-// each bank (the buffers are partitioned cyclically by W/N), W a divisor of
-// N reads one word from W of the banks.
+// consecutive activations at a time: W a multiple of N reads F = W/N words
+// from each bank (the buffers are partitioned cyclically by F, a power of
+// two), W a divisor of N takes one of the N/W W-wide slices of a bank row.
 //
 // One flattened loop at II=1. Every iteration emits the lowest pending
 // non-zero of the current window to every PE's FIFO (if there is one); in
@@ -21,17 +21,28 @@
 namespace eie {
 
 template <int N, int W>
-void broadcast(layer_t L, act_t src[N][ACT_DEPTH], hls::stream<token_t> fifo[N]) {
-    const int k = L.cols;
-    const int windows = (k + W - 1) / W;
+void broadcast(layer_t L, act_t src[N][ACT_BUF_DEPTH], hls::stream<token_t> fifo[N]) {
+#pragma HLS ARRAY_PARTITION variable=src complete dim=1
+    const unsigned k = L.cols;
+    // Words per bank per window (W >= N) and windows per bank row (W < N):
+    // lane i of slice s is offset s*W + i of the bank row, i.e. bank
+    // (s*W + i) mod N, word (s*W + i) div N; both constants once unrolled.
+    const int F = W >= N ? W / N : 1;
+    const int S = W >= N ? 1 : N / W;
     act_t window[W];
 #pragma HLS ARRAY_PARTITION variable=window complete
     ap_uint<W> pending = 0;
-    int next = 0;  // windows loaded so far
-    int base = 0;  // column of the current window's first activation
+    // Running counters instead of j / N, j % N and ceil(K / W): the next
+    // window's first column, its first word in every bank, its slice of the
+    // bank row, and the pointer index (ptr_base + column) of the current one.
+    unsigned base = 0;
+    unsigned row = 0;
+    int slice = 0;
+    ap_uint<PIDX_BITS> g_next = L.ptr_base, g_cur = 0;
 SCAN:
     while (true) {
 #pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=2 max=EIE_SCAN_TRIPS_MAX
         EIE_COUNT(counters().broadcast[L.index]++;)
         ap_uint<W> rest = pending;
         if (pending != 0) {
@@ -41,7 +52,7 @@ SCAN:
                 if (pending[i]) q = i;
             }
             token_t tok;
-            tok.col = base + q;
+            tok.g = g_cur + q;
             tok.val = window[q];
             tok.last = false;
             for (int p = 0; p < N; p++) {
@@ -51,23 +62,40 @@ SCAN:
             rest[q] = 0;
         }
         if (rest == 0) {
-            if (next == windows) break;
-            base = next * W;
+            if (base >= k) break;
+            // Every bank read once, at a constant bank index; the slice mux
+            // below picks the lanes (no variable bank select).
+            act_t words[N][F];
+#pragma HLS ARRAY_PARTITION variable=words complete dim=0
+            for (int b = 0; b < N; b++) {
+#pragma HLS UNROLL
+                for (int f = 0; f < F; f++) {
+#pragma HLS UNROLL
+                    words[b][f] = src[b][row + f];
+                }
+            }
             for (int i = 0; i < W; i++) {
 #pragma HLS UNROLL
-                const int j = base + i;
-                // Constant bank per lane when W is a multiple of N.
-                const int bank = (W % N == 0) ? i % N : j % N;
-                const int idx = (W % N == 0) ? next * (W / N) + i / N : j / N;
-                window[i] = (j < k) ? src[bank][idx] : act_t(0);
+                act_t a = 0;
+                for (int s = 0; s < S; s++) {
+#pragma HLS UNROLL
+                    if (slice == s) a = words[(s * W + i) % N][(s * W + i) / N];
+                }
+                window[i] = (base + i < k) ? a : act_t(0);
                 rest[i] = window[i] != 0;
             }
-            next++;
+            g_cur = g_next;
+            g_next += W;
+            base += W;
+            if (++slice == S) {
+                slice = 0;
+                row += F;
+            }
         }
         pending = rest;
     }
     token_t end;
-    end.col = 0;
+    end.g = 0;
     end.val = 0;
     end.last = true;
     for (int p = 0; p < N; p++) {

@@ -8,18 +8,23 @@
 namespace eie {
 
 // One broadcast item: a non-zero activation a_j, or the end-of-layer mark.
+// The column travels as its pointer-table index g = ptr_base + j, so the PE
+// addresses its pointer banks straight from the token.
 struct token_t {
-    ap_uint<COL_BITS> col;
+    ap_uint<PIDX_BITS> g;
     act_t val;
     bool last;
 };
 
 // A layer as the kernel keeps it after load. Bases index the PE memories
 // (identical in every PE because every PE holds K+1 pointers and
-// ceil(M/N) bias slots per layer).
+// ceil(M/N) bias slots per layer). PEs 0..rows_full-1 hold rows_hi local
+// rows, the others rows_hi - 1 (computed once at load: no divide at run time).
 struct layer_t {
     ap_uint<32> rows;
     ap_uint<32> cols;
+    ap_uint<32> rows_hi;
+    ap_uint<8> rows_full;
     ap_uint<8> index;
     ap_uint<8> flags;
     ap_uint<8> shift;
@@ -47,9 +52,10 @@ inline counters_t& counters() {
 #define EIE_COUNT(stmt)
 #endif
 
-// Rows of an M-row layer held by PE p (physical row i -> PE i mod N).
-inline int local_rows(int m, int p) {
-    return m > p ? (m - p + N_PES - 1) / N_PES : 0;
+// Rows of layer L held by PE p (physical row i -> PE i mod N).
+inline int local_rows(const layer_t& L, int p) {
+#pragma HLS INLINE
+    return p < int(L.rows_full) ? int(L.rows_hi) : int(L.rows_hi) - 1;
 }
 
 // acc + bias, round half up, arithmetic shift, ReLU, saturate. Every

@@ -54,11 +54,16 @@ HEAD:
     if (nl > u64(MAX_LAYERS)) return STATUS_CAPACITY;
     if (nl < 1 || dstart < HEADER_WORDS || dstart > total || nl * DESC_WORDS > total - dstart) return STATUS_BAD_IMAGE;
 
+    // Every word is read (the checksum word too, then left out of the sum),
+    // so the reads are one unconditional sequential stream the m_axi adapter
+    // can turn into bursts.
     word_t sum = 0;
 CHECKSUM:
     for (u64 i = 0; i < total; i++) {
 #pragma HLS PIPELINE II=1
-        if (i != H_CHECKSUM) sum += image[i];
+#pragma HLS LOOP_TRIPCOUNT min=HEADER_WORDS max=EIE_IMAGE_WORDS_MAX
+        const word_t w = image[i];
+        if (i != H_CHECKSUM) sum += w;
     }
     if (sum != head[H_CHECKSUM]) return STATUS_BAD_IMAGE;
 
@@ -66,23 +71,29 @@ CHECKSUM:
     u64 used[N_PES];
     for (int p = 0; p < N_PES; p++) used[p] = 0;
     u64 ptr_base = 0, bias_base = 0, prev_rows = 0;
+    u64 desc_at = dstart;  // running offset of descriptor l
 LAYERS:
     for (u64 l = 0; l < nl; l++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_LAYERS
         word_t d[DESC_WORDS];
         for (int i = 0; i < DESC_WORDS; i++) {
 #pragma HLS PIPELINE II=1
-            d[i] = image[dstart + l * DESC_WORDS + i];
+            d[i] = image[desc_at + i];
         }
+        desc_at += DESC_WORDS;
         const u64 m = d[D_ROWS], k = d[D_COLS], flags = d[D_FLAGS], shift = d[D_SHIFT];
         if (m < 1 || k < 1 || m >= (u64(1) << 31) || k >= (u64(1) << 31)) return STATUS_BAD_IMAGE;
         if (flags & ~u64(FLAG_RELU | FLAG_TERNARY)) return STATUS_BAD_IMAGE;
         if (shift >= u64(ACC_BITS)) return STATUS_BAD_IMAGE;
         if (l > 0 && k != prev_rows) return STATUS_BAD_IMAGE;
         prev_rows = m;
-        const u64 rows_pe = (m + N_PES - 1) / N_PES;
-        if ((k + N_PES - 1) / N_PES > u64(ACT_DEPTH) || rows_pe > u64(ACT_DEPTH)) return STATUS_CAPACITY;
+        // ceil(x / N) > ACT_DEPTH  <=>  x > N * ACT_DEPTH: no divide needed for the checks.
+        if (k > u64(N_PES) * ACT_DEPTH || m > u64(N_PES) * ACT_DEPTH) return STATUS_CAPACITY;
         if (k >= (u64(1) << COL_BITS)) return STATUS_CAPACITY;
         if (ptr_base + k + 1 > u64(PTR_DEPTH)) return STATUS_CAPACITY;
+        // m < 2^31 from here on: 32-bit division by the constant N.
+        const unsigned m32 = unsigned(m);
+        const unsigned rows_pe = (m32 + N_PES - 1) / N_PES;
         if (bias_base + rows_pe > u64(BIAS_DEPTH)) return STATUS_CAPACITY;
 
         layer_src_t s;
@@ -98,30 +109,47 @@ LAYERS:
             !section_ok(s.entries, entry_words, data_start, total))
             return STATUS_BAD_IMAGE;
 
-        // Codebook: code 0 is zero, values fit cb_bits, ternary layers use codes 1 and 2 only.
+        // Codebook: code 0 is zero, values fit cb_bits, ternary layers use
+        // codes 1 and 2 only. No return inside a pipelined loop: the first
+        // problem is kept and reported after it.
+        bool cb_ok = true;
+    CHECK_CB:
         for (int c = 0; c < CB_SIZE; c++) {
 #pragma HLS PIPELINE II=1
             const ap_int<64> v = image[s.codebook + c];
-            if (!signed_fits(v, CB_BITS)) return STATUS_BAD_IMAGE;
-            if (c == 0 && v != 0) return STATUS_BAD_IMAGE;
-            if ((flags & FLAG_TERNARY) && c > 2 && v != 0) return STATUS_BAD_IMAGE;
+            if (!signed_fits(v, CB_BITS)) cb_ok = false;
+            if (c == 0 && v != 0) cb_ok = false;
+            if ((flags & FLAG_TERNARY) && c > 2 && v != 0) cb_ok = false;
         }
+        if (!cb_ok) return STATUS_BAD_IMAGE;
 
+        // Entry counts: a count above 2^32 is a bad image; one above what a
+        // PE can hold is a capacity problem (checked before the 32-bit cast).
         u64 words_sum = 0;
+        int count_status = STATUS_OK;
+    CHECK_COUNTS:
         for (int p = 0; p < N_PES; p++) {
 #pragma HLS PIPELINE II=1
             const u64 count = image[s.counts + p];
-            if (count > (u64(1) << 32)) return STATUS_BAD_IMAGE;
-            const u64 words = (count + ENTRIES_PER_WORD - 1) / ENTRIES_PER_WORD;
+            int st = STATUS_OK;
+            if (count > (u64(1) << 32))
+                st = STATUS_BAD_IMAGE;
+            else if (count > u64(ENTRY_DEPTH) * ENTRIES_PER_WORD)
+                st = STATUS_CAPACITY;
+            const unsigned words = st == STATUS_OK ? (unsigned(count) + ENTRIES_PER_WORD - 1) / ENTRIES_PER_WORD : 0u;
             words_sum += words;
             used[p] += words;
-            if (used[p] > u64(ENTRY_DEPTH)) return STATUS_CAPACITY;
+            if (st == STATUS_OK && used[p] > u64(ENTRY_DEPTH)) st = STATUS_CAPACITY;
+            if (count_status == STATUS_OK) count_status = st;
         }
+        if (count_status != STATUS_OK) return count_status;
         if (words_sum != entry_words) return STATUS_BAD_IMAGE;
 
         layer_t L;
-        L.rows = m;
-        L.cols = k;
+        L.rows = m32;
+        L.cols = unsigned(k);
+        L.rows_hi = rows_pe;
+        L.rows_full = m32 - (rows_pe - 1) * N_PES;  // in 1..N
         L.index = l;
         L.flags = flags;
         L.shift = shift;

@@ -13,7 +13,8 @@ template <int P>
 struct PE {
     static word_t entries[ENTRY_DEPTH];
     // Pointer g lives in bank g % 2 at address g / 2, so ptr[j] and ptr[j+1]
-    // always sit in different banks and are read in the same cycle.
+    // always sit in different banks and are read in the same cycle. A
+    // pointer is an absolute (word, slot) pair (see ptr_t), not an entry number.
     static ptr_t ptr_even[PTR_BANK_DEPTH];
     static ptr_t ptr_odd[PTR_BANK_DEPTH];
     static cb_t codebook[MAX_LAYERS][CB_SIZE];
@@ -35,11 +36,22 @@ struct PE {
         }
     }
 
-    static void store_ptr(unsigned g, ptr_t value) {
-        if (g & 1)
-            ptr_odd[g >> 1] = value;
-        else
-            ptr_even[g >> 1] = value;
+    // Entry number base_word * E + rel as a (word, slot) pointer. Load path
+    // only: the divide by the constant E stays out of the accumulation loop.
+    static ptr_t make_ptr(unsigned base_word, unsigned rel) {
+#pragma HLS INLINE
+        const unsigned word = base_word + rel / ENTRIES_PER_WORD;
+        const unsigned slot = rel % ENTRIES_PER_WORD;
+        return (ptr_t(word) << SLOT_BITS) | ptr_t(slot);
+    }
+
+    // The entry after e, counting slots 0..E-1 within a word.
+    static ptr_t next_ptr(ptr_t e) {
+#pragma HLS INLINE
+        const ap_uint<SLOT_BITS> slot = e(SLOT_BITS - 1, 0);
+        const ap_uint<PTR_BITS - SLOT_BITS> word = e >> SLOT_BITS;
+        if (slot == ENTRIES_PER_WORD - 1) return ptr_t(word + 1) << SLOT_BITS;
+        return (ptr_t(word) << SLOT_BITS) | ptr_t(slot + 1);
     }
 
     // Copy this PE's share of layer L from the image. Returns false when
@@ -54,39 +66,65 @@ struct PE {
 #pragma HLS PIPELINE II=1
             codebook[l][c] = cb_t(ap_int<64>(image[cb_off + c]));
         }
-        const int rows = local_rows(L.rows, P);
+        const int rows = local_rows(L, P);
+        unsigned long long bias_at = bias_off + P;  // running offset: bias of local row r is at r * N + P
     LOAD_BIAS:
         for (int r = 0; r < rows; r++) {
 #pragma HLS PIPELINE II=1
-            bias[L.bias_base + r] = acc_t(ap_int<64>(image[bias_off + (unsigned long long)r * N_PES + P]));
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_ACT_DEPTH
+            bias[L.bias_base + r] = acc_t(ap_int<64>(image[bias_at]));
+            bias_at += N_PES;
         }
-        // Pointers become absolute entry numbers in this PE's entry memory.
-        const unsigned base = used * ENTRIES_PER_WORD;
+        // Pointers become absolute (word, slot) pairs in this PE's entry
+        // memory. One image word (two pointers, i = 2w and 2w + 1) per
+        // iteration: consecutive reads, so the m_axi adapter can burst.
+        // Pointers i and i + 1 sit in different banks, so both are stored in
+        // the same cycle.
+        const unsigned base = used;
         const unsigned k = L.cols;
+        const unsigned pw = (k + 2) >> 1;
         bool ok = true;
         unsigned prev = 0;
+        unsigned i = 0;
+        unsigned g = L.ptr_base;
     LOAD_PTR:
-        for (unsigned i = 0; i <= k; i++) {
+        for (unsigned w = 0; w < pw; w++) {
 #pragma HLS PIPELINE II=1
-            word_t w = image[ptr_off + (i >> 1)];
-            unsigned rel = (i & 1) ? unsigned(w(63, 32)) : unsigned(w(31, 0));
-            if ((i == 0 && rel != 0) || rel < prev || rel > count || (i == k && rel != count)) ok = false;
-            prev = rel;
-            store_ptr(L.ptr_base + i, ptr_t(base + (ok ? rel : 0u)));
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PTR_WORDS_MAX
+            const word_t word = image[ptr_off + w];
+            const unsigned lo = word(31, 0), hi = word(63, 32);
+            const bool has_hi = i < k;  // pointer i + 1 exists (i + 1 <= k)
+            if ((i == 0 && lo != 0) || lo < prev || lo > count || (i == k && lo != count)) ok = false;
+            const ptr_t p_lo = make_ptr(base, ok ? lo : 0u);
+            if (has_hi && (hi < lo || hi > count || (i + 1 == k && hi != count))) ok = false;
+            const ptr_t p_hi = make_ptr(base, ok ? hi : 0u);
+            prev = hi;
+            // g even: lo -> even[g/2], hi -> odd[g/2]; g odd: lo -> odd[g/2], hi -> even[g/2 + 1].
+            const unsigned half = g >> 1;
+            if (g & 1) {
+                ptr_odd[half] = p_lo;
+                if (has_hi) ptr_even[half + 1] = p_hi;
+            } else {
+                ptr_even[half] = p_lo;
+                if (has_hi) ptr_odd[half] = p_hi;
+            }
+            i += 2;
+            g += 2;
         }
     LOAD_ENTRIES:
         for (unsigned w = 0; w < words; w++) {
 #pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_ENTRY_DEPTH
             entries[used + w] = image[ent_off + w];
         }
         used = used + words;
         return ok;
     }
 
-    // Pointers of column j: ptr[g] and ptr[g+1], g = ptr_base + j, one read per bank.
-    static void column_range(const layer_t& L, ap_uint<COL_BITS> j, ptr_t& start, ptr_t& end) {
+    // Pointers of column j: ptr[g] and ptr[g+1], g = ptr_base + j (the token
+    // carries g), one read per bank.
+    static void column_range(ap_uint<PIDX_BITS> g, ptr_t& start, ptr_t& end) {
 #pragma HLS INLINE
-        const unsigned g = L.ptr_base + j;
         const ptr_t ev = ptr_even[(g + 1) >> 1];
         const ptr_t od = ptr_odd[g >> 1];
         start = (g & 1) ? od : ev;
@@ -95,8 +133,9 @@ struct PE {
 
     static void decode(ptr_t e, code_t& v, zrun_t& z) {
 #pragma HLS INLINE
-        const word_t w = entries[e / ENTRIES_PER_WORD];
-        const ap_uint<ENTRY_BITS> f = w >> ((e % ENTRIES_PER_WORD) * ENTRY_BITS);
+        const word_t w = entries[e >> SLOT_BITS];
+        const ap_uint<SLOT_BITS> slot = e(SLOT_BITS - 1, 0);
+        const ap_uint<ENTRY_BITS> f = w >> (slot * ENTRY_BITS);
         v = f(WEIGHT_BITS - 1, 0);
         z = f >> WEIGHT_BITS;
     }
@@ -113,23 +152,26 @@ struct PE {
     // token is popped by the last entry's iteration, which then leaves.
     //
     // General path: acc[row] += cb[v] * a.
-    static void accumulate(const layer_t& L, hls::stream<token_t>& fifo) {
+    static void accumulate(const layer_t& L, int rows, hls::stream<token_t>& fifo) {
 #if EIE_ENTRY_URAM
 #pragma HLS BIND_STORAGE variable=entries type=ram_2p impl=uram
 #endif
         const int l = L.index;
-        const int rows = local_rows(L.rows, P);
         ptr_t e = 0, e_end = 0;
         act_t a = 0;
         int row = -1;
         // EIE's bypass: the last two writes, forwarded when the same row is
-        // read again before its write has reached the memory.
+        // read again before its write has reached the memory. The registers
+        // cover a row revisited 1 or 2 iterations later; the memory itself
+        // must deliver a write to a read 3 or more iterations later, which is
+        // what the DEPENDENCE pragma declares (a 1-cycle BRAM write + read).
         int fwd_row0 = -1, fwd_row1 = -1;
         acc_t fwd_val0 = 0, fwd_val1 = 0;
     ENTRY_LOOP:
         while (true) {
 #pragma HLS PIPELINE II=1
-#pragma HLS DEPENDENCE variable=acc inter false
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
+#pragma HLS DEPENDENCE variable=acc inter RAW true distance=3
             EIE_COUNT(counters().pe[l][P]++;)
             const bool has_entry = e != e_end;
             if (has_entry) {
@@ -154,11 +196,11 @@ struct PE {
                     fwd_val0 = next;
                 }
             }
-            const ptr_t e_next = e + 1;
+            const ptr_t e_next = next_ptr(e);
             if (!has_entry || e_next == e_end) {
                 const token_t t = fifo.read();
                 if (t.last) break;
-                column_range(L, t.col, e, e_end);
+                column_range(t.g, e, e_end);
                 a = t.val;
                 row = -1;
             } else {
@@ -171,9 +213,8 @@ struct PE {
     // positive sum, code 2 to the negative sum; Wp and Wn scale them once per
     // row in the epilogue. Other codes have codebook value 0 in ternary layers.
     // Same control as accumulate().
-    static void accumulate_ternary(const layer_t& L, hls::stream<token_t>& fifo) {
+    static void accumulate_ternary(const layer_t& L, int rows, hls::stream<token_t>& fifo) {
         const int l = L.index;
-        const int rows = local_rows(L.rows, P);
         ptr_t e = 0, e_end = 0;
         act_t a = 0;
         int row = -1;
@@ -182,8 +223,9 @@ struct PE {
     TERNARY_LOOP:
         while (true) {
 #pragma HLS PIPELINE II=1
-#pragma HLS DEPENDENCE variable=acc inter false
-#pragma HLS DEPENDENCE variable=acc_neg inter false
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
+#pragma HLS DEPENDENCE variable=acc inter RAW true distance=3
+#pragma HLS DEPENDENCE variable=acc_neg inter RAW true distance=3
             EIE_COUNT(counters().pe[l][P]++;)
             const bool has_entry = e != e_end;
             if (has_entry) {
@@ -214,11 +256,11 @@ struct PE {
                     fwd_neg0 = neg;
                 }
             }
-            const ptr_t e_next = e + 1;
+            const ptr_t e_next = next_ptr(e);
             if (!has_entry || e_next == e_end) {
                 const token_t t = fifo.read();
                 if (t.last) break;
-                column_range(L, t.col, e, e_end);
+                column_range(t.g, e, e_end);
                 a = t.val;
                 row = -1;
             } else {
@@ -231,13 +273,19 @@ struct PE {
     // this PE's rows into its destination buffer, one row per cycle. The
     // accumulators start at zero (cleared at load) and the write-out clears
     // each row it reads, so no clearing pass precedes the accumulation.
-    static void run_layer(layer_t L, hls::stream<token_t>& fifo, act_t dst[ACT_DEPTH]) {
-        const int rows = local_rows(L.rows, P);
+    static void run_layer(layer_t L, hls::stream<token_t>& fifo, act_t dst[ACT_BUF_DEPTH]) {
+        // One read port and one write port per cycle: the accumulation loop
+        // reads row r and writes it back, the write-out reads and clears it.
+#pragma HLS BIND_STORAGE variable=acc type=ram_s2p impl=bram latency=1
+#if EIE_TERNARY
+#pragma HLS BIND_STORAGE variable=acc_neg type=ram_s2p impl=bram latency=1
+#endif
+        const int rows = local_rows(L, P);
         const bool tern = TERNARY && (L.flags & FLAG_TERNARY);
         if (tern)
-            accumulate_ternary(L, fifo);
+            accumulate_ternary(L, rows, fifo);
         else
-            accumulate(L, fifo);
+            accumulate(L, rows, fifo);
         const int l = L.index;
         const cb_t wp = codebook[l][1 % CB_SIZE];
         const cb_t wn = codebook[l][2 % CB_SIZE];
@@ -245,6 +293,7 @@ struct PE {
     EPILOGUE:
         for (int r = 0; r < rows; r++) {
 #pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_ACT_DEPTH
             EIE_COUNT(counters().epilogue[l][P]++;)
             acc_t sum = acc[r];
             if (tern) sum = acc_t(wp * acc[r] + wn * acc_neg[r]);

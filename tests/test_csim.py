@@ -197,6 +197,47 @@ def test_padding_and_empty_columns_small_case():
     np.testing.assert_array_equal(s.run(np.array([[127, 0]]))[0, [2, 3, 22]], [127, 127, 127])
 
 
+@pytest.mark.parametrize("name", ["n3_w4_i4", "n2_w2_i3_ternary"])
+def test_same_row_revisited_one_two_and_three_columns_apart(name):
+    """The accumulator bypass: single-entry columns (per PE) that hit the same local row 1, 2 and 3
+    columns apart, so a read follows a write to its row at pipeline distance 1, 2 (forwarding
+    registers) and 3 (the memory, DEPENDENCE distance=3). Ternary kernels also revisit a row with
+    code 1 then code 2 (acc and acc_neg forwarded together)."""
+    cfg = make_config(name)
+    s = csim.CSim(cfg)
+    n = cfg.n_pes
+    # Local row hit by column j in every PE: distances 1 (j=0->1), 2 (1->3), 3 (3->6), 2 (6->8), 1 (8->9), 3 (9->12).
+    local = np.array([1, 1, 0, 1, 2, 3, 1, 2, 1, 1, 3, 0, 1, 1])
+    k, m = local.size, 4 * n
+    rows = (local[:, None] * n + np.arange(n)[None, :]).ravel()
+    cols = np.repeat(np.arange(k), n)
+    rng = np.random.default_rng(9)
+    tern = cfg.ternary
+    codes = (np.arange(rows.size) % 2 + 1) if tern else rng.integers(1, 1 << cfg.weight_bits, size=rows.size)
+    enc = encode(rows, cols, codes, (m, k), n, cfg.index_bits, cfg.weight_bits)
+    assert enc.total_entries == rows.size  # no padding: exactly one entry per column per PE
+    cb = np.zeros(1 << cfg.weight_bits, dtype=np.int64)
+    cb[1:] = np.arange(1, cb.size) * 3 - 7 if not tern else 0
+    if tern:
+        cb[1], cb[2] = 5, -3
+    ql = QuantLayer("fwd", enc, cb, np.arange(m) - m // 2, np.arange(m), 0, 0, 0, relu=False, ternary=tern)
+    qm = QuantModel(cfg.to_hwparams(), [ql])
+    s.load(qm.to_image())
+    x = rng.integers(1, 100, size=(3, k)) * rng.choice([-1, 1], size=(3, k))
+    x[2, [2, 7]] = 0  # zeros shift the distances: row 1 at 0, 1, 3, 6, 8 ... with columns 2 and 7 skipped
+    got = s.run(x)
+    np.testing.assert_array_equal(got, Emulator(qm).run_layers(x))
+    np.testing.assert_array_equal(got, dense_reference(qm, x))
+    # Each broadcast column is one iteration in every PE, so column distance = pipeline distance.
+    np.testing.assert_array_equal(s.counters()["pe"][0], 3 * (1 + k) - 2)
+    # Hand check of local row 1 of PE 0 on the first (all non-zero) vector.
+    j1 = np.flatnonzero(local == 1)
+    w1 = cb[codes.reshape(k, n)[j1, 0]]
+    if tern:
+        w1 = np.where(codes.reshape(k, n)[j1, 0] == 1, 5, -3)
+    assert got[0, n] == int(w1 @ x[0, j1]) + (n - m // 2)
+
+
 # -- bad images: the statuses come from the kernel itself ----------------------------------------
 
 @pytest.fixture(scope="module")

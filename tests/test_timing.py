@@ -289,6 +289,9 @@ def test_params_for_config_and_validation():
     assert TimingParams().scan_window is None  # the EIE ASIC default: free zero skipping
     with pytest.raises(ConfigError, match="lnzd_window=3 must be a multiple or a divisor of n_pes=4"):
         c.replace(lnzd_window=3)
+    assert c.replace(lnzd_window=16).scan_window == 16 and c.replace(lnzd_window=1).scan_window == 1
+    with pytest.raises(ConfigError, match="lnzd_window=12 must be n_pes=4 times a power of two .*use 8 or 16"):
+        c.replace(lnzd_window=12)
     with pytest.raises(ConfigError, match="lnzd_window=0"):
         c.replace(lnzd_window=0)
     with pytest.raises(ConfigError, match="scan_window"):

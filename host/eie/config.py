@@ -64,7 +64,7 @@ class AcceleratorConfig:
     ``bias_depth`` biases per PE (sum over layers of ceil(M / N)).
     ``lnzd_window`` is how many consecutive activations the broadcaster's
     leading-non-zero detector looks at per cycle (None: N, one per PE bank);
-    it must be a multiple or a divisor of ``n_pes``. Each all-zero window
+    it must be a divisor of ``n_pes`` or ``n_pes`` times a power of two. Each all-zero window
     costs the broadcaster one cycle (eie.timing, ``scan_window``).
     ``resources`` (bram36, uram, dsp) is required for ``board: custom``.
     """
@@ -144,6 +144,14 @@ class AcceleratorConfig:
                 raise ConfigError(
                     f"lnzd_window={w} must be a multiple or a divisor of n_pes={n} (each window reads whole "
                     "words from the PE banks); e.g. use " + ", ".join(str(x) for x in sorted({n, 2 * n, 4 * n}))
+                )
+            f = w // n
+            if w > n and f & (f - 1):
+                # The buffers are partitioned cyclically by W/N; a power of two keeps the bank of
+                # a window's word a bit field of its address instead of a remainder.
+                raise ConfigError(
+                    f"lnzd_window={w} must be n_pes={n} times a power of two when wider than n_pes "
+                    f"(it is {f} x {n}); e.g. use {n * (1 << (f.bit_length() - 1))} or {n * (1 << f.bit_length())}"
                 )
         _int_field("entry_depth", self.entry_depth, 1, 1 << 22)
         _int_field("ptr_depth", self.ptr_depth, 2, 1 << 22)

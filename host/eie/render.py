@@ -74,9 +74,13 @@ def kernel_context(config: AcceleratorConfig, image_depth: int = 1 << 16, in_dep
         "max_layers": c.max_layers,
         "ternary": c.ternary,
         "uram": c.uses_uram,
-        # Absolute entry numbers reach entry_depth * E; column numbers stay below N * act_depth.
-        "ptr_bits": max(1, (c.entry_depth * per).bit_length()),
+        # Entry pointers are (word, slot) pairs: words reach entry_depth, slots E - 1.
+        "slot_bits": max(1, (per - 1).bit_length()),
+        "ptr_bits": c.entry_depth.bit_length() + max(1, (per - 1).bit_length()),
         "col_bits": max(1, (c.n_pes * c.act_depth).bit_length()),
+        "pidx_bits": max(1, (c.ptr_depth - 1).bit_length()),
+        # Whole windows of scan_window / N words per bank when the window is wider than N.
+        "act_buf_depth": -(-c.act_depth // max(1, c.scan_window // c.n_pes)) * max(1, c.scan_window // c.n_pes),
         "magic": img.MAGIC,
         "version": img.VERSION,
         "header_words": img.HEADER_WORDS,

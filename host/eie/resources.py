@@ -76,7 +76,8 @@ class Estimate:
 def pe_memories(config: AcceleratorConfig) -> dict[str, tuple[int, int]]:
     """depth x width of every memory of one PE."""
     c = config
-    ptr_bits = max(1, (c.entry_depth * c.entries_per_word).bit_length())
+    # Pointers are stored as (word, slot) pairs, as the kernel's loader splits them.
+    ptr_bits = c.entry_depth.bit_length() + max(1, (c.entries_per_word - 1).bit_length())
     bank = (c.ptr_depth + 1) // 2
     mems = {
         "entries": (c.entry_depth, 64),
