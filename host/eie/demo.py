@@ -173,7 +173,7 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
         "timing_source": "EIE timing model (modelled cycles, not measured on hardware)",
         "timing": timing,
         "latency_us": {k: float(sum(r["latency_us"] for r in v)) for k, v in timing.items()},
-        "build_dir": str(Path(rendered.out_dir).resolve()) if hasattr(rendered, "out_dir") else str(Path(opts.out_dir).resolve()),
+        "build_dir": str(Path(rendered.out_dir).resolve()),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     return DemoResult(summary)

@@ -17,8 +17,6 @@ wrapping after every step, which is what ap_int<acc_bits> does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .errors import ConfigError, FormatError
@@ -53,11 +51,6 @@ def requantize(acc: np.ndarray, layer: QuantLayer, acc_bits: int, act_bits: int)
     return saturate(y, act_bits)
 
 
-@dataclass
-class _Matrix:
-    csr: object  # scipy.sparse.csr_matrix of int64 codebook values, physical rows
-
-
 class Emulator:
     """A QuantModel prepared for repeated runs (sparse matrices built once)."""
 
@@ -65,7 +58,8 @@ class Emulator:
         from scipy import sparse
 
         self.qm = qm
-        self._mats: list[_Matrix] = []
+        # scipy.sparse CSR matrices of int64 codebook values, physical rows.
+        self._mats: list = []
         for layer in qm.layers:
             rows, cols, codes = layer.encoded.coordinates()
             vals = layer.codebook[codes.astype(np.int64)]
@@ -73,7 +67,7 @@ class Emulator:
             m, k = layer.shape
             csr = sparse.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(m, k), dtype=np.int64)
             csr.sum_duplicates()
-            self._mats.append(_Matrix(csr))
+            self._mats.append(csr)
 
     def run_layers(self, x_int: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
         """Run layers first..last on physical-order integer inputs (B x K); physical outputs."""
@@ -91,7 +85,7 @@ class Emulator:
         h = x.T  # K x B
         for i in range(first, last + 1):
             with np.errstate(over="ignore"):
-                acc = wrap(np.asarray(self._mats[i].csr @ h), p.acc_bits)
+                acc = wrap(np.asarray(self._mats[i] @ h), p.acc_bits)
             h = requantize(acc, qm.layers[i], p.acc_bits, p.act_bits)
         return np.ascontiguousarray(h.T)
 

@@ -146,7 +146,6 @@ def build_image(qm: QuantModel) -> np.ndarray:
     """Serialise a QuantModel to the image (uint64 array, little-endian on disk)."""
     p = qm.params
     n = p.n_pes
-    per = p.entries_per_word
     nl = len(qm.layers)
     desc = np.zeros((nl, DESC_WORDS), dtype=np.uint64)
     chunks: list[np.ndarray] = []
@@ -196,7 +195,6 @@ def build_image(qm: QuantModel) -> np.ndarray:
     head[H_OUT] = qm.out_features
     img = np.concatenate([head, desc.ravel()] + chunks).astype(np.uint64)
     img[H_CHECKSUM] = checksum(img)
-    del per
     return img
 
 

@@ -173,27 +173,28 @@ def quantize(
                 f"{params.cb_bits}-bit codebook with fraction bits >= 0; raise cb_bits or rescale the layer"
             )
         nonzero_cb = np.unique(l.codebook[1:][l.codebook[1:] != 0])
+        # The ternary PE's partial sums count activations per row: independent of fw.
+        tern = None
+        if l.kind == "ternary":
+            tern = np.maximum(
+                np.bincount(l.rows[l.codes == 1], minlength=m), np.bincount(l.rows[l.codes == 2], minlength=m)
+            )
+        # codebook_fw caps at MAX_FRAC and fw only goes down, so fw stays in range.
         fw = fw_cb
         needed_full = None
         while True:
-            fw_eff = min(fw, MAX_FRAC)
-            fa_out = min(fa[i + 1], fa_in + fw_eff)
-            shift = fa_in + fw_eff - fa_out
-            cb_int = round_half_up(l.codebook * 2.0**fw_eff)
-            bias_int = round_half_up(l.bias * 2.0 ** (fa_in + fw_eff))
-            tern = None
-            if l.kind == "ternary":
-                tern = np.maximum(
-                    np.bincount(l.rows[l.codes == 1], minlength=m), np.bincount(l.rows[l.codes == 2], minlength=m)
-                )
+            fa_out = min(fa[i + 1], fa_in + fw)
+            shift = fa_in + fw - fa_out
+            cb_int = round_half_up(l.codebook * 2.0**fw)
+            bias_int = round_half_up(l.bias * 2.0 ** (fa_in + fw))
             bound = accumulator_bound(l.rows, cb_int[l.codes], m, bias_int, shift, a_bits, tern)
             if needed_full is None:
                 needed_full = bits_for(bound)
-            distinct = np.unique(round_half_up(nonzero_cb * 2.0**fw_eff))
+            distinct = np.unique(round_half_up(nonzero_cb * 2.0**fw))
             collapsed = distinct.size < nonzero_cb.size or (distinct.size and np.any(distinct == 0))
             if bound <= acc_limit and not collapsed:
                 break
-            if collapsed or not fit_accumulator or fw_eff - 1 < 0 or fa_in + fw_eff - 1 < 0:
+            if collapsed or not fit_accumulator or fw == 0:
                 raise OverflowRisk(
                     f"layer {l.name!r}: the {params.acc_bits}-bit accumulator could overflow: at full codebook "
                     f"precision (fw={fw_cb}) its sums need {needed_full} bits for {a_bits}-bit activations"
@@ -201,10 +202,10 @@ def quantize(
                     + f"; use acc_bits >= {needed_full}, or fewer act_bits / cb_bits"
                 )
             fw -= 1
-        info = LayerQuantInfo(l.name, fw_eff, fw_cb, fa_in, fa_out, bits_for(bound), peaks[i + 1])
-        if fw_eff < fw_cb:
+        info = LayerQuantInfo(l.name, fw, fw_cb, fa_in, fa_out, bits_for(bound), peaks[i + 1])
+        if fw < fw_cb:
             info.notes.append(
-                f"codebook scale lowered from 2^{fw_cb} to 2^{fw_eff} so the {params.acc_bits}-bit "
+                f"codebook scale lowered from 2^{fw_cb} to 2^{fw} so the {params.acc_bits}-bit "
                 f"accumulator cannot overflow (full precision needs {needed_full} bits)"
             )
         if fa_out < fa[i + 1]:
@@ -224,7 +225,7 @@ def quantize(
                 bias=bias_int[perm],
                 perm=perm,
                 fa_in=fa_in,
-                fw=fw_eff,
+                fw=fw,
                 fa_out=fa_out,
                 relu=l.activation == "relu",
                 ternary=l.kind == "ternary",

@@ -27,8 +27,20 @@ def _bytes(bits: int) -> int:
     return -(-int(bits) // 8)
 
 
+class _Ratios:
+    """Compression ratios from dense_bytes, total_bytes and total_bytes_huffman."""
+
+    @property
+    def compression_ratio(self) -> float:
+        return self.dense_bytes / self.total_bytes
+
+    @property
+    def compression_ratio_huffman(self) -> float:
+        return self.dense_bytes / self.total_bytes_huffman
+
+
 @dataclass
-class LayerStorage:
+class LayerStorage(_Ratios):
     name: str
     rows: int
     cols: int
@@ -76,14 +88,6 @@ class LayerStorage:
     def bits_per_index_huffman(self) -> float:
         return self.index_bits_huffman / self.entries if self.entries else 0.0
 
-    @property
-    def compression_ratio(self) -> float:
-        return self.dense_bytes / self.total_bytes
-
-    @property
-    def compression_ratio_huffman(self) -> float:
-        return self.dense_bytes / self.total_bytes_huffman
-
     def to_dict(self) -> dict:
         d = asdict(self)
         for name in (
@@ -100,7 +104,7 @@ class LayerStorage:
 
 
 @dataclass
-class StorageReport:
+class StorageReport(_Ratios):
     n_pes: int
     index_bits: int
     layers: list[LayerStorage] = field(default_factory=list)
@@ -116,14 +120,6 @@ class StorageReport:
     @property
     def total_bytes_huffman(self) -> int:
         return sum(l.total_bytes_huffman for l in self.layers)
-
-    @property
-    def compression_ratio(self) -> float:
-        return self.dense_bytes / self.total_bytes
-
-    @property
-    def compression_ratio_huffman(self) -> float:
-        return self.dense_bytes / self.total_bytes_huffman
 
     def to_dict(self) -> dict:
         return {

@@ -181,17 +181,21 @@ def _run(config: DigitsConfig, seed: int, progress: bool) -> DigitsResult:
     finetune = FitConfig(config.finetune_epochs, config.finetune_lr, config.batch_size)
     t0 = lap("float", t0)
 
+    def prune_share_finetune(net: nn.Sequential, layer_names: list[str], prefix: str) -> None:
+        """Iterative pruning with retraining, k-means sharing, centroid fine-tuning."""
+        step = iter(range(1, 1 + config.prune_steps))
+        masks = iterative_prune(
+            net,
+            {n: targets[n] for n in layer_names},
+            lambda m: fit(net, xt, yt, retrain, seed + next(step), masks=m, progress=progress, desc=f"{prefix}prune"),
+            steps=config.prune_steps,
+        )
+        _share(net, layer_names, masks, config, seed)
+        fit(net, xt, yt, finetune, seed, progress=progress, desc=f"{prefix}centroids")
+
     # (a) prune with retraining, share, fine-tune the centroids.
     pruned = copy.deepcopy(model)
-    step = iter(range(1, 1 + config.prune_steps))
-    masks = iterative_prune(
-        pruned,
-        targets,
-        lambda m: fit(pruned, xt, yt, retrain, seed + next(step), masks=m, progress=progress, desc="prune"),
-        steps=config.prune_steps,
-    )
-    _share(pruned, names, masks, config, seed)
-    fit(pruned, xt, yt, finetune, seed, progress=progress, desc="centroids")
+    prune_share_finetune(pruned, names, "")
     compressed = to_compressed_model(pruned, {"source": "eie.train.digits", "stage": "pruned+shared"})
     t0 = lap("compressed", t0)
 
@@ -205,15 +209,7 @@ def _run(config: DigitsConfig, seed: int, progress: bool) -> DigitsResult:
     ttq_fit = FitConfig(config.ttq_epochs, config.ttq_lr, config.batch_size)
     fit(tern, xt, yt, ttq_fit, seed, progress=progress, desc="ttq")
     if shared_names:
-        step = iter(range(1, 1 + config.prune_steps))
-        tmasks = iterative_prune(
-            tern,
-            {n: targets[n] for n in shared_names},
-            lambda m: fit(tern, xt, yt, retrain, seed + next(step), masks=m, progress=progress, desc="ttq prune"),
-            steps=config.prune_steps,
-        )
-        _share(tern, shared_names, tmasks, config, seed)
-        fit(tern, xt, yt, finetune, seed, progress=progress, desc="ttq centroids")
+        prune_share_finetune(tern, shared_names, "ttq ")
     ternary = to_compressed_model(tern, {"source": "eie.train.digits", "stage": "ttq"})
     t0 = lap("ternary", t0)
 
