@@ -11,9 +11,9 @@ import time
 import numpy as np
 from scipy import sparse
 
-from eie.csc import encode
-from eie.emulator import Emulator
-from eie.image import HWParams, QuantLayer, QuantModel
+from eie.arithmetic.emulator import Emulator
+from eie.format.csc import encode
+from eie.format.qmodel import HWParams, QuantLayer, QuantModel
 
 
 def best_of(fn, repeats: int = 20) -> float:
@@ -34,8 +34,17 @@ def main() -> None:
     codes = rng.integers(1, 16, nnz)
     params = HWParams(64)
     codebook = np.concatenate(([0], rng.integers(-2000, 2000, 15)))
-    layer = QuantLayer("alex6", encode(rows, cols, codes, (m, k), 64, 4, 4), codebook,
-                       rng.integers(-1000, 1000, m), np.arange(m), 8, 12, 8, relu=True)
+    layer = QuantLayer(
+        "alex6",
+        encode(rows, cols, codes, (m, k), 64, 4, 4),
+        codebook,
+        rng.integers(-1000, 1000, m),
+        np.arange(m),
+        8,
+        12,
+        8,
+        relu=True,
+    )
     emu = Emulator(QuantModel(params, [layer]))
     x_int = rng.integers(0, 32767, (1, k)) * (rng.random((1, k)) < 0.351)
     ref = sparse.csr_matrix((codebook[codes].astype(np.float32), (rows, cols)), shape=(m, k))

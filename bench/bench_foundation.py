@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 
-from eie.csc import encode
-from eie.kmeans import share_weights
-from eie.prune import magnitude_mask
+from eie.compression.kmeans import share_weights
+from eie.compression.prune import magnitude_mask
+from eie.format.csc import encode
 
 ROWS, COLS, DENSITY, PES, INDEX_BITS, WEIGHT_BITS = 4096, 9216, 0.09, 64, 4, 4
 

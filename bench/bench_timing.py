@@ -1,12 +1,12 @@
 """Speed of the timing model: a 4096 x 25088 layer (VGG-6 shape), 4 % weights,
 18.3 % activations, 64 PEs, FIFO 8. Target: under 5 s for the simulation.
-Prints encode and simulate times separately (the encoding is eie.csc's cost)."""
+Prints encode and simulate times separately (the encoding is eie.format.csc's cost)."""
 
 import time
 
 from eie_layers import LAYERS, PES, instance, parser
 
-from eie.timing import EIE_ASIC, simulate_layer
+from eie.performance.timing import EIE_ASIC, simulate_layer
 
 
 def main() -> None:
@@ -23,8 +23,10 @@ def main() -> None:
     print(f"generate  {t1 - t0:7.3f} s")
     print(f"encode    {t2 - t1:7.3f} s")
     print(f"simulate  {best:7.3f} s  (best of 3; target < 5 s)")
-    print(f"modelled: {res.cycles} cycles, efficiency {res.efficiency:.1%}, padding {res.padding_fraction:.1%}, "
-          f"{res.latency_us:.2f} us at 800 MHz")
+    print(
+        f"modelled: {res.cycles} cycles, efficiency {res.efficiency:.1%}, padding {res.padding_fraction:.1%}, "
+        f"{res.latency_us:.2f} us at 800 MHz"
+    )
 
 
 def _timed(enc, mask) -> float:

@@ -2,7 +2,7 @@
 
 Each is (name, inputs K, outputs M, weight density, activation density).
 The experiments use synthetic random layers with these shapes and densities
-(eie.synthetic: uniformly placed weights, exactly round(a*K) uniformly placed
+(eie.performance.synthetic: uniformly placed weights, exactly round(a*K) uniformly placed
 non-zero activations), not the trained AlexNet/VGG/NeuralTalk weights, so
 the figures show the format and the schedule rather than a given network.
 """
@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "host"))
 
-from eie.csc import EncodedLayer, encode  # noqa: E402
-from eie.synthetic import random_activation_mask, random_codes, random_positions  # noqa: E402
+from eie.format.csc import EncodedLayer, encode  # noqa: E402
+from eie.performance.synthetic import random_activation_mask, random_codes, random_positions  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 
@@ -69,7 +69,9 @@ class Instance:
 def instance(layer: BenchLayer, seed: int = 0) -> Instance:
     rng = np.random.default_rng(seed)
     r, c = random_positions(layer.m, layer.k, layer.density, rng)
-    return Instance(layer, r, c, random_codes(r.size, WEIGHT_BITS, rng), random_activation_mask(layer.k, layer.act_density, rng))
+    return Instance(
+        layer, r, c, random_codes(r.size, WEIGHT_BITS, rng), random_activation_mask(layer.k, layer.act_density, rng)
+    )
 
 
 def parser(description: str) -> argparse.ArgumentParser:

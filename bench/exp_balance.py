@@ -1,12 +1,12 @@
-"""Interleaved (EIE) against balanced row maps (eie.balance), nine EIE layers,
+"""Interleaved (EIE) against balanced row maps (eie.performance.balance), nine EIE layers,
 64 PEs, FIFO 8, 4-bit indices. Modelled cycles of each candidate map; the
 balanced map is the fastest candidate, so never slower than interleave."""
 
 import numpy as np
 from eie_layers import FIFO, INDEX_BITS, LAYERS, PES, WEIGHT_BITS, instance, parser, pyplot, save_plot
 
-from eie.balance import STRATEGIES, balance
-from eie.timing import TimingParams
+from eie.performance.balance import STRATEGIES, balance
+from eie.performance.timing import TimingParams
 
 
 def main() -> None:
@@ -21,8 +21,11 @@ def main() -> None:
         res = balance(inst.rows, inst.cols, inst.shape, PES, INDEX_BITS, WEIGHT_BITS, inst.mask, params)
         gain = res.cycles["interleave"] / res.cycles[res.strategy] - 1
         gains.append((layer.name, res.cycles["interleave"], res.cycles[res.strategy], gain))
-        print(f"{layer.name:>8} " + " ".join(f"{res.cycles[s]:>10}" for s in STRATEGIES)
-              + f" {res.strategy:>10} {gain:>7.1%}")
+        print(
+            f"{layer.name:>8} "
+            + " ".join(f"{res.cycles[s]:>10}" for s in STRATEGIES)
+            + f" {res.strategy:>10} {gain:>7.1%}"
+        )
     tot_i = sum(g[1] for g in gains)
     tot_b = sum(g[2] for g in gains)
     print(f"{'total':>8} interleave {tot_i} balanced {tot_b}: speed-up {tot_i / tot_b - 1:.1%}")

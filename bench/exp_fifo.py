@@ -1,6 +1,6 @@
 """Load-balance efficiency against FIFO depth (1..256), nine EIE layers, 64 PEs.
 
-Efficiency = ideal cycles / PE-array cycles (eie.timing). Two slot
+Efficiency = ideal cycles / PE-array cycles (eie.performance.timing). Two slot
 conventions: 'pop' (a FIFO slot frees when the PE starts an item: the
 generated HLS design, whose PE holds the current item in a register) and
 'finish' (the item being processed keeps its slot; depth D there equals depth
@@ -10,7 +10,7 @@ little gain past depth 8."""
 import numpy as np
 from eie_layers import LAYERS, PES, instance, parser, pyplot, save_plot
 
-from eie.timing import TimingParams, simulate_layer
+from eie.performance.timing import TimingParams, simulate_layer
 
 
 def main() -> None:

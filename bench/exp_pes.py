@@ -6,7 +6,7 @@ epilogue included), same layer and activations."""
 import numpy as np
 from eie_layers import FIFO, LAYERS, instance, parser, pyplot, save_plot
 
-from eie.timing import TimingParams, simulate_layer
+from eie.performance.timing import TimingParams, simulate_layer
 
 
 def main() -> None:

@@ -86,13 +86,14 @@ DEEP_COMPRESSION = [
         # two shared cores. One thread is the fast choice.
         threadpool_limits(1)
 
-        from eie.compress import compress
-        from eie.emulator import Emulator, error_report, predict, quantize_input
-        from eie.image import HWParams, build_image, image_bytes, read_image
-        from eie.model import DenseLayer
-        from eie.prune import magnitude_masks
-        from eie.quant import quantize
-        from eie.report import storage_report
+        from eie.compression.pipeline import compress
+        from eie.arithmetic.emulator import Emulator, error_report, predict, quantize_input
+        from eie.format.qmodel import HWParams
+        from eie.format.image import build_image, image_bytes, read_image
+        from eie.compression.weights import DenseLayer
+        from eie.compression.prune import magnitude_masks
+        from eie.arithmetic.quant import quantize
+        from eie.format.storage import storage_report
 
         plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
         RESULTS = {"python_prefix": sys.prefix}
@@ -204,7 +205,7 @@ DEEP_COMPRESSION = [
 
         Two curves: the pruned float weights, and the float reference of the
         toolkit's `CompressedModel` (`CompressedModel.forward`) built by
-        `eie.compress.compress` with 8-bit weight sharing (255 centroids),
+        `eie.compression.pipeline.compress` with 8-bit weight sharing (255 centroids),
         which is nearly lossless, so the curves almost coincide.
         """
     ),
@@ -363,7 +364,7 @@ DEEP_COMPRESSION = [
         """
         ## 4. Storage: EIE format with and without Huffman coding
 
-        `eie.report.storage_report` encodes every layer in EIE's format for a
+        `eie.format.storage.storage_report` encodes every layer in EIE's format for a
         number of PEs and relative-index width (here the hardware's 16 PEs and
         4-bit indices) and counts: the codes and relative indices at their
         fixed widths (padding entries included), the codebook, the bias and the
@@ -426,14 +427,14 @@ DEEP_COMPRESSION = [
 
         The accelerator computes in integers (DESIGN section 3): 16-bit
         activations, 16-bit codebook values and a 32-bit accumulator, each with
-        a per-layer binary scale. `eie.quant.quantize` picks the codebook scale
+        a per-layer binary scale. `eie.arithmetic.quant.quantize` picks the codebook scale
         per layer, picks the activation formats from calibration inputs (here
         256 training images), converts the biases, and proves that no
         accumulator can overflow for any input. The hardware parameters are
         those of a 16-PE accelerator with 4-bit codes and 4-bit relative
         indices.
 
-        `eie.emulator.predict` runs the bit-exact integer model (the golden
+        `eie.arithmetic.emulator.predict` runs the bit-exact integer model (the golden
         model the C-simulation and the board must match integer for integer)
         on float inputs: quantise the input, run the integer layers,
         dequantise the output.
@@ -479,7 +480,7 @@ DEEP_COMPRESSION = [
         """
         ### The model image
 
-        `eie.image.build_image` serialises the quantised model into the flat
+        `eie.format.image.build_image` serialises the quantised model into the flat
         64-bit-word buffer the kernel loads: header, layer descriptors,
         codebooks, biases, row maps, per-PE pointers and packed entries. Reading
         it back with the strict reader and running the emulator on what it
@@ -528,7 +529,7 @@ TIMING = [
         # EIE timing: FIFOs, PE count, index width and load balance
 
         **Every figure in this notebook comes from the EIE timing model
-        (`eie.timing`, DESIGN section 4), a cycle-level queueing schedule — not
+        (`eie.performance.timing`, DESIGN section 4), a cycle-level queueing schedule — not
         from hardware measurements.** The model: a central unit broadcasts the
         input's non-zero activations, one per cycle, into a FIFO in each PE
         (stalling while any FIFO is full); a PE spends one cycle per stored
@@ -556,12 +557,18 @@ TIMING = [
         # for the two shared cores.
         threadpool_limits(1)
 
-        from eie.balance import STRATEGIES, balance, inverse
-        from eie.csc import encode
-        from eie.index_bits import index_bits_table, pick
-        from eie.model import CompressedLayer
-        from eie.synthetic import random_activation_mask, random_codes, random_positions
-        from eie.timing import EIE_ASIC, EIE_ASIC_INDEX_BITS, EIE_ASIC_PES, TimingParams, simulate_layer
+        from eie.performance.balance import STRATEGIES, balance, inverse
+        from eie.format.csc import encode
+        from eie.performance.index_bits import index_bits_table, pick
+        from eie.compression.model import CompressedLayer
+        from eie.performance.synthetic import random_activation_mask, random_codes, random_positions
+        from eie.performance.timing import (
+            EIE_ASIC,
+            EIE_ASIC_INDEX_BITS,
+            EIE_ASIC_PES,
+            TimingParams,
+            simulate_layer,
+        )
 
         plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
         RESULTS = {"python_prefix": sys.prefix}
@@ -703,7 +710,7 @@ TIMING = [
         A relative index of r bits can skip at most 2^r - 1 zero rows; a longer
         run costs a padding entry (code 0), which takes memory and a cycle. A
         wider r removes padding but widens every entry, so fewer fit in a
-        64-bit word. `eie.index_bits.index_bits_table` encodes each layer at
+        64-bit word. `eie.performance.index_bits.index_bits_table` encodes each layer at
         every r (64 PEs) and reports entries, padding, on-chip words and
         modelled cycles; `pick` chooses the fastest r, ties broken by memory.
         Padding disappears once 2^r reaches a PE's number of local rows
@@ -750,7 +757,7 @@ TIMING = [
         EIE assigns row i to PE i mod N. The host may instead permute the rows
         (and the next layer's columns the same way, so the product is
         unchanged; DESIGN section 2) to even out the PEs' work.
-        `eie.balance.balance` tries several strategies — `lpt` (heaviest rows
+        `eie.performance.balance.balance` tries several strategies — `lpt` (heaviest rows
         to the least-loaded PEs), `columns` (balance every broadcast column),
         `blocks` (balance windows of FIFO-depth columns) — and keeps the one
         the timing model says is fastest; interleave is always a candidate, so
@@ -842,7 +849,7 @@ TIMING = [
         * Speed-up with PEs is near-linear while each PE keeps enough rows;
           small layers (NeuralTalk's 600 rows) saturate early.
         * 4-bit relative indices cost padding at low densities; the best r
-          depends on density and rows per PE, which `eie.index_bits` chooses
+          depends on density and rows per PE, which `eie.performance.index_bits` chooses
           per model against a memory budget.
         * A host-side row map costs the hardware nothing and helps most when
           rows are unevenly dense.
@@ -866,8 +873,8 @@ BOARD = [
         This notebook runs on a **PYNQ board** with the overlay built by
         `build.tcl` and `overlays/build_overlay.tcl` (`eie.bit` + `eie.hwh`
         next to it), and anywhere else in **co-simulation**: the same PYNQ
-        driver code (`eie.driver.EIEKernel`) drives the g++-compiled HLS
-        kernel through a register-level stand-in for the IP (`eie.cosim`).
+        driver code (`eie.board.driver.EIEKernel`) drives the g++-compiled HLS
+        kernel through a register-level stand-in for the IP (`eie.board.cosim`).
 
         1. get a compressed, quantised model image (from files on the board, or
            made here: a small MLP on the bundled digits, pruned and shared);
@@ -903,7 +910,8 @@ BOARD = [
     ),
     code(
         """
-        from eie.image import HWParams, load_image
+        from eie.format.qmodel import HWParams
+        from eie.format.image import load_image
 
         if ON_BOARD:
             qm = load_image("model.img")
@@ -915,9 +923,9 @@ BOARD = [
             from sklearn.datasets import load_digits
             from sklearn.model_selection import train_test_split
             from sklearn.neural_network import MLPClassifier
-            from eie.model import DenseLayer
-            from eie.compress import compress
-            from eie.quant import quantize
+            from eie.compression.weights import DenseLayer
+            from eie.compression.pipeline import compress
+            from eie.arithmetic.quant import quantize
 
             digits = load_digits()
             x_train, x_test, y_train, y_test = train_test_split(
@@ -938,7 +946,7 @@ BOARD = [
         """
         ## 2. The accelerator
 
-        On the board `pynq.Overlay` binds `eie.driver.EIEAccelerator` to the IP
+        On the board `pynq.Overlay` binds `eie.board.driver.EIEAccelerator` to the IP
         by its VLNV. In co-simulation, `CoSimAccelerator` compiles the kernel
         generated for a configuration sized from this model (cached after the
         first build) and offers the same `load` / `run` / `predict`.
@@ -948,12 +956,12 @@ BOARD = [
         """
         if ON_BOARD:
             import pynq
-            import eie.driver  # registers the driver for the kernel's VLNV
+            import eie.board.driver  # registers the driver for the kernel's VLNV
             overlay = pynq.Overlay("eie.bit")
             acc = overlay.eie
         else:
-            from eie.cosim import CoSimAccelerator
-            from eie.resources import config_for_model, estimate
+            from eie.board.cosim import CoSimAccelerator
+            from eie.hardware.resources import config_for_model, estimate
             config = config_for_model(qm, board="pynq-z2")
             print(f"kernel: {config.n_pes} PEs on {config.board}, FIFO {config.fifo_depth}, "
                   f"{config.clock:g} MHz; estimate {estimate(config).to_dict()['bram36']} BRAM36")
@@ -978,7 +986,7 @@ BOARD = [
     ),
     code(
         """
-        from eie.emulator import Emulator, quantize_input, unpermute
+        from eie.arithmetic.emulator import Emulator, quantize_input, unpermute
 
         x_int = quantize_input(qm, x_test)
         y_acc = acc.run_int(x_int)
@@ -1015,11 +1023,11 @@ BOARD = [
     ),
     code(
         """
-        from eie.timing import TimingParams, simulate_layer
+        from eie.performance.timing import TimingParams, simulate_layer
 
         if ON_BOARD:
             # The configuration the overlay was generated with (eie generate writes config.yaml).
-            from eie.config import AcceleratorConfig
+            from eie.hardware.config import AcceleratorConfig
             config = AcceleratorConfig.from_yaml("config.yaml")
         params = TimingParams.for_config(config)
         clock = params.clock_mhz

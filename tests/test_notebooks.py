@@ -86,7 +86,7 @@ def _execute(name: str) -> tuple[dict, object]:
     text = "".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream")
     lines = [l for l in text.splitlines() if l.startswith(make_notebooks.RESULTS_MARKER)]
     assert len(lines) == 1, f"{name}: the last cell printed no results line: {text!r}"
-    return json.loads(lines[0][len(make_notebooks.RESULTS_MARKER):]), nb
+    return json.loads(lines[0][len(make_notebooks.RESULTS_MARKER) :]), nb
 
 
 def _pngs(nb) -> int:

@@ -1,10 +1,20 @@
 """eie: Deep Compression, TTQ and the EIE sparse accelerator for PYNQ FPGAs.
 
-Importing the package imports numpy only; scikit-learn, jinja2 and torch are
-imported by the modules that need them, so the board side (PYNQ image, Python
-3.10, numpy) can use the format, image and driver modules alone.
+The subpackages are the pipeline's stages, in order; a module imports only
+from its own stage or the stages before it:
+
+1. ``eie.compression``  prune, share weights, Huffman: float weights -> CompressedModel
+2. ``eie.format``       EIE CSC encoding, row maps, storage, the model image
+3. ``eie.arithmetic``   fixed-point formats, overflow proof, the integer emulator
+4. ``eie.performance``  timing model, load balance, index widths
+5. ``eie.hardware``     accelerator config, boards, resources, HLS rendering, C-simulation
+6. ``eie.board``        the PYNQ driver and its co-simulation
+
+``eie.train`` (PyTorch, optional) feeds stage 1; ``eie.cli`` and ``eie.demo``
+sit on top. Importing the package imports numpy only; the board-safe modules
+are listed in ``eie.board.BOARD_SAFE``.
 """
 
 __version__ = "0.1.0"
 
-from .errors import EIEError  # noqa: F401
+from eie.errors import EIEError  # noqa: F401

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .emulator import Emulator, dequantize_output, quantize_input, unpermute
-from .errors import ToolchainError
-from .image import HWParams, QuantModel, build_image
-from .quant import quantize
+from eie.arithmetic.emulator import Emulator, dequantize_output, quantize_input, unpermute
+from eie.arithmetic.quant import quantize
+from eie.errors import ToolchainError
+from eie.format.image import build_image
+from eie.format.qmodel import HWParams, QuantModel
 
 DEFAULT_BOARD = "zcu104"
 DEFAULT_PES = 16
@@ -59,7 +60,7 @@ def _layer_inputs(emu: Emulator, x_int: np.ndarray) -> list[np.ndarray]:
 
 
 def _timing(qm: QuantModel, emu: Emulator, x_int: np.ndarray, config) -> list[dict]:
-    from .timing import TimingParams, simulate_layer
+    from eie.performance.timing import TimingParams, simulate_layer
 
     params = TimingParams.for_config(config)
     ins = _layer_inputs(emu, x_int)
@@ -83,11 +84,11 @@ def _timing(qm: QuantModel, emu: Emulator, x_int: np.ndarray, config) -> list[di
 
 
 def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
-    from .config import AcceleratorConfig
-    from .render import render
-    from .report import storage_report
-    from .resources import check_fits_board, check_model_fits, depths_for_model
-    from .train.digits import run as train_digits
+    from eie.format.storage import storage_report
+    from eie.hardware.config import AcceleratorConfig
+    from eie.hardware.render import render
+    from eie.hardware.resources import check_fits_board, check_model_fits, depths_for_model
+    from eie.train.digits import run as train_digits
 
     opts = opts or DemoOptions()
     t0 = time.perf_counter()
@@ -103,8 +104,9 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
     depths = [depths_for_model(q) for q in qms.values()]
     need = {k: max(d[k] for d in depths) for k in depths[0]}
     # One kernel runs both models: the mixed TTQ model needs the ternary PE variant.
-    config = AcceleratorConfig(board=opts.board, n_pes=opts.n_pes, weight_bits=4, index_bits=opts.index_bits,
-                               ternary=True, **need)
+    config = AcceleratorConfig(
+        board=opts.board, n_pes=opts.n_pes, weight_bits=4, index_bits=opts.index_bits, ternary=True, **need
+    )
     estimate = check_fits_board(config)
     for q in qms.values():
         check_model_fits(config, q)
@@ -122,7 +124,7 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
     if backend in ("auto", "csim"):
         log("[4/5] compiling the kernel with g++ and running the test set through the C-simulation ...")
         try:
-            from .csim import CSim
+            from eie.hardware.csim import CSim
 
             sim = CSim(config)
             for k, q in qms.items():
@@ -166,9 +168,15 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
         "backend_note": note,
         "bit_exact": all(v == 0 for v in mismatches.values()),
         "mismatches": mismatches,
-        "config": {"board": opts.board, "n_pes": opts.n_pes, "clock_mhz": config.clock,
-                   "fifo_depth": config.fifo_depth, "lnzd_window": config.scan_window,
-                   "index_bits": opts.index_bits, "ternary_pe": True},
+        "config": {
+            "board": opts.board,
+            "n_pes": opts.n_pes,
+            "clock_mhz": config.clock,
+            "fifo_depth": config.fifo_depth,
+            "lnzd_window": config.scan_window,
+            "index_bits": opts.index_bits,
+            "ternary_pe": True,
+        },
         "resources": estimate.to_dict(),
         "timing_source": "EIE timing model (modelled cycles, not measured on hardware)",
         "timing": timing,
@@ -213,7 +221,9 @@ def format_summary(s: dict) -> str:
                 f"{r['cycles']:>9.0f}{r['ideal_cycles']:>9.0f}{r['efficiency']:>7.1%}{r['padding_fraction']:>6.1%}"
                 f"{r['latency_us']:>8.2f}"
             )
-        lines.append(f"{model:<12}{'total':<8}{'':>10}{'':>9}{'':>9}{'':>9}{'':>7}{'':>6}{s['latency_us'][model]:>8.2f}")
+        lines.append(
+            f"{model:<12}{'total':<8}{'':>10}{'':>9}{'':>9}{'':>9}{'':>7}{'':>6}{s['latency_us'][model]:>8.2f}"
+        )
     r = s["resources"]
     lines += [
         "",

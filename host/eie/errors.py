@@ -1,5 +1,7 @@
 """Exceptions with messages meant for users: what is wrong and what to do."""
 
+import numpy as np
+
 
 class EIEError(Exception):
     """Base class of every error the toolkit reports to a user."""
@@ -38,12 +40,15 @@ class ToolchainError(EIEError):
     """A compiler or header needed for C-simulation is missing."""
 
 
-def check_bits(name: str, value: int, lo: int, hi: int) -> int:
-    """Validate an integer bit width, raising ConfigError naming the field."""
-    try:
-        ivalue = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
-    if ivalue != value or not lo <= ivalue <= hi:
+def check_int(name: str, value, lo: int, hi: int) -> int:
+    """An integer setting in [lo, hi], or a ConfigError naming the field.
+
+    Booleans and floats are refused even when whole (``4.0``, ``true``): a
+    setting that was written as the wrong type is a mistake worth reporting.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    ivalue = int(value)
+    if not lo <= ivalue <= hi:
         raise ConfigError(f"{name}={value} is out of range: it must be an integer from {lo} to {hi}")
     return ivalue

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from ..model import DenseLayer, save_weights
-from .sharing import SharedLinear
-from .ttq import TTQLinear
+from eie.compression.weights import DenseLayer, save_weights
+from eie.errors import ConfigError
+from eie.train.sharing import SharedLinear
+from eie.train.ttq import TTQLinear
 
 LINEAR_TYPES = (nn.Linear, SharedLinear, TTQLinear)
 SKIPPED_TYPES = (nn.Dropout, nn.Identity, nn.Flatten)
@@ -67,7 +67,9 @@ def linear_modules(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
     for i, (name, child) in enumerate(children):
         if isinstance(child, nn.ReLU):
             if i == 0 or not isinstance(children[i - 1][1], LINEAR_TYPES):
-                raise ConfigError(f"ReLU {name!r} does not follow a Linear layer; the toolkit fuses ReLU into the layer before it")
+                raise ConfigError(
+                    f"ReLU {name!r} does not follow a Linear layer; the toolkit fuses ReLU into the layer before it"
+                )
             continue
         if not isinstance(child, LINEAR_TYPES):
             raise ConfigError(
@@ -99,7 +101,7 @@ def dense_layers(model: nn.Module) -> list[DenseLayer]:
 
 def sequential_from_layers(layers: list[DenseLayer]) -> nn.Sequential:
     """An ``nn.Sequential`` of Linear (+ ReLU) computing the same as ``layers`` (float32)."""
-    mods: "OrderedDict[str, nn.Module]" = OrderedDict()
+    mods: OrderedDict[str, nn.Module] = OrderedDict()
     for i, layer in enumerate(layers):
         m, k = np.shape(layer.weight)
         lin = nn.Linear(k, m)
@@ -124,7 +126,9 @@ def lstm_layers(lstm: nn.LSTM, mode: str = "concat") -> list[DenseLayer]:
     if mode not in LSTM_MODES:
         raise ConfigError(f"LSTM export mode {mode!r} must be one of {LSTM_MODES}")
     if lstm.bidirectional or lstm.proj_size:
-        raise ConfigError("bidirectional LSTMs and LSTMs with proj_size are not supported; export each direction's weights yourself")
+        raise ConfigError(
+            "bidirectional LSTMs and LSTMs with proj_size are not supported; export each direction's weights yourself"
+        )
     h = lstm.hidden_size
     out = []
 

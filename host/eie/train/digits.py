@@ -26,14 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from ..model import CompressedModel, DenseLayer
-from .convert import dense_layers, linear_modules
-from .export import compression_ratio, to_compressed_model
-from .loop import FitConfig, accuracy, fit
-from .pruning import MaskSet, iterative_prune
-from .sharing import SharedLinear
-from .ttq import DEFAULT_THRESHOLD, TTQLinear
+from eie.compression.model import CompressedModel
+from eie.compression.weights import DenseLayer
+from eie.errors import ConfigError
+from eie.train.convert import dense_layers, linear_modules
+from eie.train.export import compression_ratio, to_compressed_model
+from eie.train.loop import FitConfig, accuracy, fit
+from eie.train.pruning import MaskSet, iterative_prune
+from eie.train.sharing import SharedLinear
+from eie.train.ttq import DEFAULT_THRESHOLD, TTQLinear
 
 
 @dataclass
@@ -67,9 +68,7 @@ class DigitsConfig:
     threads: int = 1
 
 
-FAST = DigitsConfig(
-    float_epochs=6, prune_steps=2, retrain_epochs=2, finetune_epochs=1, ttq_epochs=3, calib_size=64
-)
+FAST = DigitsConfig(float_epochs=6, prune_steps=2, retrain_epochs=2, finetune_epochs=1, ttq_epochs=3, calib_size=64)
 
 
 @dataclass
@@ -104,7 +103,7 @@ def load_data(config: DigitsConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
-    mods: "OrderedDict[str, nn.Module]" = OrderedDict()
+    mods: OrderedDict[str, nn.Module] = OrderedDict()
     for i, (k, m) in enumerate(zip(sizes, sizes[1:])):
         mods[f"fc{i + 1}"] = nn.Linear(k, m)
         if i < len(sizes) - 2:
@@ -172,7 +171,15 @@ def _run(config: DigitsConfig, seed: int, progress: bool) -> DigitsResult:
 
     t0 = time.perf_counter()
     model = mlp([x_train.shape[1], *config.hidden, 10])
-    fit(model, xt, yt, FitConfig(config.float_epochs, config.lr, config.batch_size), seed, progress=progress, desc="float")
+    fit(
+        model,
+        xt,
+        yt,
+        FitConfig(config.float_epochs, config.lr, config.batch_size),
+        seed,
+        progress=progress,
+        desc="float",
+    )
     float_acc = accuracy(model, xv, yv)
     float_layers = dense_layers(model)
     names = [name for name, _, _ in linear_modules(model)]

@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from ..model import CompressedLayer, CompressedModel
-from .convert import linear_modules
-from .sharing import SharedLinear
-from .ttq import TTQLinear
+from eie.compression.model import CompressedLayer, CompressedModel
+from eie.errors import ConfigError
+from eie.train.convert import linear_modules
+from eie.train.sharing import SharedLinear
+from eie.train.ttq import TTQLinear
 
 
 def compressed_layer(name: str, layer: nn.Module, activation: str) -> CompressedLayer:

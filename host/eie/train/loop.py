@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pruning import MaskSet
+from eie.train.pruning import MaskSet
 
 
 @dataclass

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from ..prune import check_density, magnitude_mask
+from eie.compression.prune import check_density, magnitude_mask
+from eie.errors import ConfigError
 
 
 class MaskSet:
@@ -38,9 +38,7 @@ class MaskSet:
         self.apply()
 
     @classmethod
-    def by_magnitude(
-        cls, model: nn.Module, densities: Mapping[str, float], within: "MaskSet | None" = None
-    ) -> "MaskSet":
+    def by_magnitude(cls, model: nn.Module, densities: Mapping[str, float], within: MaskSet | None = None) -> MaskSet:
         """Keep the largest-|w| fraction ``densities[name]`` of each named layer.
 
         With ``within``, weights already pruned there stay pruned, so a

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from eie.errors import ConfigError
 
 
 class SharedLinear(nn.Module):
@@ -50,9 +50,9 @@ class SharedLinear(nn.Module):
         mask: np.ndarray | None = None,
         init: str = "linear",
         seed: int = 0,
-    ) -> "SharedLinear":
+    ) -> SharedLinear:
         """Cluster the kept weights of ``linear`` (nonzero, or ``mask``) into 2^b - 1 centroids."""
-        from ..kmeans import share_weights
+        from eie.compression.kmeans import share_weights
 
         w = linear.weight.detach().cpu().numpy().astype(np.float64)
         keep = (w != 0) if mask is None else (np.asarray(mask, dtype=bool) & (w != 0))

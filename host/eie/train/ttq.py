@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from eie.errors import ConfigError
 
 DEFAULT_THRESHOLD = 0.05
 
@@ -90,7 +90,7 @@ class TTQLinear(nn.Module):
         self.wn = nn.Parameter(torch.tensor(float(wn), dtype=weight.dtype))
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear, threshold: float = DEFAULT_THRESHOLD) -> "TTQLinear":
+    def from_linear(cls, linear: nn.Linear, threshold: float = DEFAULT_THRESHOLD) -> TTQLinear:
         return cls(linear.weight, linear.bias, threshold=threshold)
 
     @property

@@ -1,0 +1,255 @@
+"""Quantisation of a compressed model for the hardware (DESIGN section 3).
+
+Chooses per layer the codebook scale ``fw`` (the largest that keeps every
+centroid inside ``cb_bits``), the activation formats ``fa`` (from calibration
+inputs, or a reported default), integer biases, and proves that no
+accumulator can wrap for any admissible input. When the proof fails at full
+codebook precision, ``fw`` is lowered (coarser integer centroids, same
+shared-weight structure) as long as the centroids stay distinct; otherwise the
+layer is refused with an OverflowRisk naming it and the bits it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from eie.compression.model import CompressedModel
+from eie.errors import ConfigError, OverflowRisk
+from eie.format.csc import encode
+from eie.format.qmodel import HWParams, QuantLayer, QuantModel
+
+MAX_FRAC = 40  # keeps every scale well inside int64 arithmetic
+
+
+@dataclass
+class LayerQuantInfo:
+    name: str
+    fw: int
+    fw_codebook: int
+    fa_in: int
+    fa_out: int
+    acc_bits_needed: int
+    max_abs_out: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def round_half_up(x: np.ndarray) -> np.ndarray:
+    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
+
+
+def codebook_fw(codebook: np.ndarray, cb_bits: int) -> int:
+    """Largest fraction width whose rounded codebook fits signed cb_bits."""
+    peak = float(np.max(np.abs(codebook))) if codebook.size else 0.0
+    if peak == 0.0:
+        return cb_bits - 1
+    limit = (1 << (cb_bits - 1)) - 1
+    fw = int(np.floor(np.log2(limit / peak)))
+    while fw > -MAX_FRAC and np.max(np.abs(round_half_up(codebook * 2.0**fw))) > limit:
+        fw -= 1
+    while fw + 1 <= MAX_FRAC and np.max(np.abs(round_half_up(codebook * 2.0 ** (fw + 1)))) <= limit:
+        fw += 1
+    return min(fw, MAX_FRAC)
+
+
+def activation_fa(max_abs: float, act_bits: int, guard_bits: int = 1) -> int:
+    """Fraction bits so that max_abs * 2^guard fits signed act_bits."""
+    if not np.isfinite(max_abs) or max_abs <= 0:
+        return act_bits // 2
+    limit = (1 << (act_bits - 1)) - 1
+    fa = int(np.floor(np.log2(limit / (max_abs * 2.0**guard_bits))))
+    return int(np.clip(fa, 0, MAX_FRAC))
+
+
+def accumulator_bound(
+    rows: np.ndarray,
+    cb_int_of_entry: np.ndarray,
+    m: int,
+    bias_int: np.ndarray,
+    shift: int,
+    act_bits: int,
+    ternary_counts: np.ndarray | None = None,
+) -> int:
+    """Largest |value| any accumulator of the layer can hold, for any input.
+
+    Every activation lies in [-2^(a-1), 2^(a-1) - 1]; partial sums are
+    bounded by the row's sum of |weights| times 2^(a-1); the bias and the
+    rounding term are added on top.
+    """
+    amax = 1 << (act_bits - 1)
+    l1 = _row_sums(rows, np.abs(cb_int_of_entry).astype(np.int64), m)
+    bias_abs = np.abs(bias_int.astype(np.int64))
+    # Python ints from here: exact at any width.
+    peak = max(int(l1.max()) * amax, int((l1 * amax + bias_abs).max())) if m else 0
+    peak += (1 << (shift - 1)) if shift > 0 else 0
+    if ternary_counts is not None and ternary_counts.size:
+        peak = max(peak, int(ternary_counts.max()) * amax)
+    return peak
+
+
+def _row_sums(rows: np.ndarray, vals: np.ndarray, m: int) -> np.ndarray:
+    """Exact int64 per-row sums (bincount would go through float64)."""
+    out = np.zeros(m, dtype=np.int64)
+    if rows.size:
+        order = np.argsort(rows, kind="stable")
+        r = rows[order]
+        starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+        out[r[starts]] = np.add.reduceat(vals[order], starts)
+    return out
+
+
+def bits_for(bound: int) -> int:
+    """Signed bits that hold every value in [-bound, bound]."""
+    return int(bound).bit_length() + 1
+
+
+def quantize(
+    model: CompressedModel,
+    params: HWParams,
+    calib: np.ndarray | None = None,
+    row_maps: list[np.ndarray] | str | None = None,
+    default_fa: int | None = None,
+    guard_bits: int = 1,
+    fit_accumulator: bool = True,
+) -> QuantModel:
+    """Turn a CompressedModel into the integer model the hardware runs.
+
+    ``calib``: float inputs (B x K) used to pick the activation formats; without
+    it every layer uses ``default_fa`` (act_bits // 2) and the choice is
+    recorded in ``QuantModel.info['notes']``. ``row_maps``: None (EIE's
+    interleave), ``"balanced"``, or one permutation per layer
+    (perm[physical] = logical).
+    """
+    a_bits = params.act_bits
+    n_layers = len(model.layers)
+    notes: list[str] = []
+    for l in model.layers:
+        if l.weight_bits > params.weight_bits:
+            raise ConfigError(
+                f"layer {l.name!r} uses {l.weight_bits}-bit codes but the accelerator has "
+                f"weight_bits={params.weight_bits}; raise weight_bits to {l.weight_bits}"
+            )
+        if l.kind == "ternary" and l.nnz and (l.codes.max() > 2 or l.codebook[3:].any()):
+            raise ConfigError(f"layer {l.name!r} is ternary but uses codes other than 1 (+Wp) and 2 (-Wn)")
+
+    # Activation formats: fa[0] for the input, fa[l+1] for layer l's output.
+    if calib is not None:
+        calib = np.atleast_2d(np.asarray(calib, dtype=np.float64))
+        if calib.shape[1] != model.in_features:
+            raise ConfigError(f"calibration inputs have {calib.shape[1]} features, the model takes {model.in_features}")
+        peaks = [float(np.max(np.abs(calib))) if calib.size else 0.0]
+        h = calib
+        for l in model.layers:
+            h = l.forward(h)
+            peaks.append(float(np.max(np.abs(h))) if h.size else 0.0)
+        fa = [activation_fa(p, a_bits, guard_bits) for p in peaks]
+    else:
+        d = a_bits // 2 if default_fa is None else int(default_fa)
+        fa = [d] * (n_layers + 1)
+        peaks = [None] * (n_layers + 1)
+        notes.append(
+            f"no calibration data: every activation uses the default format with {d} fraction bits "
+            f"(signed {a_bits}-bit, range +-{2.0 ** (a_bits - 1 - d):g}); pass calibration inputs for better precision"
+        )
+
+    perms = _row_maps(model, params, row_maps)
+    inv = [np.argsort(p) for p in perms]
+    layers: list[QuantLayer] = []
+    infos: list[LayerQuantInfo] = []
+    acc_limit = (1 << (params.acc_bits - 1)) - 1
+    for i, l in enumerate(model.layers):
+        m, k = l.shape
+        fa_in = fa[i]
+        fw_cb = codebook_fw(l.codebook, params.cb_bits)
+        if fw_cb < 0:
+            raise ConfigError(
+                f"layer {l.name!r}: its largest centroid {np.max(np.abs(l.codebook)):g} does not fit a signed "
+                f"{params.cb_bits}-bit codebook with fraction bits >= 0; raise cb_bits or rescale the layer"
+            )
+        nonzero_cb = np.unique(l.codebook[1:][l.codebook[1:] != 0])
+        # The ternary PE's partial sums count activations per row: independent of fw.
+        tern = None
+        if l.kind == "ternary":
+            tern = np.maximum(
+                np.bincount(l.rows[l.codes == 1], minlength=m), np.bincount(l.rows[l.codes == 2], minlength=m)
+            )
+        # codebook_fw caps at MAX_FRAC and fw only goes down, so fw stays in range.
+        fw = fw_cb
+        needed_full = None
+        while True:
+            fa_out = min(fa[i + 1], fa_in + fw)
+            shift = fa_in + fw - fa_out
+            cb_int = round_half_up(l.codebook * 2.0**fw)
+            bias_int = round_half_up(l.bias * 2.0 ** (fa_in + fw))
+            bound = accumulator_bound(l.rows, cb_int[l.codes], m, bias_int, shift, a_bits, tern)
+            if needed_full is None:
+                needed_full = bits_for(bound)
+            distinct = np.unique(round_half_up(nonzero_cb * 2.0**fw))
+            collapsed = distinct.size < nonzero_cb.size or (distinct.size and np.any(distinct == 0))
+            if bound <= acc_limit and not collapsed:
+                break
+            if collapsed or not fit_accumulator or fw == 0:
+                raise OverflowRisk(
+                    f"layer {l.name!r}: the {params.acc_bits}-bit accumulator could overflow: at full codebook "
+                    f"precision (fw={fw_cb}) its sums need {needed_full} bits for {a_bits}-bit activations"
+                    + (", and a coarser codebook scale would merge centroids" if fit_accumulator else "")
+                    + f"; use acc_bits >= {needed_full}, or fewer act_bits / cb_bits"
+                )
+            fw -= 1
+        info = LayerQuantInfo(l.name, fw, fw_cb, fa_in, fa_out, bits_for(bound), peaks[i + 1])
+        if fw < fw_cb:
+            info.notes.append(
+                f"codebook scale lowered from 2^{fw_cb} to 2^{fw} so the {params.acc_bits}-bit "
+                f"accumulator cannot overflow (full precision needs {needed_full} bits)"
+            )
+        if fa_out < fa[i + 1]:
+            info.notes.append(f"output fraction bits capped at {fa_out} (fa_in + fw) so the shift is not negative")
+        fa[i + 1] = fa_out
+        codebook = np.zeros(1 << params.weight_bits, dtype=np.int64)
+        codebook[: cb_int.size] = cb_int
+        perm = perms[i]
+        prow = inv[i][l.rows]
+        pcol = inv[i - 1][l.cols] if i > 0 else l.cols
+        enc = encode(prow, pcol, l.codes, (m, k), params.n_pes, params.index_bits, params.weight_bits)
+        layers.append(
+            QuantLayer(
+                name=l.name,
+                encoded=enc,
+                codebook=codebook,
+                bias=bias_int[perm],
+                perm=perm,
+                fa_in=fa_in,
+                fw=fw,
+                fa_out=fa_out,
+                relu=l.activation == "relu",
+                ternary=l.kind == "ternary",
+            )
+        )
+        infos.append(info)
+    qm = QuantModel(params, layers)
+    qm.info = {"layers": [x.to_dict() for x in infos], "notes": notes, "calibrated": calib is not None}
+    return qm
+
+
+def _row_maps(model: CompressedModel, params: HWParams, row_maps) -> list[np.ndarray]:
+    if row_maps is None or (isinstance(row_maps, str) and row_maps == "interleave"):
+        return [np.arange(l.shape[0]) for l in model.layers]
+    if isinstance(row_maps, str):
+        if row_maps != "balanced":
+            raise ConfigError(f"row map {row_maps!r} must be 'interleave' or 'balanced'")
+        from eie.performance.balance import balanced
+
+        return [
+            balanced(l.rows, l.cols, l.shape, params.n_pes, params.index_bits, params.weight_bits) for l in model.layers
+        ]
+    perms = [np.asarray(p, dtype=np.int64) for p in row_maps]
+    if len(perms) != len(model.layers):
+        raise ConfigError(f"{len(perms)} row maps given for {len(model.layers)} layers")
+    for p, l in zip(perms, model.layers):
+        if not np.array_equal(np.sort(p), np.arange(l.shape[0])):
+            raise ConfigError(f"row map of layer {l.name!r} is not a permutation of 0..{l.shape[0] - 1}")
+    return perms

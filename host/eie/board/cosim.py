@@ -1,0 +1,114 @@
+"""Software co-simulation of the board: the PYNQ driver over the C-simulation.
+
+``CoSimAccelerator`` behaves like ``pynq.Overlay("eie.bit").eie`` (``load``,
+``run``, ``run_int``, ``predict``) but the IP is the g++-compiled kernel: the
+driver's own protocol code (``eie.board.driver.EIEKernel``) writes the AXI4-Lite
+registers by their Vitis HLS names, passes buffers by device address, starts
+the kernel and reads its status, exactly as on the board. Notebooks and tests
+use it where no board is present.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eie.board.driver import AP_DONE, AP_IDLE, AP_START, EIEKernel, KernelMethods
+from eie.errors import EIEError
+from eie.hardware.abi import KERNEL_STATUS, MODE_LOAD, MODE_RUN
+
+_CODE = {name: code for code, name in KERNEL_STATUS.items()}
+
+
+class HostMemory:
+    """A stand-in for pynq.allocate: numpy buffers with distinct device addresses."""
+
+    def __init__(self, base: int = 0x1_0000_0000):
+        self.buffers: dict[int, np.ndarray] = {}
+        self.next = base  # above 4 GiB, so the high address register matters
+        self.synced: list[tuple[str, int]] = []
+
+    def allocate(self, shape, dtype) -> DeviceBuffer:
+        buf = np.zeros(shape, dtype=dtype).view(DeviceBuffer)
+        buf.device_address = self.next
+        buf.memory = self
+        self.buffers[self.next] = buf
+        self.next += (buf.nbytes + 0xFFF) & ~0xFFF
+        return buf
+
+    def resolve(self, address: int) -> np.ndarray:
+        try:
+            return self.buffers[address]
+        except KeyError:
+            raise EIEError(f"the kernel was given address {address:#x}, which no buffer holds") from None
+
+
+class DeviceBuffer(np.ndarray):
+    device_address: int
+    memory: HostMemory
+
+    def sync_to_device(self) -> None:
+        self.memory.synced.append(("to", self.device_address))
+
+    def sync_from_device(self) -> None:
+        self.memory.synced.append(("from", self.device_address))
+
+    def freebuffer(self) -> None:
+        self.memory.buffers.pop(self.device_address, None)
+
+
+class CSimRegisters:
+    """The kernel IP at register level, backed by the compiled C-simulation."""
+
+    def __init__(self, sim, memory: HostMemory):
+        self.sim = sim
+        self.memory = memory
+        self.regs: dict[str, int] = {}
+        self.ctrl = AP_IDLE
+        self.starts = 0
+
+    def write_reg(self, name: str, value: int) -> None:
+        if not 0 <= int(value) < 1 << 32:
+            raise EIEError(f"register {name}: {value} does not fit 32 bits")
+        self.regs[name] = int(value)
+
+    def read_reg(self, name: str) -> int:
+        return self.regs.get(name, 0)
+
+    def read_ctrl(self) -> int:
+        return self.ctrl
+
+    def _buffer(self, name: str) -> np.ndarray:
+        return self.memory.resolve(self.regs.get(f"{name}_1", 0) | (self.regs.get(f"{name}_2", 0) << 32))
+
+    def write_ctrl(self, value: int) -> None:
+        if not value & AP_START:
+            return
+        self.starts += 1
+        self.ctrl = 0
+        mode = self.regs.get("mode")
+        if mode == MODE_LOAD:
+            status = self.sim.load_status(np.asarray(self._buffer("image")))
+        elif mode == MODE_RUN:
+            x, y = self._buffer("x_in"), self._buffer("y_out")
+            n = self.regs.get("n_vectors", 0)
+            try:
+                y[:n] = self.sim.run(np.asarray(x[:n]), self.regs.get("first", 0), self.regs.get("last", 0))
+                status = 0
+            except EIEError as e:
+                status = _CODE.get(getattr(e, "status", ""), -1)
+        else:
+            status = _CODE["bad_mode"]
+        self.regs["ap_return"] = status & 0xFFFFFFFF
+        self.ctrl = AP_DONE | AP_IDLE
+
+
+class CoSimAccelerator(KernelMethods):
+    """The driver of ``eie.board.driver`` on the C-simulation of ``config``'s kernel."""
+
+    def __init__(self, config):
+        from eie.hardware.csim import CSim
+
+        self.config = config
+        self.memory = HostMemory()
+        self.registers = CSimRegisters(CSim(config), self.memory)
+        self.kernel = EIEKernel(self.registers, self.memory.allocate)

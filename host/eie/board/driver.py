@@ -1,0 +1,248 @@
+"""PYNQ driver for the EIE kernel.
+
+``EIEAccelerator`` is a ``pynq.DefaultIP`` bound to the kernel's VLNV, so
+``pynq.Overlay("eie.bit").eie`` is one of these. It talks to the kernel's
+AXI4-Lite registers (names from the overlay's .hwh, as Vitis HLS writes them)
+and passes ``pynq.allocate`` buffers to its AXI4 master ports:
+
+    ol = pynq.Overlay("eie.bit")
+    ol.eie.load(qmodel_or_image)        # copy the model image on chip
+    y = ol.eie.run(x)                   # float in, float out
+
+The protocol itself lives in ``EIEKernel``, which needs only a register port
+and an allocator. The board supplies pynq's; the tests supply one backed by
+the C-simulation, so this same code is checked bit for bit without a board.
+This module imports numpy and, if present, pynq; nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from eie.arithmetic.emulator import dequantize_output, quantize_input, unpermute
+from eie.errors import EIEError, ImageError
+from eie.format.image import build_image, image_words, read_image
+from eie.format.qmodel import QuantModel
+from eie.hardware.abi import MODE_LOAD, MODE_RUN, VLNV, KernelStatusError, status_error  # noqa: F401
+
+try:  # the board side; absent on a development machine
+    from pynq import DefaultIP as _DefaultIP
+    from pynq import allocate as _pynq_allocate
+except ImportError:  # pragma: no cover - exercised only where pynq is missing
+    _DefaultIP = object
+    _pynq_allocate = None
+
+# AXI4-Lite block-level control register (ap_ctrl_hs), fixed at offset 0.
+CTRL = 0x00
+AP_START, AP_DONE, AP_IDLE = 0x1, 0x2, 0x4
+
+
+class RegisterPort(Protocol):
+    def write_reg(self, name: str, value: int) -> None: ...
+
+    def read_reg(self, name: str) -> int: ...
+
+    def write_ctrl(self, value: int) -> None: ...
+
+    def read_ctrl(self) -> int: ...
+
+
+def _address(buf) -> int:
+    for attr in ("device_address", "physical_address"):
+        if hasattr(buf, attr):
+            return int(getattr(buf, attr))
+    raise EIEError("buffer has no device address; allocate it with pynq.allocate")
+
+
+class EIEKernel:
+    """The load / run protocol of the kernel, independent of where it runs."""
+
+    def __init__(self, port: RegisterPort, allocate: Callable, timeout_s: float = 10.0):
+        self.port = port
+        self.allocate = allocate
+        self.timeout_s = timeout_s
+        self.model: QuantModel | None = None
+        self._image_buf = None
+
+    # -- low level -----------------------------------------------------
+    def _set_pointer(self, name: str, buf) -> None:
+        addr = _address(buf)
+        self.port.write_reg(f"{name}_1", addr & 0xFFFFFFFF)
+        self.port.write_reg(f"{name}_2", (addr >> 32) & 0xFFFFFFFF)
+
+    def _call(self, when: str) -> int:
+        self.port.write_ctrl(AP_START)
+        deadline = time.monotonic() + self.timeout_s
+        while not self.port.read_ctrl() & (AP_DONE | AP_IDLE):
+            if time.monotonic() > deadline:
+                raise EIEError(f"kernel did not finish {when} within {self.timeout_s} s; is the overlay loaded?")
+        status = self.port.read_reg("ap_return") & 0xFFFFFFFF
+        if status >= 1 << 31:
+            status -= 1 << 32
+        if status != 0:
+            raise status_error(status, f"during {when}")
+        return status
+
+    # -- public ----------------------------------------------------------
+    def load(self, model, check: bool = True) -> QuantModel | None:
+        """Copy a model image (QuantModel, image array or bytes) into the PEs.
+
+        With ``check`` the host's strict reader refuses a damaged image before
+        the kernel sees it; without, the kernel's own checks report it.
+        """
+        if isinstance(model, QuantModel):
+            qm, img = model, build_image(model)
+        else:
+            img = image_words(model)
+            qm = read_image(model) if check else None
+        buf = self.allocate(shape=(img.size,), dtype=np.uint64)
+        buf[:] = img
+        _sync_to_device(buf)
+        self._set_pointer("image", buf)
+        for name, value in (("mode", MODE_LOAD), ("first", 0), ("last", 0), ("n_vectors", 0)):
+            self.port.write_reg(name, value)
+        self.model = None
+        self._call("load")
+        self._image_buf = buf  # keep it alive while the kernel may read it
+        self.model = qm if qm is not None else read_image(img)
+        return self.model
+
+    def run_int(self, x_int: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
+        """Integer inputs (B x K, physical order) through layers first..last; physical outputs."""
+        if self.model is None:
+            raise EIEError("no model loaded: call load() first")
+        qm = self.model
+        last = len(qm.layers) - 1 if last is None else last
+        if not 0 <= first <= last < len(qm.layers):
+            raise EIEError(f"layers {first}..{last} are out of range for a {len(qm.layers)}-layer model")
+        x = np.atleast_2d(np.asarray(x_int, dtype=np.int64))
+        k = qm.layers[first].shape[1]
+        m = qm.layers[last].shape[0]
+        if x.shape[1] != k:
+            raise EIEError(f"inputs have {x.shape[1]} values, layer {first} takes {k}")
+        a = qm.params.act_bits
+        if x.size and (x.min() < -(1 << (a - 1)) or x.max() > (1 << (a - 1)) - 1):
+            raise EIEError(f"input integers exceed the signed {a}-bit activation range")
+        xin = self.allocate(shape=x.shape, dtype=np.int64)
+        yout = self.allocate(shape=(x.shape[0], m), dtype=np.int64)
+        xin[:] = x
+        _sync_to_device(xin)
+        self._set_pointer("x_in", xin)
+        self._set_pointer("y_out", yout)
+        for name, value in (("mode", MODE_RUN), ("first", first), ("last", last), ("n_vectors", x.shape[0])):
+            self.port.write_reg(name, value)
+        self._call("run")
+        _sync_from_device(yout)
+        out = np.array(yout, dtype=np.int64)
+        for b in (xin, yout):
+            if hasattr(b, "freebuffer"):
+                b.freebuffer()
+        return out
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Float inputs (B x K or K) -> float outputs, logical order."""
+        qm = self._loaded()
+        x = np.asarray(x, dtype=np.float64)
+        single = x.ndim == 1
+        y = dequantize_output(qm, unpermute(qm, self.run_int(quantize_input(qm, x))))
+        return y[0] if single else y
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.argmax(np.atleast_2d(self.run(x)), axis=1)
+
+    def _loaded(self) -> QuantModel:
+        if self.model is None:
+            raise EIEError("no model loaded: call load() first")
+        return self.model
+
+
+def _sync_to_device(buf) -> None:
+    if hasattr(buf, "sync_to_device"):
+        buf.sync_to_device()
+    elif hasattr(buf, "flush"):
+        buf.flush()
+
+
+def _sync_from_device(buf) -> None:
+    if hasattr(buf, "sync_from_device"):
+        buf.sync_from_device()
+    elif hasattr(buf, "invalidate"):
+        buf.invalidate()
+
+
+class _PynqRegisterPort:
+    """Registers by the names in the overlay's .hwh (pynq's register_map)."""
+
+    def __init__(self, ip):
+        self.ip = ip
+        self._offsets: dict[str, int] = {}
+
+    def _offset(self, name: str) -> int:
+        if name not in self._offsets:
+            try:
+                self._offsets[name] = int(getattr(self.ip.register_map, name).address)
+            except AttributeError:
+                raise EIEError(
+                    f"the overlay's kernel has no register '{name}'; the bitstream was not built from this "
+                    "toolkit's kernel (rebuild it with build.tcl and overlays/build_overlay.tcl)"
+                ) from None
+        return self._offsets[name]
+
+    def write_reg(self, name: str, value: int) -> None:
+        self.ip.write(self._offset(name), int(value))
+
+    def read_reg(self, name: str) -> int:
+        return int(self.ip.read(self._offset(name)))
+
+    def write_ctrl(self, value: int) -> None:
+        self.ip.write(CTRL, value)
+
+    def read_ctrl(self) -> int:
+        return int(self.ip.read(CTRL))
+
+
+class KernelMethods:
+    """The user-facing methods, shared by the board driver and its co-simulation."""
+
+    kernel: EIEKernel
+
+    def load(self, model, check: bool = True) -> QuantModel:
+        return self.kernel.load(model, check=check)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.kernel.run(x)
+
+    def run_int(self, x_int: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
+        return self.kernel.run_int(x_int, first, last)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.kernel.predict(x)
+
+
+class EIEAccelerator(KernelMethods, _DefaultIP):
+    """pynq driver bound to the EIE kernel IP (see module docstring)."""
+
+    bindto = [VLNV]
+
+    def __init__(self, description):
+        if _pynq_allocate is None:
+            raise EIEError("pynq is not installed: the board driver runs on a PYNQ image (pip install eie-pynq[board])")
+        super().__init__(description=description)
+        self.kernel = EIEKernel(_PynqRegisterPort(self), _pynq_allocate)
+
+
+def open_overlay(bitfile: str, ip_name: str = "eie"):
+    """Load the overlay and return its EIE kernel driver."""
+    try:
+        import pynq
+    except ImportError:
+        raise EIEError("pynq is not installed: run this on a PYNQ board image") from None
+    ol = pynq.Overlay(bitfile)
+    try:
+        return getattr(ol, ip_name)
+    except AttributeError:
+        raise ImageError("bad_overlay", f"overlay {bitfile} has no IP named '{ip_name}'") from None

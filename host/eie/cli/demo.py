@@ -1,0 +1,53 @@
+"""``eie demo``: the main job on bundled data (see eie.demo)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="train, compress (Deep Compression and TTQ), generate the kernel, C-simulate, report",
+        description="Digits MLP 64-300-100-10: prune + 4-bit k-means + centroid fine-tuning, and TTQ; "
+        "quantise for the hardware, render the HLS kernel, run the test set through the C-simulation "
+        "(the emulator when no compiler is found) and report accuracy, compression, bit-exactness "
+        "and modelled latency. No board and no downloads needed.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--fast", action="store_true", help="short training schedule (every stage still runs)")
+    p.add_argument("--out", default="build/demo", help="build directory for the rendered kernel (default build/demo)")
+    p.add_argument("--board", default="zcu104", help="board to render for (default zcu104)")
+    p.add_argument("--pes", type=int, default=16, help="number of PEs (default 16)")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "csim", "emulator"),
+        default="auto",
+        help="where the integer path runs (default: csim, falling back to the emulator)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from eie.demo import DemoOptions, format_summary
+    from eie.demo import run as run_demo
+
+    log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
+    opts = DemoOptions(
+        fast=args.fast,
+        seed=args.seed,
+        board=args.board,
+        n_pes=args.pes,
+        out_dir=args.out,
+        backend=args.backend,
+        progress=not args.json,
+    )
+    result = run_demo(opts, log=log)
+    s = result.to_dict()
+    if args.json:
+        print(json.dumps(s, indent=2))
+    else:
+        print(format_summary(s))
+    return 0 if s["bit_exact"] else 1

@@ -1,1 +1,0 @@
-"""Sub-commands of the ``eie`` CLI; see eie.cli."""

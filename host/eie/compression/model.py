@@ -1,0 +1,231 @@
+"""The compressed model: sparse positions, weight-sharing codes and codebooks.
+
+A ``CompressedModel`` is what compression produces and what the EIE encoder,
+the quantiser and the float reference consume. It is saved as an ``.npz``
+with a schema version; the loader is strict and says what is wrong.
+
+The float-weights file that compression reads is ``eie.compression.weights``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from eie.compression.weights import open_npz
+from eie.errors import FormatError
+
+SCHEMA = "eie-compressed"
+SCHEMA_VERSION = 1
+ACTIVATIONS = ("relu", "none")
+KINDS = ("shared", "ternary")
+
+
+@dataclass
+class CompressedLayer:
+    """One fully-connected layer y = act(W x + b) after compression.
+
+    ``rows``/``cols``/``codes`` list the kept weights (column-major order);
+    ``codebook[c]`` is the value of code c and ``codebook[0]`` is always 0.
+    ``kind`` is ``"ternary"`` for TTQ layers, whose codebook is
+    ``[0, +Wp, -Wn, 0]``.
+    """
+
+    name: str
+    shape: tuple[int, int]
+    rows: np.ndarray
+    cols: np.ndarray
+    codes: np.ndarray
+    codebook: np.ndarray
+    bias: np.ndarray
+    activation: str = "relu"
+    weight_bits: int = 4
+    kind: str = "shared"
+
+    def __post_init__(self) -> None:
+        self.shape = (int(self.shape[0]), int(self.shape[1]))
+        self.rows = np.asarray(self.rows, dtype=np.int32)
+        self.cols = np.asarray(self.cols, dtype=np.int32)
+        self.codes = np.asarray(self.codes, dtype=np.uint8)
+        self.codebook = np.asarray(self.codebook, dtype=np.float64)
+        self.bias = np.asarray(self.bias, dtype=np.float64)
+        self.validate()
+
+    def validate(self) -> None:
+        m, k = self.shape
+        where = f"layer {self.name!r}"
+        if m <= 0 or k <= 0:
+            raise FormatError(f"{where}: shape {self.shape} must be positive")
+        if not (self.rows.shape == self.cols.shape == self.codes.shape) or self.rows.ndim != 1:
+            raise FormatError(f"{where}: rows, cols and codes must be 1-D arrays of one length")
+        if self.rows.size and (self.rows.min() < 0 or self.rows.max() >= m):
+            raise FormatError(f"{where}: a row index is outside 0..{m - 1}")
+        if self.cols.size and (self.cols.min() < 0 or self.cols.max() >= k):
+            raise FormatError(f"{where}: a column index is outside 0..{k - 1}")
+        if not 1 <= self.weight_bits <= 8:
+            raise FormatError(f"{where}: weight_bits={self.weight_bits} must be 1..8")
+        if self.codebook.shape != (1 << self.weight_bits,):
+            raise FormatError(f"{where}: codebook has {self.codebook.size} values, expected 2^{self.weight_bits}")
+        if self.codebook[0] != 0.0:
+            raise FormatError(f"{where}: codebook[0] must be 0 (code 0 means zero)")
+        if self.codes.size and (self.codes.min() < 1 or self.codes.max() >= self.codebook.size):
+            raise FormatError(f"{where}: kept weights need codes 1..{self.codebook.size - 1}")
+        if self.bias.shape != (m,):
+            raise FormatError(f"{where}: bias has shape {self.bias.shape}, expected ({m},)")
+        if self.activation not in ACTIVATIONS:
+            raise FormatError(f"{where}: activation {self.activation!r} must be one of {ACTIVATIONS}")
+        if self.kind not in KINDS:
+            raise FormatError(f"{where}: kind {self.kind!r} must be one of {KINDS}")
+        if self.rows.size:
+            flat = self.cols.astype(np.int64) * m + self.rows
+            if np.unique(flat).size != flat.size:
+                raise FormatError(f"{where}: a weight position is listed twice")
+
+    @property
+    def nnz(self) -> int:
+        return int(self.codes.size)
+
+    @property
+    def density(self) -> float:
+        return self.nnz / float(self.shape[0] * self.shape[1])
+
+    def dense_codes(self) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=np.uint8)
+        out[self.rows, self.cols] = self.codes
+        return out
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """act(W x + b) for inputs x (B x K or K), W kept sparse (VGG-size layers fit)."""
+        from scipy import sparse
+
+        x = np.asarray(x, dtype=np.float64)
+        single = x.ndim == 1
+        w = sparse.csr_matrix((self.codebook[self.codes], (self.rows, self.cols)), shape=self.shape)
+        y = np.asarray(w @ np.atleast_2d(x).T).T + self.bias
+        if self.activation == "relu":
+            y = np.maximum(y, 0.0)
+        return y[0] if single else y
+
+    def dense_weights(self) -> np.ndarray:
+        """The dequantised weight matrix W[c] = codebook[code]."""
+        out = np.zeros(self.shape, dtype=np.float64)
+        out[self.rows, self.cols] = self.codebook[self.codes]
+        return out
+
+    @classmethod
+    def from_dense_codes(cls, name: str, codes: np.ndarray, codebook, bias=None, **kw) -> CompressedLayer:
+        codes = np.asarray(codes)
+        # Column-major order is the order EIE stores them in.
+        cols, rows = np.nonzero(codes.T)
+        m = codes.shape[0]
+        return cls(
+            name=name,
+            shape=codes.shape,
+            rows=rows,
+            cols=cols,
+            codes=codes[rows, cols],
+            codebook=codebook,
+            bias=np.zeros(m) if bias is None else bias,
+            **kw,
+        )
+
+
+@dataclass
+class CompressedModel:
+    layers: list[CompressedLayer]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise FormatError("a model needs at least one layer")
+        for prev, nxt in zip(self.layers, self.layers[1:]):
+            if nxt.shape[1] != prev.shape[0]:
+                raise FormatError(
+                    f"layer {nxt.name!r} takes {nxt.shape[1]} inputs but layer {prev.name!r} "
+                    f"gives {prev.shape[0]} outputs"
+                )
+
+    @property
+    def in_features(self) -> int:
+        return self.layers[0].shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.layers[-1].shape[0]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Float reference: the dequantised compressed model on inputs x (B x K)."""
+        h = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        for layer in self.layers:
+            h = layer.forward(h)
+        return h
+
+    def save(self, path: str | os.PathLike) -> None:
+        meta = {
+            "schema": SCHEMA,
+            "version": SCHEMA_VERSION,
+            "settings": self.settings,
+            "layers": [
+                {
+                    "name": l.name,
+                    "shape": list(l.shape),
+                    "activation": l.activation,
+                    "weight_bits": l.weight_bits,
+                    "kind": l.kind,
+                }
+                for l in self.layers
+            ],
+        }
+        arrays = {"__meta__": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+        for i, l in enumerate(self.layers):
+            arrays[f"{i}.rows"] = l.rows
+            arrays[f"{i}.cols"] = l.cols
+            arrays[f"{i}.codes"] = l.codes
+            arrays[f"{i}.codebook"] = l.codebook
+            arrays[f"{i}.bias"] = l.bias
+        with open(path, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CompressedModel:
+        arrays = open_npz(path)
+        if "__meta__" not in arrays:
+            raise FormatError(
+                f"{path}: not a compressed model (no '__meta__' entry); "
+                "make one with 'eie compress WEIGHTS.npz -o MODEL.npz'"
+            )
+        try:
+            meta = json.loads(bytes(arrays["__meta__"].astype(np.uint8)).decode())
+        except (ValueError, UnicodeDecodeError):
+            raise FormatError(f"{path}: the model's metadata is corrupted") from None
+        if meta.get("schema") != SCHEMA:
+            raise FormatError(f"{path}: schema {meta.get('schema')!r} is not {SCHEMA!r}")
+        if meta.get("version") != SCHEMA_VERSION:
+            raise FormatError(
+                f"{path}: schema version {meta.get('version')} is not supported "
+                f"(this toolkit reads version {SCHEMA_VERSION})"
+            )
+        layers = []
+        for i, lm in enumerate(meta.get("layers", [])):
+            try:
+                layers.append(
+                    CompressedLayer(
+                        name=lm["name"],
+                        shape=tuple(lm["shape"]),
+                        rows=arrays[f"{i}.rows"],
+                        cols=arrays[f"{i}.cols"],
+                        codes=arrays[f"{i}.codes"],
+                        codebook=arrays[f"{i}.codebook"],
+                        bias=arrays[f"{i}.bias"],
+                        activation=lm["activation"],
+                        weight_bits=int(lm["weight_bits"]),
+                        kind=lm.get("kind", "shared"),
+                    )
+                )
+            except KeyError as e:
+                raise FormatError(f"{path}: layer {i} lacks {e.args[0]!r}") from None
+        return cls(layers=layers, settings=meta.get("settings", {}))

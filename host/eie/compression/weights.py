@@ -1,0 +1,87 @@
+"""The float-weights file that ``eie compress`` reads, and its layers.
+
+An ``.npz`` with ``<layer>.weight`` (out x in) and optional ``<layer>.bias``
+arrays, in layer order; ReLU between layers.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from eie.errors import FormatError
+
+
+def open_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    if not os.path.exists(path):
+        raise FormatError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise FormatError(f"{path}: cannot read it as an .npz file ({e})") from None
+
+
+@dataclass
+class DenseLayer:
+    """A float layer as read from a weights file (before compression)."""
+
+    name: str
+    weight: np.ndarray
+    bias: np.ndarray
+    activation: str = "relu"
+
+
+def load_weights(path: str | os.PathLike, last_activation: str = "none") -> list[DenseLayer]:
+    """Read ``<layer>.weight`` / ``<layer>.bias`` arrays in file order.
+
+    ReLU between layers and ``last_activation`` after the last one.
+    """
+    arrays = open_npz(path)
+    names: list[str] = []
+    for key in arrays:
+        if key.endswith(".weight"):
+            names.append(key[: -len(".weight")])
+        elif not key.endswith(".bias"):
+            raise FormatError(f"{path}: unexpected key {key!r}; expected '<layer>.weight' and optional '<layer>.bias'")
+    if not names:
+        raise FormatError(f"{path}: no '<layer>.weight' arrays found")
+    orphans = [k for k in arrays if k.endswith(".bias") and k[: -len(".bias")] not in names]
+    if orphans:
+        raise FormatError(f"{path}: {orphans[0]!r} has no matching '.weight' array; rename or remove it")
+    layers = []
+    for i, name in enumerate(names):
+        w = np.asarray(arrays[name + ".weight"])
+        if w.ndim != 2 or w.size == 0:
+            raise FormatError(f"{path}: {name}.weight has shape {w.shape}; expected a 2-D (out x in) matrix")
+        if not np.issubdtype(w.dtype, np.floating) and not np.issubdtype(w.dtype, np.integer):
+            raise FormatError(f"{path}: {name}.weight has dtype {w.dtype}; expected numbers")
+        if not np.all(np.isfinite(w)):
+            raise FormatError(f"{path}: {name}.weight contains NaN or infinity")
+        b = arrays.get(name + ".bias")
+        if b is None:
+            b = np.zeros(w.shape[0])
+        b = np.asarray(b, dtype=np.float64)
+        if b.shape != (w.shape[0],):
+            raise FormatError(f"{path}: {name}.bias has shape {b.shape}, expected ({w.shape[0]},)")
+        act = "relu" if i < len(names) - 1 else last_activation
+        layers.append(DenseLayer(name, w.astype(np.float64), b, act))
+    for prev, nxt in zip(layers, layers[1:]):
+        if nxt.weight.shape[1] != prev.weight.shape[0]:
+            raise FormatError(
+                f"{path}: {nxt.name}.weight takes {nxt.weight.shape[1]} inputs but "
+                f"{prev.name}.weight gives {prev.weight.shape[0]} outputs"
+            )
+    return layers
+
+
+def save_weights(path: str | os.PathLike, layers: list[DenseLayer]) -> None:
+    arrays = {}
+    for l in layers:
+        arrays[f"{l.name}.weight"] = np.asarray(l.weight, dtype=np.float32)
+        arrays[f"{l.name}.bias"] = np.asarray(l.bias, dtype=np.float32)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)

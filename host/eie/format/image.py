@@ -1,0 +1,285 @@
+"""The model image: the flat little-endian uint64 buffer the kernel loads.
+
+Layout (word offsets from the start; docs/image-format.md has the table):
+
+* header, 16 words: magic, version, total words, the accelerator parameters
+  (N, weight_bits, index_bits, act_bits, cb_bits, acc_bits), layer count,
+  descriptor offset, input and output lengths, checksum;
+* one 16-word descriptor per layer: shape, flags, fixed-point formats and the
+  offsets of its sections;
+* per layer: codebook (2^b int64), bias (M int64, physical row order), row
+  permutation (uint32 pairs), per-PE entry counts, per-PE pointers (uint32
+  pairs, ceil((K+1)/2) words per PE), per-PE packed entry sections.
+
+This module imports numpy only (it runs on the board).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eie.errors import FormatError, ImageError
+from eie.format.csc import from_sections
+from eie.format.qmodel import HWParams, QuantLayer, QuantModel
+
+MAGIC = int.from_bytes(b"EIEIMAGE", "little")
+VERSION = 1
+HEADER_WORDS = 16
+DESC_WORDS = 16
+
+# Header word indices.
+H_MAGIC, H_VERSION, H_TOTAL, H_PES, H_WBITS, H_IBITS, H_ABITS, H_CBITS, H_ACCBITS = range(9)
+H_LAYERS, H_DESC, H_IN, H_OUT, H_CHECKSUM = range(9, 14)
+# Descriptor word indices.
+D_ROWS, D_COLS, D_FLAGS, D_FA_IN, D_FW, D_FA_OUT, D_SHIFT = range(7)
+D_CODEBOOK, D_BIAS, D_PERM, D_COUNTS, D_PTR, D_ENTRIES, D_ENTRY_WORDS = range(7, 14)
+
+FLAG_RELU = 1
+FLAG_TERNARY = 2
+
+
+def _u32_words(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.uint32)
+    if a.size % 2:
+        a = np.concatenate((a, np.zeros(1, np.uint32)))
+    return a.view("<u8").astype(np.uint64)
+
+
+def _ptr_words(k: int) -> int:
+    return (k + 2) // 2
+
+
+def build_image(qm: QuantModel) -> np.ndarray:
+    """Serialise a QuantModel to the image (uint64 array, little-endian on disk)."""
+    p = qm.params
+    n = p.n_pes
+    nl = len(qm.layers)
+    desc = np.zeros((nl, DESC_WORDS), dtype=np.uint64)
+    chunks: list[np.ndarray] = []
+    offset = HEADER_WORDS + DESC_WORDS * nl
+
+    def put(arr: np.ndarray) -> int:
+        nonlocal offset
+        start = offset
+        chunks.append(arr.astype(np.uint64))
+        offset += arr.size
+        return start
+
+    for i, ql in enumerate(qm.layers):
+        enc = ql.encoded
+        m, k = enc.shape
+        if (enc.n_pes, enc.weight_bits, enc.index_bits) != (n, p.weight_bits, p.index_bits):
+            raise ImageError(
+                "params_mismatch",
+                f"layer {ql.name!r} was encoded for N={enc.n_pes}, weight_bits={enc.weight_bits}, "
+                f"index_bits={enc.index_bits}; the image is for N={n}, weight_bits={p.weight_bits}, "
+                f"index_bits={p.index_bits}",
+            )
+        cb = np.zeros(1 << p.weight_bits, dtype=np.int64)
+        cb[: ql.codebook.size] = ql.codebook
+        d = desc[i]
+        d[D_ROWS], d[D_COLS] = m, k
+        d[D_FLAGS] = (FLAG_RELU if ql.relu else 0) | (FLAG_TERNARY if ql.ternary else 0)
+        d[D_FA_IN], d[D_FW], d[D_FA_OUT], d[D_SHIFT] = ql.fa_in, ql.fw, ql.fa_out, ql.shift
+        d[D_CODEBOOK] = put(cb.view(np.uint64))
+        d[D_BIAS] = put(np.asarray(ql.bias, dtype=np.int64).view(np.uint64))
+        d[D_PERM] = put(_u32_words(ql.perm))
+        counts = enc.n_entries.astype(np.uint64)
+        d[D_COUNTS] = put(counts)
+        d[D_PTR] = put(np.concatenate([_u32_words(enc.ptr[q]) for q in range(n)]))
+        words = [enc.pack(q) for q in range(n)]
+        allw = np.concatenate(words) if words else np.zeros(0, np.uint64)
+        d[D_ENTRIES] = put(allw)
+        d[D_ENTRY_WORDS] = allw.size
+    head = np.zeros(HEADER_WORDS, dtype=np.uint64)
+    head[H_MAGIC] = MAGIC
+    head[H_VERSION] = VERSION
+    head[H_TOTAL] = offset
+    head[H_PES : H_ACCBITS + 1] = p.as_tuple()
+    head[H_LAYERS] = nl
+    head[H_DESC] = HEADER_WORDS
+    head[H_IN] = qm.in_features
+    head[H_OUT] = qm.out_features
+    img = np.concatenate([head, desc.ravel()] + chunks).astype(np.uint64)
+    img[H_CHECKSUM] = checksum(img)
+    return img
+
+
+def checksum(img: np.ndarray) -> np.uint64:
+    """Sum of all words mod 2^64 with the checksum word counted as 0."""
+    with np.errstate(over="ignore"):
+        total = np.sum(img, dtype=np.uint64) - img[H_CHECKSUM]
+    return np.uint64(total)
+
+
+def image_bytes(img: np.ndarray) -> bytes:
+    return np.asarray(img, dtype="<u8").tobytes()
+
+
+def save_image(path, qm_or_img) -> None:
+    img = qm_or_img.to_image() if isinstance(qm_or_img, QuantModel) else qm_or_img
+    with open(path, "wb") as f:
+        f.write(image_bytes(img))
+
+
+def load_image(path, expect: HWParams | None = None) -> QuantModel:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ImageError("unreadable", f"{path}: cannot read the model image ({e.strerror})") from None
+    return read_image(data, expect)
+
+
+def _signed_fits(a: np.ndarray, bits: int) -> bool:
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return bool(a.size == 0 or (a.min() >= lo and a.max() <= hi))
+
+
+def image_words(data) -> np.ndarray:
+    """An image as uint64 words: from bytes, a uint8 buffer or a 64-bit array.
+
+    A byte length that is not a whole number of words is refused, never cut.
+    """
+    if isinstance(data, np.ndarray) and data.dtype.itemsize == 8 and data.dtype.kind in "ui":
+        return np.ascontiguousarray(data).view(np.uint64).reshape(-1)
+    if isinstance(data, np.ndarray) and data.dtype not in (np.uint8, np.int8):
+        raise ImageError("truncated", f"an image array must hold 64-bit words or bytes, not {data.dtype}")
+    raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    if len(raw) % 8:
+        raise ImageError("truncated", f"image is {len(raw)} bytes, not a whole number of 64-bit words")
+    return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
+
+
+def read_image(data, expect: HWParams | None = None) -> QuantModel:
+    """Strictly parse an image (bytes or uint64 array) into a QuantModel.
+
+    Every kind of damage is an ImageError with a ``code`` and a message that
+    says what is wrong; ``expect`` refuses an image built for other parameters.
+    """
+    img = image_words(data)
+    if img.size < HEADER_WORDS:
+        raise ImageError("truncated", f"image has {img.size} words, shorter than the {HEADER_WORDS}-word header")
+    if int(img[H_MAGIC]) != MAGIC:
+        raise ImageError(
+            "bad_magic",
+            f"not an EIE model image (magic {int(img[H_MAGIC]):#018x}, expected {MAGIC:#018x} 'EIEIMAGE')",
+        )
+    if int(img[H_VERSION]) != VERSION:
+        raise ImageError(
+            "bad_version",
+            f"image format version {int(img[H_VERSION])} is not supported (this toolkit reads version "
+            f"{VERSION}); rebuild the image with this toolkit",
+        )
+    total = int(img[H_TOTAL])
+    if total > img.size:
+        raise ImageError("truncated", f"image is truncated: header says {total} words, only {img.size} present")
+    if total < img.size:
+        raise ImageError("bad_offset", f"image has {img.size - total} words past its declared end ({total} words)")
+    if int(img[H_CHECKSUM]) != int(checksum(img)):
+        raise ImageError("checksum", "image checksum does not match: the image is corrupted")
+    try:
+        params = HWParams(*[int(x) for x in img[H_PES : H_ACCBITS + 1]])
+    except Exception as e:  # ConfigError from the field checks
+        raise ImageError("params_mismatch", f"image header holds invalid parameters: {e}") from None
+    if expect is not None and params != expect:
+        diffs = [
+            f"{name} {a} (kernel has {b})"
+            for name, a, b in zip(
+                ("N", "weight_bits", "index_bits", "act_bits", "cb_bits", "acc_bits"),
+                params.as_tuple(),
+                expect.as_tuple(),
+            )
+            if a != b
+        ]
+        raise ImageError(
+            "params_mismatch",
+            "image was built for other accelerator parameters: "
+            + ", ".join(diffs)
+            + "; rebuild the image for this configuration",
+        )
+    nl = int(img[H_LAYERS])
+    dstart = int(img[H_DESC])
+    if nl < 1 or dstart < HEADER_WORDS or dstart + nl * DESC_WORDS > total:
+        raise ImageError("bad_offset", f"layer descriptors ({nl} layers at word {dstart}) run past the image end")
+    n = params.n_pes
+    per = params.entries_per_word
+    nb = 1 << params.weight_bits
+    layers = []
+    for i in range(nl):
+        d = [int(x) for x in img[dstart + i * DESC_WORDS : dstart + (i + 1) * DESC_WORDS]]
+        m, k = d[D_ROWS], d[D_COLS]
+        where = f"layer {i}"
+        if not (1 <= m < 1 << 31 and 1 <= k < 1 << 31):
+            raise ImageError("bad_layer", f"{where}: shape {m} x {k} is invalid")
+        if d[D_FLAGS] & ~(FLAG_RELU | FLAG_TERNARY):
+            raise ImageError("bad_layer", f"{where}: unknown flags {d[D_FLAGS]:#x}")
+        fa_in, fw, fa_out, shift = d[D_FA_IN], d[D_FW], d[D_FA_OUT], d[D_SHIFT]
+        if max(fa_in, fw, fa_out) > 62 or shift != fa_in + fw - fa_out or shift > 62:
+            raise ImageError(
+                "bad_layer",
+                f"{where}: fixed-point formats fa_in={fa_in}, fw={fw}, fa_out={fa_out}, shift={shift} are inconsistent",
+            )
+        ptr_words = _ptr_words(k)
+
+        def section(off: int, size: int, what: str, where: str = where) -> np.ndarray:
+            if off < dstart + nl * DESC_WORDS or off + size > total:
+                raise ImageError(
+                    "bad_offset",
+                    f"{where}: {what} section (words {off}..{off + size}) lies outside the image data "
+                    f"(words {dstart + nl * DESC_WORDS}..{total})",
+                )
+            return img[off : off + size]
+
+        cb = section(d[D_CODEBOOK], nb, "codebook").view(np.int64).copy()
+        bias = section(d[D_BIAS], m, "bias").view(np.int64).copy()
+        perm = section(d[D_PERM], (m + 1) // 2, "permutation").view("<u4")[:m].astype(np.int64)
+        counts = section(d[D_COUNTS], n, "entry counts").astype(np.int64)
+        ptr_raw = section(d[D_PTR], n * ptr_words, "pointers").view("<u4").reshape(n, 2 * ptr_words)
+        ptr = ptr_raw[:, : k + 1].astype(np.int64)
+        nwords = -(-counts // per)
+        if int(nwords.sum()) != d[D_ENTRY_WORDS]:
+            raise ImageError(
+                "bad_layer", f"{where}: entry section is {d[D_ENTRY_WORDS]} words, counts need {int(nwords.sum())}"
+            )
+        ent = section(d[D_ENTRIES], d[D_ENTRY_WORDS], "entries")
+        if not _signed_fits(cb, params.cb_bits) or cb[0] != 0:
+            raise ImageError(
+                "bad_layer", f"{where}: codebook values exceed cb_bits={params.cb_bits} or code 0 is not zero"
+            )
+        if not _signed_fits(bias, params.acc_bits):
+            raise ImageError("bad_layer", f"{where}: a bias exceeds acc_bits={params.acc_bits}")
+        if not np.array_equal(np.sort(perm), np.arange(m)):
+            raise ImageError("bad_layer", f"{where}: the row permutation is not a permutation of 0..{m - 1}")
+        if np.any(ptr[:, 0] != 0) or np.any(np.diff(ptr, axis=1) < 0) or np.any(ptr[:, -1] != counts):
+            raise ImageError("bad_layer", f"{where}: column pointers are not increasing from 0 to the entry count")
+        bounds = np.concatenate(([0], np.cumsum(nwords)))
+        words = [ent[bounds[q] : bounds[q + 1]] for q in range(n)]
+        enc = from_sections((m, k), n, params.weight_bits, params.index_bits, ptr, words)
+        try:
+            # Relative indices that run past a PE's rows would make the kernel
+            # write outside its accumulators.
+            enc.coordinates()
+        except FormatError as e:
+            raise ImageError("bad_layer", f"{where}: {e}") from None
+        if i > 0 and k != layers[-1].shape[0]:
+            raise ImageError("bad_layer", f"{where} takes {k} inputs but layer {i - 1} gives {layers[-1].shape[0]}")
+        if i > 0 and fa_in != layers[-1].fa_out:
+            raise ImageError("bad_layer", f"{where}: fa_in={fa_in} differs from layer {i - 1}'s fa_out")
+        layers.append(
+            QuantLayer(
+                name=f"layer{i}",
+                encoded=enc,
+                codebook=cb,
+                bias=bias,
+                perm=perm,
+                fa_in=fa_in,
+                fw=fw,
+                fa_out=fa_out,
+                relu=bool(d[D_FLAGS] & FLAG_RELU),
+                ternary=bool(d[D_FLAGS] & FLAG_TERNARY),
+            )
+        )
+    if int(img[H_IN]) != layers[0].shape[1] or int(img[H_OUT]) != layers[-1].shape[0]:
+        raise ImageError("bad_layer", "header input/output lengths disagree with the layers")
+    return QuantModel(params, layers)

@@ -1,0 +1,67 @@
+"""The kernel's software interface, shared by the renderer, C-simulation and driver.
+
+Board-safe (imports only eie.errors): the PYNQ driver needs these without jinja2.
+"""
+
+from eie.errors import CapacityError, EIEError, ImageError
+
+# The kernel's top function and the VLNV that export_design gives its IP
+# (build.tcl) and that the PYNQ driver binds to.
+TOP = "eie_top"
+VENDOR = "eie-pynq.org"
+LIBRARY = "hls"
+IP_VERSION = "1.0"
+VLNV = f"{VENDOR}:{LIBRARY}:{TOP}:{IP_VERSION}"
+
+MODE_LOAD = 0
+MODE_RUN = 1
+
+# Status codes the kernel returns (hls/eie_params.h.j2 renders them).
+KERNEL_STATUS = {
+    0: "ok",
+    1: "bad_magic",
+    2: "bad_version",
+    3: "params_mismatch",
+    4: "capacity",
+    5: "layer_range",
+    6: "bad_image",
+    7: "not_loaded",
+    8: "bad_mode",
+}
+
+
+_STATUS_HELP = {
+    "bad_magic": "the buffer is not an EIE model image",
+    "bad_version": "the image format version is not the one the kernel reads; rebuild the image with this toolkit",
+    "params_mismatch": "the image was built for other accelerator parameters (N or bit widths); "
+    "rebuild it for this configuration",
+    "capacity": "the model does not fit the kernel's on-chip memories; raise the depths or use more PEs",
+    "layer_range": "the requested layers first..last are not in the loaded model",
+    "bad_image": "the image is inconsistent (checksum, section offsets, pointers or codebook)",
+    "not_loaded": "no model is loaded; call load() first",
+    "bad_mode": "unknown kernel mode",
+}
+
+
+class KernelStatusError(EIEError):
+    """The kernel returned a status other than ok (``status`` is its name)."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def status_error(code: int, context: str = "") -> EIEError:
+    """The exception for a kernel status: ImageError for image problems, CapacityError, or KernelStatusError."""
+    name = KERNEL_STATUS.get(int(code), f"unknown_{code}")
+    msg = f"kernel returned status {code} ({name}): {_STATUS_HELP.get(name, 'unexpected status')}"
+    if context:
+        msg += f" -- {context}"
+    if name in ("bad_magic", "bad_version", "params_mismatch", "bad_image"):
+        err: EIEError = ImageError(name, msg)
+    elif name == "capacity":
+        err = CapacityError(msg)
+    else:
+        err = KernelStatusError(name, msg)
+    err.status = name  # type: ignore[attr-defined]
+    return err

@@ -1,0 +1,230 @@
+"""The accelerator configuration: what the HLS templates are rendered for.
+
+One ``AcceleratorConfig`` fixes everything the kernel is compiled with: the
+board (its part and on-chip resources), the clock, the number of PEs, the bit
+widths of DESIGN section 3, the FIFO depth and the per-PE memory depths. It
+loads from YAML (``from_yaml``); every field is checked with a ConfigError
+that names the field and the allowed range. pyyaml is imported only when a
+YAML file is read, so the board side can import this module with numpy alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+
+from eie.errors import ConfigError, check_int
+from eie.format.qmodel import HWParams
+from eie.hardware.abi import TOP
+from eie.hardware.boards import BOARDS, CUSTOM, Board
+
+ENTRY_STORAGE = ("auto", "bram", "uram")
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _int_field(name: str, value, lo: int, hi: int) -> int:
+    return check_int(name, value, lo, hi)
+
+
+@dataclass
+class AcceleratorConfig:
+    """Parameters of one generated accelerator.
+
+    Depths are per PE: ``entry_depth`` 64-bit entry words (all layers),
+    ``ptr_depth`` column pointers (sum over layers of K+1, split over two
+    banks), ``act_depth`` activations per PE (ceil(max layer width / N)),
+    ``bias_depth`` biases per PE (sum over layers of ceil(M / N)).
+    ``lnzd_window`` is how many consecutive activations the broadcaster's
+    leading-non-zero detector looks at per cycle (None: N, one per PE bank);
+    it must be a divisor of ``n_pes`` or ``n_pes`` times a power of two. Each all-zero window
+    costs the broadcaster one cycle (eie.performance.timing, ``scan_window``).
+    ``resources`` (bram36, uram, dsp) is required for ``board: custom``.
+    """
+
+    board: str = "pynq-z2"
+    part: str | None = None
+    clock_mhz: float | None = None
+    n_pes: int = 8
+    weight_bits: int = 4
+    index_bits: int = 4
+    act_bits: int = 16
+    cb_bits: int = 16
+    acc_bits: int = 32
+    fifo_depth: int = 8
+    lnzd_window: int | None = None
+    entry_depth: int = 4096
+    ptr_depth: int = 2048
+    act_depth: int = 512
+    bias_depth: int = 1024
+    max_layers: int = 8
+    ternary: bool = False
+    entry_storage: str = "auto"
+    top: str = TOP
+    resources: dict | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- validation ---------------------------------------------------------
+    def validate(self) -> None:
+        if not isinstance(self.board, str) or (self.board not in BOARDS and self.board != CUSTOM):
+            raise ConfigError(
+                f"board={self.board!r} is not known: use one of {', '.join(BOARDS)} or 'custom' "
+                "(with part and resources)"
+            )
+        if self.board == CUSTOM:
+            if not self.part:
+                raise ConfigError("board: custom needs 'part' (the FPGA part name, e.g. xc7z020clg400-1)")
+            if not isinstance(self.resources, dict):
+                raise ConfigError("board: custom needs 'resources: {bram36: .., uram: .., dsp: ..}'")
+            unknown = set(self.resources) - {"bram36", "uram", "dsp", "family"}
+            if unknown:
+                raise ConfigError(f"resources has unknown keys {sorted(unknown)}; use bram36, uram, dsp, family")
+            for key in ("bram36", "uram", "dsp"):
+                _int_field(f"resources.{key}", self.resources.get(key, 0), 0, 1 << 20)
+            if self.resources.get("family", "zynqmp") not in ("zynq7", "zynqmp"):
+                raise ConfigError("resources.family must be 'zynq7' or 'zynqmp'")
+        elif self.resources is not None:
+            raise ConfigError(f"resources can only be given with board: custom (board {self.board!r} has its own)")
+        if self.part is not None and (not isinstance(self.part, str) or not self.part.strip()):
+            raise ConfigError(f"part={self.part!r} must be a non-empty part name")
+        if self.clock_mhz is not None:
+            try:
+                mhz = float(self.clock_mhz)
+            except (TypeError, ValueError):
+                raise ConfigError(f"clock_mhz={self.clock_mhz!r} must be a number") from None
+            if not 10.0 <= mhz <= 1000.0:
+                raise ConfigError(f"clock_mhz={self.clock_mhz} is out of range: it must be 10 to 1000 MHz")
+        _int_field("n_pes", self.n_pes, 1, 64)
+        _int_field("weight_bits", self.weight_bits, 1, 8)
+        _int_field("index_bits", self.index_bits, 1, 8)
+        if self.weight_bits + self.index_bits > 16:
+            raise ConfigError(
+                f"weight_bits + index_bits = {self.weight_bits + self.index_bits} exceeds 16 (an entry must "
+                "pack at least 4 to a 64-bit word)"
+            )
+        _int_field("act_bits", self.act_bits, 2, 32)
+        _int_field("cb_bits", self.cb_bits, 2, 32)
+        _int_field("acc_bits", self.acc_bits, 8, 64)
+        if self.acc_bits < self.act_bits:
+            raise ConfigError(f"acc_bits={self.acc_bits} must be at least act_bits={self.act_bits}")
+        _int_field("fifo_depth", self.fifo_depth, 1, 4096)
+        if self.lnzd_window is not None:
+            _int_field("lnzd_window", self.lnzd_window, 1, 1024)
+            w, n = int(self.lnzd_window), int(self.n_pes)
+            if w % n and n % w:
+                raise ConfigError(
+                    f"lnzd_window={w} must be a multiple or a divisor of n_pes={n} (each window reads whole "
+                    "words from the PE banks); e.g. use " + ", ".join(str(x) for x in sorted({n, 2 * n, 4 * n}))
+                )
+            f = w // n
+            if w > n and f & (f - 1):
+                # The buffers are partitioned cyclically by W/N; a power of two keeps the bank of
+                # a window's word a bit field of its address instead of a remainder.
+                raise ConfigError(
+                    f"lnzd_window={w} must be n_pes={n} times a power of two when wider than n_pes "
+                    f"(it is {f} x {n}); e.g. use {n * (1 << (f.bit_length() - 1))} or {n * (1 << f.bit_length())}"
+                )
+        _int_field("entry_depth", self.entry_depth, 1, 1 << 22)
+        _int_field("ptr_depth", self.ptr_depth, 2, 1 << 22)
+        _int_field("act_depth", self.act_depth, 1, 1 << 20)
+        _int_field("bias_depth", self.bias_depth, 1, 1 << 22)
+        _int_field("max_layers", self.max_layers, 1, 64)
+        if not isinstance(self.ternary, bool):
+            raise ConfigError(f"ternary={self.ternary!r} must be true or false")
+        if self.entry_storage not in ENTRY_STORAGE:
+            raise ConfigError(f"entry_storage={self.entry_storage!r} must be one of {', '.join(ENTRY_STORAGE)}")
+        if self.entry_storage == "uram" and self.board_spec.uram == 0:
+            raise ConfigError(f"entry_storage: uram, but board {self.board!r} has no UltraRAM; use bram or auto")
+        if not isinstance(self.top, str) or not _IDENT.match(self.top):
+            raise ConfigError(f"top={self.top!r} must be a C identifier (letters, digits, underscore)")
+
+    # -- derived ------------------------------------------------------------
+    @property
+    def board_spec(self) -> Board:
+        if self.board == CUSTOM:
+            r = self.resources or {}
+            return Board(
+                CUSTOM,
+                str(self.part),
+                int(r.get("bram36", 0)),
+                int(r.get("uram", 0)),
+                int(r.get("dsp", 0)),
+                100.0,
+                str(r.get("family", "zynqmp")),
+            )
+        return BOARDS[self.board]
+
+    @property
+    def fpga_part(self) -> str:
+        return self.part or self.board_spec.part
+
+    @property
+    def clock(self) -> float:
+        """Clock in MHz (the board's default when not set)."""
+        return float(self.clock_mhz) if self.clock_mhz is not None else self.board_spec.clock_mhz
+
+    @property
+    def clock_period_ns(self) -> float:
+        return 1000.0 / self.clock
+
+    @property
+    def scan_window(self) -> int:
+        """Activations the broadcaster scans per cycle (``lnzd_window``, default N)."""
+        return int(self.lnzd_window) if self.lnzd_window is not None else int(self.n_pes)
+
+    @property
+    def entries_per_word(self) -> int:
+        return 64 // (self.weight_bits + self.index_bits)
+
+    @property
+    def uses_uram(self) -> bool:
+        return self.entry_storage == "uram" or (self.entry_storage == "auto" and self.board_spec.uram > 0)
+
+    def to_hwparams(self) -> HWParams:
+        return HWParams(self.n_pes, self.weight_bits, self.index_bits, self.act_bits, self.cb_bits, self.acc_bits)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if d["resources"] is None:
+            del d["resources"]
+        return d
+
+    def replace(self, **changes) -> AcceleratorConfig:
+        d = asdict(self)
+        d.update(changes)
+        return AcceleratorConfig(**d)
+
+    # -- files --------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict) -> AcceleratorConfig:
+        if not isinstance(data, dict):
+            raise ConfigError("the configuration must be a mapping of field: value")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown configuration keys {unknown}; valid keys are {', '.join(sorted(names))}")
+        return cls(**data)
+
+    @classmethod
+    def from_yaml(cls, path) -> AcceleratorConfig:
+        import yaml
+
+        try:
+            with open(path) as f:
+                data = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})") from None
+        if data is None:
+            data = {}
+        try:
+            return cls.from_dict(data)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+
+    def to_yaml(self, path) -> None:
+        import yaml
+
+        with open(path, "w") as f:
+            yaml.safe_dump(self.to_dict(), f, sort_keys=False)

@@ -1,0 +1,247 @@
+"""C-simulation of the rendered HLS kernel: g++ + ctypes (DESIGN section 7, step 3).
+
+The kernel sources are rendered for a configuration, compiled with a small
+extern "C" bridge against the Xilinx arbitrary-precision headers that ship
+in the hls4ml package (templates/vivado/ap_types; hls4ml itself is never
+imported), and loaded with ctypes. Builds are cached by a hash of the
+sources and the compiler command in $EIE_CACHE_DIR (default
+~/.cache/eie-pynq). The kernel's static memories live in the shared
+library, so they persist between ``load`` and ``run`` as on the board; two
+CSim objects of one configuration share them, like two handles on one board.
+
+``CSim.counters()`` returns the kernel's C-simulation-only loop trip counts
+of the last run (broadcaster scan loop, each PE's accumulation and
+write-out loops), which tests/test_kernel_timing.py compares with the
+timing model (docs/kernel.md): they measure iterations, not cycles, because
+C-simulation runs the DATAFLOW processes one after another.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from eie.errors import CapacityError, ConfigError, EIEError, ImageError, ToolchainError
+from eie.hardware.abi import KERNEL_STATUS, KernelStatusError, status_error  # noqa: F401 (re-exported)
+from eie.hardware.config import AcceleratorConfig
+
+# Hidden visibility and no STB_GNU_UNIQUE: the PE memories are template static
+# members (vague linkage); without these flags the dynamic linker would merge
+# them across the libraries of different configurations loaded in one process.
+CXXFLAGS = (
+    "-O2",
+    "-std=c++14",
+    "-fPIC",
+    "-shared",
+    "-w",
+    "-fvisibility=hidden",
+    "-fvisibility-inlines-hidden",
+    "-fno-gnu-unique",
+)
+
+
+def ap_types_dir() -> Path:
+    """$EIE_AP_TYPES, or templates/vivado/ap_types inside the installed hls4ml (not imported)."""
+    env = os.environ.get("EIE_AP_TYPES")
+    if env:
+        d = Path(env)
+        if not (d / "ap_int.h").is_file():
+            raise ToolchainError(f"EIE_AP_TYPES={env} does not contain ap_int.h")
+        return d
+    spec = importlib.util.find_spec("hls4ml")
+    if spec is not None and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            d = Path(loc) / "templates" / "vivado" / "ap_types"
+            if (d / "ap_int.h").is_file() and (d / "hls_stream.h").is_file():
+                return d
+    raise ToolchainError(
+        "the Xilinx ap_int / hls_stream headers were not found: `pip install hls4ml` (they ship in "
+        "hls4ml/templates/vivado/ap_types) or set EIE_AP_TYPES to a directory holding ap_int.h"
+    )
+
+
+def compiler() -> str:
+    cxx = os.environ.get("CXX", "g++")
+    path = shutil.which(cxx)
+    if not path:
+        raise ToolchainError(f"C++ compiler {cxx!r} not found: install g++ (e.g. `apt-get install g++`) or set CXX")
+    return path
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("EIE_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "eie-pynq"
+
+
+def build(config: AcceleratorConfig, verbose: bool = False) -> Path:
+    """Render and compile the kernel for ``config``; returns the cached shared library."""
+    from eie.hardware.render import render_kernel
+
+    cxx = compiler()
+    inc = ap_types_dir()
+    with tempfile.TemporaryDirectory() as tmp:
+        render_kernel(config, tmp, bridge=True)
+        h = hashlib.sha256()
+        for f in sorted(Path(tmp).iterdir()):
+            h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+        h.update(" ".join((cxx,) + CXXFLAGS).encode())
+        h.update(str(inc).encode())
+        key = h.hexdigest()[:20]
+        target = cache_dir() / key
+        lib = target / "libeie_csim.so"
+        if lib.is_file():
+            return lib
+        target.mkdir(parents=True, exist_ok=True)
+        for f in Path(tmp).iterdir():
+            shutil.copyfile(f, target / f.name)
+    tmp_lib = target / f"libeie_csim.{os.getpid()}.so"
+    cmd = [cxx, *CXXFLAGS, f"-I{target}", f"-I{inc}", str(target / "eie_bridge.cpp"), "-o", str(tmp_lib)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ToolchainError(f"compiling the C-simulation failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
+    os.replace(tmp_lib, lib)  # atomic: concurrent builds of one config never see a half-written library
+    return lib
+
+
+class CSim:
+    """The kernel compiled for ``config``, driven like the board: load an image, then run vectors."""
+
+    INFO_FIELDS = (
+        "n_pes",
+        "weight_bits",
+        "index_bits",
+        "act_bits",
+        "cb_bits",
+        "acc_bits",
+        "fifo_depth",
+        "entry_depth",
+        "ptr_depth",
+        "act_depth",
+        "bias_depth",
+        "max_layers",
+        "ternary",
+        "scan_window",
+    )
+
+    def __init__(self, config: AcceleratorConfig):
+        self.config = config
+        self.library = build(config)
+        lib = ctypes.CDLL(str(self.library))
+        i64p = ctypes.POINTER(ctypes.c_int64)
+        lib.eie_load.argtypes = (ctypes.POINTER(ctypes.c_uint64), ctypes.c_int64)
+        lib.eie_load.restype = ctypes.c_int
+        lib.eie_run.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, i64p, ctypes.c_int64, i64p, ctypes.c_int64)
+        lib.eie_run.restype = ctypes.c_int
+        lib.eie_info.argtypes = (i64p,)
+        lib.eie_info.restype = None
+        lib.eie_counters.argtypes = (i64p,)
+        lib.eie_counters.restype = None
+        self._lib = lib
+        info = np.zeros(len(self.INFO_FIELDS), dtype=np.int64)
+        lib.eie_info(info.ctypes.data_as(i64p))
+        want = [int(getattr(config, f)) for f in self.INFO_FIELDS]
+        if list(info) != want:
+            raise ToolchainError(
+                f"the compiled kernel {self.library} does not match the configuration; delete {cache_dir()} and retry"
+            )
+        self.layers: list[tuple[int, int]] | None = None
+
+    def load_status(self, image) -> int:
+        """Load an image (uint64 array or bytes); the kernel's raw status code."""
+        if isinstance(image, (bytes, bytearray)):
+            if len(image) % 8:
+                raise ImageError("truncated", f"image is {len(image)} bytes, not a whole number of 64-bit words")
+            words = np.frombuffer(bytes(image), dtype="<u8")
+        else:
+            words = np.asarray(image)
+        words = np.ascontiguousarray(words, dtype=np.uint64)
+        self.layers = None
+        status = int(self._lib.eie_load(words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), words.size))
+        if status == 0:
+            self.layers = _layer_shapes(words)
+        return status
+
+    def load(self, image) -> int:
+        """Load an image; raise the status's error unless the kernel accepted it."""
+        status = self.load_status(image)
+        if status != 0:
+            context = ""
+            if KERNEL_STATUS.get(status) == "capacity":
+                context = _capacity_detail(self.config, image)
+            raise status_error(status, context)
+        return status
+
+    def run(self, x_int: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
+        """Run B input vectors (B x K ints) through layers first..last; physical-order outputs (B x M)."""
+        if self.layers is None:
+            raise status_error(7)
+        nl = len(self.layers)
+        last = nl - 1 if last is None else int(last)
+        first = int(first)
+        x = np.atleast_2d(np.asarray(x_int))
+        if not np.issubdtype(x.dtype, np.integer):
+            raise ConfigError("inputs must be integers (quantise them with eie.arithmetic.emulator.quantize_input)")
+        x = np.ascontiguousarray(x, dtype=np.int64)
+        if 0 <= first <= last < nl:
+            k, m = self.layers[first][1], self.layers[last][0]
+            if x.shape[1] != k:
+                raise ConfigError(f"inputs have {x.shape[1]} values, layer {first} takes {k}")
+            a = self.config.act_bits
+            lo, hi = -(1 << (a - 1)), (1 << (a - 1)) - 1
+            if x.size and (x.min() < lo or x.max() > hi):
+                raise ConfigError(f"input integers exceed the signed {a}-bit range [{lo}, {hi}]")
+        else:
+            m = 1
+        y = np.zeros((x.shape[0], m), dtype=np.int64)
+        i64p = ctypes.POINTER(ctypes.c_int64)
+        status = int(
+            self._lib.eie_run(first, last, x.shape[0], x.ctypes.data_as(i64p), x.size, y.ctypes.data_as(i64p), y.size)
+        )
+        if status != 0:
+            raise status_error(status, f"layers {first}..{last} of a {nl}-layer model")
+        return y
+
+    def counters(self) -> dict[str, np.ndarray]:
+        """Loop trip counts of the last ``run`` (C-simulation instrumentation), summed over its vectors.
+
+        Indexed by the layer's position in the loaded model: ``broadcast``
+        (max_layers,) the broadcaster's scan loop, ``pe`` (max_layers, N) each
+        PE's accumulation loop, ``epilogue`` (max_layers, N) each PE's
+        write-out loop. Layers not run are 0. See docs/kernel.md for what
+        they equal in the timing model.
+        """
+        n, nl = self.config.n_pes, self.config.max_layers
+        raw = np.zeros(nl * (1 + 2 * n), dtype=np.int64)
+        self._lib.eie_counters(raw.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
+        raw = raw.reshape(nl, 1 + 2 * n)
+        return {"broadcast": raw[:, 0].copy(), "pe": raw[:, 1 : 1 + n].copy(), "epilogue": raw[:, 1 + n :].copy()}
+
+
+def _layer_shapes(words: np.ndarray) -> list[tuple[int, int]]:
+    from eie.format import image as img
+
+    nl, d = int(words[img.H_LAYERS]), int(words[img.H_DESC])
+    desc = words[d : d + nl * img.DESC_WORDS].reshape(nl, img.DESC_WORDS)
+    return [(int(r[img.D_ROWS]), int(r[img.D_COLS])) for r in desc]
+
+
+def _capacity_detail(config: AcceleratorConfig, image) -> str:
+    """Which memory overflows, from the host-side check (best effort on an image the reader accepts)."""
+    from eie.format.image import read_image
+    from eie.hardware.resources import check_model_fits
+
+    try:
+        check_model_fits(config, read_image(image))
+    except CapacityError as e:
+        return str(e)
+    except EIEError:
+        return ""
+    return ""

@@ -1,0 +1,137 @@
+"""The PYNQ driver's protocol, run against the C-simulation of the kernel.
+
+No board here. eie.board.cosim plays the IP's part at register level: it keeps the
+AXI4-Lite registers the driver writes (by the names Vitis HLS gives them in
+the .hwh), resolves buffer addresses the way the board's physical memory
+would, and on AP_START calls the compiled C-simulation of the kernel. So the
+same EIEKernel code that runs on the board is checked bit for bit.
+"""
+
+import numpy as np
+import pytest
+
+from eie.arithmetic.emulator import Emulator, predict
+from eie.arithmetic.quant import quantize
+from eie.board.cosim import CoSimAccelerator, CSimRegisters, HostMemory
+from eie.board.driver import AP_DONE, AP_START, EIEAccelerator, EIEKernel, _PynqRegisterPort
+from eie.compression.model import CompressedLayer, CompressedModel
+from eie.errors import EIEError, ImageError
+from eie.format.qmodel import HWParams
+from eie.hardware.abi import MODE_RUN, VLNV
+
+
+def small_model(rng):
+    def layer(name, m, k, act, kind="shared"):
+        if kind == "ternary":
+            codes = (rng.random((m, k)) < 0.4) * rng.integers(1, 3, (m, k))
+            cb = np.zeros(4)
+            cb[1], cb[2] = 0.3, -0.2
+            bits = 2
+        else:
+            codes = (rng.random((m, k)) < 0.3) * rng.integers(1, 16, (m, k))
+            cb = np.concatenate(([0.0], np.sort(rng.normal(0, 0.4, 15))))
+            bits = 4
+        return CompressedLayer.from_dense_codes(
+            name, codes, cb, rng.normal(0, 0.1, m), activation=act, weight_bits=bits, kind=kind
+        )
+
+    return CompressedModel(
+        [layer("fc1", 21, 12, "relu"), layer("fc2", 17, 21, "relu", "ternary"), layer("fc3", 5, 17, "none")]
+    )
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from eie.hardware.csim import CSim
+    from eie.hardware.resources import config_for_model
+
+    rng = np.random.default_rng(11)
+    model = small_model(rng)
+    x = rng.uniform(0, 1, (9, 12))
+    perms = [rng.permutation(21), rng.permutation(17), rng.permutation(5)]
+    qm = quantize(model, HWParams(3), calib=x, row_maps=perms)
+    config = config_for_model(qm, board="pynq-z2")
+    return qm, x, CSim(config), config
+
+
+def test_driver_on_csim_equals_emulator_bit_for_bit(setup):
+    qm, x, sim, _ = setup
+    mem = HostMemory()
+    regs = CSimRegisters(sim, mem)
+    drv = EIEKernel(regs, mem.allocate)
+    drv.load(qm)
+    # float in, float out: the same floats as the emulator's integer path
+    assert np.array_equal(drv.run(x), predict(qm, x))
+    assert np.array_equal(drv.run(x[0]), predict(qm, x[:1])[0])
+    # integer path, one layer at a time, physical order
+    emu = Emulator(qm)
+    xi = np.random.default_rng(0).integers(-500, 3000, (4, 12))
+    h = drv.run_int(xi, 0, 0)
+    assert np.array_equal(h, emu.run_layers(xi, 0, 0))
+    assert np.array_equal(drv.run_int(h, 1, 2), emu.run_layers(xi))
+    # the input buffer was flushed before the kernel read it, the output invalidated after
+    assert mem.synced[0][0] == "to" and any(s[0] == "from" for s in mem.synced)
+    # pointers above 4 GiB went through both address registers
+    assert regs.regs["image_2"] == 1 and regs.starts == 5
+
+
+def test_cosim_accelerator_is_the_board_api(setup):
+    qm, x, _, config = setup
+    acc = CoSimAccelerator(config)
+    acc.load(qm.to_image())
+    assert np.array_equal(acc.predict(x), np.argmax(predict(qm, x), axis=1))
+
+
+def test_kernel_statuses_reach_the_user(setup):
+    qm, x, sim, _ = setup
+    mem = HostMemory()
+    drv = EIEKernel(CSimRegisters(sim, mem), mem.allocate)
+    img = qm.to_image().copy()
+    img[0] ^= np.uint64(1)
+    # the host's strict reader refuses first ...
+    with pytest.raises(EIEError, match="magic"):
+        drv.load(img)
+    # ... and without it, the kernel's own check reports the status
+    with pytest.raises(ImageError, match="bad_magic") as e:
+        drv.load(img, check=False)
+    assert e.value.code == e.value.status == "bad_magic"
+    with pytest.raises(EIEError, match="load\\(\\) first"):
+        drv.run(x)
+    drv.load(qm)
+    with pytest.raises(EIEError, match="out of range"):
+        drv.run_int(np.zeros((1, 12), np.int64), 0, 3)
+    with pytest.raises(EIEError, match="takes 12"):
+        drv.run_int(np.zeros((1, 11), np.int64))
+
+
+def test_pynq_register_port_uses_hwh_register_names():
+    class Reg:
+        def __init__(self, address):
+            self.address = address
+
+    class RegisterMap:
+        image_1, image_2, mode, ap_return = Reg(0x10), Reg(0x14), Reg(0x20), Reg(0x18)
+
+    class IP:
+        register_map = RegisterMap()
+        writes = []
+
+        def write(self, offset, value):
+            self.writes.append((offset, value))
+
+        def read(self, offset):
+            return {0x18: 3, 0x00: AP_DONE}[offset]
+
+    ip = IP()
+    port = _PynqRegisterPort(ip)
+    port.write_reg("image_2", 7)
+    port.write_reg("mode", MODE_RUN)
+    port.write_ctrl(AP_START)
+    assert ip.writes == [(0x14, 7), (0x20, MODE_RUN), (0x00, AP_START)]
+    assert port.read_reg("ap_return") == 3 and port.read_ctrl() == AP_DONE
+    with pytest.raises(EIEError, match="no register 'x_in_1'"):
+        port.write_reg("x_in_1", 0)
+
+
+def test_driver_binds_to_the_exported_ip():
+    assert EIEAccelerator.bindto == [VLNV] == ["eie-pynq.org:hls:eie_top:1.0"]
