@@ -18,7 +18,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "host"))
 
-from eie.format.csc import EncodedLayer, encode  # noqa: E402
+from eie.format.csc import EncodedLayer  # noqa: E402
+from eie.format.rowmap import encode_positions  # noqa: E402
 from eie.performance.synthetic import random_activation_mask, random_codes, random_positions  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
@@ -62,8 +63,10 @@ class Instance:
         return (self.layer.m, self.layer.k)
 
     def encode(self, n_pes: int = PES, index_bits: int = INDEX_BITS, perm: np.ndarray | None = None) -> EncodedLayer:
-        rows = self.rows if perm is None else np.argsort(perm)[self.rows]
-        return encode(rows, self.cols, self.codes, self.shape, n_pes, index_bits, WEIGHT_BITS)
+        """Encode for ``n_pes`` PEs under row map ``perm`` (None: EIE's interleave)."""
+        return encode_positions(
+            self.rows, self.cols, self.codes, self.shape, n_pes, index_bits, WEIGHT_BITS, perm, name=self.layer.name
+        )
 
 
 def instance(layer: BenchLayer, seed: int = 0) -> Instance:

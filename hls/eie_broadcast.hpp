@@ -1,6 +1,6 @@
 // The central broadcaster with zero skipping (EIE's leading non-zero
 // detection, LNZD). Activation j of a layer's input sits in PE bank j mod N
-// at local index j div N. The broadcaster looks at a window of W = SCAN_WINDOW
+// at local index j div N. The broadcaster looks at a window of W = LNZD_WINDOW
 // consecutive activations at a time: W a multiple of N reads F = W/N words
 // from each bank (the buffers are partitioned cyclically by F, a power of
 // two), W a divisor of N takes one of the N/W W-wide slices of a bank row.
@@ -42,7 +42,7 @@ void broadcast(layer_t L, act_t src[N][ACT_BUF_DEPTH], hls::stream<token_t> fifo
 SCAN:
     while (true) {
 #pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=2 max=EIE_SCAN_TRIPS_MAX
+#pragma HLS LOOP_TRIPCOUNT min=2 max=EIE_BROADCAST_TRIPS_MAX
         EIE_COUNT(counters().broadcast[L.index]++;)
         ap_uint<W> rest = pending;
         if (pending != 0) {

@@ -1,5 +1,5 @@
 // Types shared by the broadcaster, the PEs and the loader, and the
-// requantisation step of DESIGN section 3.
+// requantisation step of docs/arithmetic.md.
 #ifndef EIE_COMMON_HPP
 #define EIE_COMMON_HPP
 

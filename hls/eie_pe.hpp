@@ -1,4 +1,4 @@
-// One EIE processing element (DESIGN section 5). PE<P> owns its on-chip
+// One EIE processing element (docs/kernel.md). PE<P> owns its on-chip
 // memories as static members, so each of the N rendered instances has its
 // own entries, pointer banks, codebooks, biases and accumulators, and they
 // keep their contents between the load and the run calls of the kernel.
@@ -8,6 +8,70 @@
 #include "eie_common.hpp"
 
 namespace eie {
+
+// Accumulator policies of the PE's accumulation loop (PE<P>::accumulate), in
+// the style of finn-hlslib's policy templates: the loop is written once and a
+// policy supplies, per row, the accumulator state it forwards (sum_t), how
+// that state is read from and written to the accumulator memories acc /
+// acc_neg, and what one entry (code v, broadcast activation a) adds to it.
+// All functions inline into the loop body.
+
+// General layers: acc[row] += codebook[v] * a (the PE's one multiplier).
+struct CodebookMul {
+    typedef acc_t sum_t;
+    static sum_t zero() {
+#pragma HLS INLINE
+        return sum_t(0);
+    }
+    static sum_t read(const acc_t pos[], const acc_t /* neg */[], int r) {
+#pragma HLS INLINE
+        return pos[r];
+    }
+    static void write(acc_t pos[], acc_t /* neg */[], int r, const sum_t& s) {
+#pragma HLS INLINE
+        pos[r] = s;
+    }
+    static sum_t add(const sum_t& s, const cb_t cb[CB_SIZE], code_t v, act_t a) {
+#pragma HLS INLINE
+        const acc_t prod = cb[v] * a;
+        return s + prod;
+    }
+};
+
+// Ternary (TTQ) layers: no multiplier. Code 1 adds a to the positive sum
+// (acc), code 2 to the negative sum (acc_neg); Wp and Wn scale them once per
+// row in the epilogue. Other codes have codebook value 0 in ternary layers.
+struct TernaryAdd {
+    struct sum_t {
+        acc_t pos, neg;
+    };
+    static sum_t zero() {
+#pragma HLS INLINE
+        sum_t s;
+        s.pos = 0;
+        s.neg = 0;
+        return s;
+    }
+    static sum_t read(const acc_t pos[], const acc_t neg[], int r) {
+#pragma HLS INLINE
+        sum_t s;
+        s.pos = pos[r];
+        s.neg = neg[r];
+        return s;
+    }
+    static void write(acc_t pos[], acc_t neg[], int r, const sum_t& s) {
+#pragma HLS INLINE
+        pos[r] = s.pos;
+        neg[r] = s.neg;
+    }
+    static sum_t add(const sum_t& s, const cb_t /* cb */[CB_SIZE], code_t v, act_t a) {
+#pragma HLS INLINE
+        sum_t t;
+        t.pos = s.pos + ((v == 1) ? acc_t(a) : acc_t(0));
+        t.neg = s.neg + ((v == 2) ? acc_t(a) : acc_t(0));
+        return t;
+    }
+};
 
 template <int P>
 struct PE {
@@ -140,22 +204,24 @@ struct PE {
         z = f >> WEIGHT_BITS;
     }
 
-    // The accumulation loop (general and ternary paths share its control).
-    // One flattened loop at II=1: every iteration either processes one
-    // entry of the current column (padding included) or, when the current
-    // column is empty, only moves on. In the iteration that processes a
-    // column's last entry (or its only cycle if it is empty) the PE pops
-    // the next token and reads ptr[j], ptr[j+1] from the two banks: EIE's
-    // pointer prefetch, so a column with n entries costs max(1, n)
-    // iterations. The loop starts on an empty pseudo-column, so iteration 0
-    // is the only one that just fetches: trips = 1 + sum max(1, n). The end
-    // token is popped by the last entry's iteration, which then leaves.
-    //
-    // General path: acc[row] += cb[v] * a.
+    // The accumulation loop, written once for both kinds of layer; the
+    // accumulator policy Acc (CodebookMul or TernaryAdd, above) says what a
+    // row's sum is and what one entry adds to it. One flattened loop at
+    // II=1: every iteration either processes one entry of the current column
+    // (padding included) or, when the current column is empty, only moves
+    // on. In the iteration that processes a column's last entry (or its only
+    // cycle if it is empty) the PE pops the next token and reads ptr[j],
+    // ptr[j+1] from the two banks: EIE's pointer prefetch, so a column with
+    // n entries costs max(1, n) iterations. The loop starts on an empty
+    // pseudo-column, so iteration 0 is the only one that just fetches:
+    // trips = 1 + sum max(1, n). The end token is popped by the last entry's
+    // iteration, which then leaves.
+    template <class Acc>
     static void accumulate(const layer_t& L, int rows, hls::stream<token_t>& fifo) {
 #if EIE_ENTRY_URAM
 #pragma HLS BIND_STORAGE variable=entries type=ram_2p impl=uram
 #endif
+        typedef typename Acc::sum_t sum_t;
         const int l = L.index;
         ptr_t e = 0, e_end = 0;
         act_t a = 0;
@@ -164,63 +230,11 @@ struct PE {
         // read again before its write has reached the memory. The registers
         // cover a row revisited 1 or 2 iterations later; the memory itself
         // must deliver a write to a read 3 or more iterations later, which is
-        // what the DEPENDENCE pragma declares (a 1-cycle BRAM write + read).
+        // what the DEPENDENCE pragmas declare (a 1-cycle BRAM write + read).
+        // A policy that does not touch acc_neg leaves its pragma nothing to do.
         int fwd_row0 = -1, fwd_row1 = -1;
-        acc_t fwd_val0 = 0, fwd_val1 = 0;
+        sum_t fwd0 = Acc::zero(), fwd1 = Acc::zero();
     ENTRY_LOOP:
-        while (true) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
-#pragma HLS DEPENDENCE variable=acc inter RAW true distance=3
-            EIE_COUNT(counters().pe[l][P]++;)
-            const bool has_entry = e != e_end;
-            if (has_entry) {
-                code_t v;
-                zrun_t z;
-                decode(e, v, z);
-                row += int(z) + 1;
-                const acc_t prod = codebook[l][v] * a;
-                // Rows past this layer's share are never touched: the epilogue
-                // clears exactly rows 0..rows-1 for the next layer.
-                if (row < rows) {
-                    acc_t cur = acc[row];
-                    if (row == fwd_row0)
-                        cur = fwd_val0;
-                    else if (row == fwd_row1)
-                        cur = fwd_val1;
-                    const acc_t next = cur + prod;
-                    acc[row] = next;
-                    fwd_row1 = fwd_row0;
-                    fwd_val1 = fwd_val0;
-                    fwd_row0 = row;
-                    fwd_val0 = next;
-                }
-            }
-            const ptr_t e_next = next_ptr(e);
-            if (!has_entry || e_next == e_end) {
-                const token_t t = fifo.read();
-                if (t.last) break;
-                column_range(t.g, e, e_end);
-                a = t.val;
-                row = -1;
-            } else {
-                e = e_next;
-            }
-        }
-    }
-
-    // Ternary path (TTQ): no multiplier in the loop. Code 1 adds a to the
-    // positive sum, code 2 to the negative sum; Wp and Wn scale them once per
-    // row in the epilogue. Other codes have codebook value 0 in ternary layers.
-    // Same control as accumulate().
-    static void accumulate_ternary(const layer_t& L, int rows, hls::stream<token_t>& fifo) {
-        const int l = L.index;
-        ptr_t e = 0, e_end = 0;
-        act_t a = 0;
-        int row = -1;
-        int fwd_row0 = -1, fwd_row1 = -1;
-        acc_t fwd_pos0 = 0, fwd_pos1 = 0, fwd_neg0 = 0, fwd_neg1 = 0;
-    TERNARY_LOOP:
         while (true) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
@@ -233,27 +247,20 @@ struct PE {
                 zrun_t z;
                 decode(e, v, z);
                 row += int(z) + 1;
-                const acc_t add_pos = (v == 1) ? acc_t(a) : acc_t(0);
-                const acc_t add_neg = (v == 2) ? acc_t(a) : acc_t(0);
+                // Rows past this layer's share are never touched: the epilogue
+                // clears exactly rows 0..rows-1 for the next layer.
                 if (row < rows) {
-                    acc_t pos = acc[row], neg = acc_neg[row];
-                    if (row == fwd_row0) {
-                        pos = fwd_pos0;
-                        neg = fwd_neg0;
-                    } else if (row == fwd_row1) {
-                        pos = fwd_pos1;
-                        neg = fwd_neg1;
-                    }
-                    pos = pos + add_pos;
-                    neg = neg + add_neg;
-                    acc[row] = pos;
-                    acc_neg[row] = neg;
+                    sum_t cur = Acc::read(acc, acc_neg, row);
+                    if (row == fwd_row0)
+                        cur = fwd0;
+                    else if (row == fwd_row1)
+                        cur = fwd1;
+                    const sum_t next = Acc::add(cur, codebook[l], v, a);
+                    Acc::write(acc, acc_neg, row, next);
                     fwd_row1 = fwd_row0;
-                    fwd_pos1 = fwd_pos0;
-                    fwd_neg1 = fwd_neg0;
+                    fwd1 = fwd0;
                     fwd_row0 = row;
-                    fwd_pos0 = pos;
-                    fwd_neg0 = neg;
+                    fwd0 = next;
                 }
             }
             const ptr_t e_next = next_ptr(e);
@@ -283,9 +290,9 @@ struct PE {
         const int rows = local_rows(L, P);
         const bool tern = TERNARY && (L.flags & FLAG_TERNARY);
         if (tern)
-            accumulate_ternary(L, rows, fifo);
+            accumulate<TernaryAdd>(L, rows, fifo);
         else
-            accumulate(L, rows, fifo);
+            accumulate<CodebookMul>(L, rows, fifo);
         const int l = L.index;
         const cb_t wp = codebook[l][1 % CB_SIZE];
         const cb_t wn = codebook[l][2 % CB_SIZE];

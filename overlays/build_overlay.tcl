@@ -3,15 +3,19 @@
 #   vivado -mode batch -source overlays/build_overlay.tcl \
 #          -tclargs BOARD BUILD_DIR OUT_DIR [JOBS]
 #
-# BOARD     pynq-z1 | pynq-z2 | ultra96v2 | zcu104 | kv260 (a custom part is
-#           generate-only: write its block design by hand)
-# BUILD_DIR what `eie generate` wrote and `build.tcl ... export` exported into;
-#           its params.tcl gives the top name, project, part and clock
+# BOARD     the board the kernel was generated for (pynq-z1 | pynq-z2 |
+#           ultra96v2 | zcu104 | kv260); checked against params.tcl. A custom
+#           part has no Vivado board part: it is generate-only, write its
+#           block design by hand.
+# BUILD_DIR what `eie generate` wrote and `build.tcl ... export` exported into
 # OUT_DIR   where eie.bit and eie.hwh are written (load with pynq.Overlay)
 #
-# The PL clock is the one the kernel was synthesised for (params.tcl), and the
-# board's part must be the one it was synthesised for. Vivado needs the
-# board files of the board (board_part) to apply its PS preset (DDR, MIO).
+# Everything about the board comes from BUILD_DIR/params.tcl, which
+# eie.hardware.render writes from the one board table (eie.hardware.boards):
+# EIE_BOARD, EIE_PART, EIE_FAMILY (zynq7: the Zynq-7000 PS; zynqmp: the Zynq
+# UltraScale+ PS), EIE_BOARD_PART (Vivado's board files apply the PS preset:
+# DDR, MIO), the clock the kernel was synthesised for, the top name and the
+# IP's VLNV. This script has no board table of its own.
 #
 # The block design: the processing system, the EIE IP, its AXI4-Lite control
 # port on the PS's general-purpose master, each of its AXI4 master ports on a
@@ -30,29 +34,26 @@ set build_dir [file normalize [lindex $argv 1]]
 set out_dir   [file normalize [lindex $argv 2]]
 set jobs      [expr {[llength $argv] > 3 ? [lindex $argv 3] : 2}]
 
-# part, PS kind, Vivado board part (board files)
-set boards [dict create \
-    pynq-z1   {xc7z020clg400-1      ps7 www.digilentinc.com:pynq-z1:part0:1.0} \
-    pynq-z2   {xc7z020clg400-1      ps7 tul.com.tw:pynq-z2:part0:1.0} \
-    ultra96v2 {xczu3eg-sbva484-1-i  psu avnet.com:ultra96v2:part0:1.2} \
-    zcu104    {xczu7ev-ffvc1156-2-e psu xilinx.com:zcu104:part0:1.1} \
-    kv260     {xck26-sfvc784-2LV-c  psu xilinx.com:kv260_som:part0:1.3} ]
-
-if {![dict exists $boards $board]} {
-    puts "error: unknown board '$board'; choose one of [dict keys $boards]"
-    exit 2
-}
-lassign [dict get $boards $board] part ps_kind board_part
 set params [file join $build_dir params.tcl]
 if {![file exists $params]} {
     puts "error: $params not found; run 'eie generate -o $build_dir' first"
     exit 2
 }
 source $params
-if {$EIE_PART ne $part} {
-    puts "error: the kernel in $build_dir was generated for part $EIE_PART, board '$board' has $part; regenerate it for this board"
+if {$EIE_BOARD ne $board} {
+    puts "error: the kernel in $build_dir was generated for board '$EIE_BOARD' (part $EIE_PART), not '$board'; regenerate it with board: $board"
     exit 2
 }
+if {$EIE_BOARD_PART eq ""} {
+    puts "error: board '$board' (part $EIE_PART) has no Vivado board part, so there is no PS preset to apply; write the block design by hand"
+    exit 2
+}
+if {[lsearch -exact {zynq7 zynqmp} $EIE_FAMILY] < 0} {
+    puts "error: unknown device family '$EIE_FAMILY' in $params (zynq7 or zynqmp)"
+    exit 2
+}
+set part $EIE_PART
+set board_part $EIE_BOARD_PART
 set top $EIE_TOP
 set clk_mhz [format %.3f [expr {1000.0 / $EIE_CLOCK_PERIOD}]]
 set ip_repo [file join $build_dir $EIE_PROJECT $EIE_SOLUTION impl ip]
@@ -72,7 +73,7 @@ set_property ip_repo_paths [list $ip_repo] [current_project]
 update_ip_catalog
 create_bd_design eie
 
-if {$ps_kind eq "ps7"} {
+if {$EIE_FAMILY eq "zynq7"} {
     set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:processing_system7 ps]
     apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 \
         -config {make_external "FIXED_IO, DDR" apply_board_preset "1"} $ps

@@ -13,6 +13,7 @@ PKG = Path(eie.__file__).parent
 RANK = {
     "__init__": 0,
     "errors": 0,
+    "safeio": 0,
     "compression": 1,
     "train": 1,
     "format": 2,
@@ -21,6 +22,9 @@ RANK = {
     "hardware": 5,
     "board": 6,
     "demo": 7,
+    "demo_lstm": 7,
+    "api": 7,
+    "frontend": 1,
     "cli": 8,
     "__main__": 8,
 }

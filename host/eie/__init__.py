@@ -10,11 +10,26 @@ from its own stage or the stages before it:
 5. ``eie.hardware``     accelerator config, boards, resources, HLS rendering, C-simulation
 6. ``eie.board``        the PYNQ driver and its co-simulation
 
-``eie.train`` (PyTorch, optional) feeds stage 1; ``eie.cli`` and ``eie.demo``
-sit on top. Importing the package imports numpy only; the board-safe modules
-are listed in ``eie.board.BOARD_SAFE``.
+``eie.train`` (PyTorch, optional) and ``eie.frontend`` (PyTorch and ONNX
+models in) feed stage 1; ``eie.api`` (``eie.from_torch``, ``eie.from_onnx``,
+``eie.load``: one object with compress / predict / report / deploy),
+``eie.cli``, ``eie.demo`` and ``eie.demo_lstm`` sit on top. Importing the
+package imports numpy only; the board-safe modules are listed in
+``eie.board.BOARD_SAFE``.
 """
 
 __version__ = "0.1.0"
 
 from eie.errors import EIEError  # noqa: F401
+
+_API = ("from_torch", "from_onnx", "load", "Network")
+
+
+def __getattr__(name: str):
+    # The API imports compression, hardware and board code: load it on first use
+    # so that ``import eie`` stays numpy-only.
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module("eie.api"), name)
+    raise AttributeError(f"module 'eie' has no attribute {name!r}")

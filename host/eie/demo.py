@@ -1,8 +1,8 @@
 """The main job: digits MLP -> Deep Compression and TTQ -> EIE kernel -> C-simulation.
 
 Every stage runs on this machine with bundled data: training (PyTorch),
-compression, quantisation for the hardware, rendering the HLS kernel for a
-default board, running the held-out test set through the C-simulation of
+compression, quantisation for the hardware, rendering the HLS kernel for the
+default hardware (or a configuration file), running the held-out test set through the C-simulation of
 that kernel (or the emulator when no compiler is found, which is reported),
 and the timing model's cycles and latency (modelled, not measured).
 """
@@ -19,19 +19,27 @@ from eie.arithmetic.emulator import Emulator, dequantize_output, quantize_input,
 from eie.arithmetic.quant import quantize
 from eie.errors import ToolchainError
 from eie.format.image import build_image
-from eie.format.qmodel import HWParams, QuantModel
-
-DEFAULT_BOARD = "zcu104"
-DEFAULT_PES = 16
+from eie.format.qmodel import QuantModel
+from eie.hardware.boards import BOARDS
+from eie.hardware.target import hardware_line
 
 
 @dataclass
 class DemoOptions:
+    """What the demo runs on.
+
+    The hardware is the configuration file ``config_path`` (its memory depths
+    must hold both models) or, without one, the default hardware
+    (``eie.hardware.target.default_config``) with the memory depths sized for
+    the models. ``board`` and ``n_pes`` override either. The kernel always
+    has the ternary PE (it runs the TTQ model) and at least 4-bit codes.
+    """
+
     fast: bool = False
     seed: int = 0
-    board: str = DEFAULT_BOARD
-    n_pes: int = DEFAULT_PES
-    index_bits: int = 4
+    config_path: str | None = None
+    board: str | None = None
+    n_pes: int | None = None
     out_dir: str = "build/demo"
     backend: str = "auto"  # auto | csim | emulator
     timing_vectors: int = 64
@@ -83,35 +91,64 @@ def _timing(qm: QuantModel, emu: Emulator, x_int: np.ndarray, config) -> list[di
     return rows
 
 
+def hardware(opts: DemoOptions):
+    """(config, hardware report) of the options, before the memory depths are sized; ConfigError if unusable."""
+    from eie.errors import ConfigError
+    from eie.hardware.resources import on_board
+    from eie.hardware.target import default_config, describe_hardware, load_config
+
+    # One kernel runs both models: the mixed TTQ model needs the ternary PE variant.
+    config = load_config(opts.config_path) if opts.config_path else default_config(ternary=True)
+    overrides = []
+    if opts.board is not None:
+        overrides.append(f"--board {opts.board}")
+        if opts.board not in BOARDS:
+            raise ConfigError(f"--board {opts.board!r} is not known: use one of {', '.join(BOARDS)}")
+        if opts.board != config.board:
+            config = on_board(config, opts.board)
+    if opts.n_pes is not None:
+        overrides.append(f"--pes {opts.n_pes}")
+        config = config.replace(n_pes=opts.n_pes)
+    where = opts.config_path or "the default hardware"
+    if not config.ternary:
+        raise ConfigError(f"{where}: the demo runs a TTQ model, which needs the ternary PE (ternary: true)")
+    if config.weight_bits < 4:
+        raise ConfigError(
+            f"{where}: the demo's models have 4-bit codes, weight_bits={config.weight_bits} is too narrow"
+        )
+    return config, describe_hardware(config, opts.config_path, overrides)
+
+
 def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
     from eie.format.storage import storage_report
-    from eie.hardware.config import AcceleratorConfig
     from eie.hardware.render import render
     from eie.hardware.resources import check_fits_board, check_model_fits, depths_for_model
     from eie.train.digits import run as train_digits
 
     opts = opts or DemoOptions()
     t0 = time.perf_counter()
-    # Refuse a bad board or PE count before minutes of training, not after.
-    AcceleratorConfig(board=opts.board, n_pes=opts.n_pes, index_bits=opts.index_bits, ternary=True)
+    # Refuse a bad configuration, board or PE count before minutes of training, not after.
+    config, hw = hardware(opts)
+    log(hardware_line(hw))
     log(f"[1/5] training on scikit-learn's handwritten digits ({'fast' if opts.fast else 'full'} schedule) ...")
     res = train_digits(seed=opts.seed, progress=opts.progress, fast=opts.fast)
 
-    log(f"[2/5] quantising for the hardware ({opts.n_pes} PEs, 4-bit codes, {opts.index_bits}-bit indices) ...")
-    params = HWParams(opts.n_pes, 4, opts.index_bits)
+    log(
+        f"[2/5] quantising for the hardware ({config.n_pes} PEs, {config.weight_bits}-bit codes, "
+        f"{config.index_bits}-bit indices) ..."
+    )
+    params = config.to_hwparams()
     models = {"compressed": res.compressed, "ternary": res.ternary}
     qms = {k: quantize(m, params, calib=res.x_calib) for k, m in models.items()}
-    depths = [depths_for_model(q) for q in qms.values()]
-    need = {k: max(d[k] for d in depths) for k in depths[0]}
-    # One kernel runs both models: the mixed TTQ model needs the ternary PE variant.
-    config = AcceleratorConfig(
-        board=opts.board, n_pes=opts.n_pes, weight_bits=4, index_bits=opts.index_bits, ternary=True, **need
-    )
+    if not opts.config_path:
+        # The default hardware's memories are sized for the two models; a configuration file's are checked.
+        depths = [depths_for_model(q) for q in qms.values()]
+        config = config.replace(**{k: max(d[k] for d in depths) for k in depths[0]})
     estimate = check_fits_board(config)
     for q in qms.values():
         check_model_fits(config, q)
 
-    log(f"[3/5] rendering the HLS kernel for {opts.board} into {opts.out_dir} ...")
+    log(f"[3/5] rendering the HLS kernel for {config.board} into {opts.out_dir} ...")
     x_test, y_test = res.x_test, res.y_test
     xq = {k: quantize_input(q, x_test) for k, q in qms.items()}
     rendered = render(config, opts.out_dir, qm=qms["compressed"], x_int=xq["compressed"][:16])
@@ -144,12 +181,13 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
     log("[5/5] storage report and timing model ...")
     # Storage as Deep Compression counts it (one CSC stream per layer), and the
     # footprint of the hardware layout (pointers per PE) for the configured N.
-    storage = {k: storage_report(m, n_pes=1, index_bits=opts.index_bits) for k, m in models.items()}
-    on_chip = {k: storage_report(m, n_pes=opts.n_pes, index_bits=opts.index_bits) for k, m in models.items()}
+    storage = {k: storage_report(m, n_pes=1, index_bits=config.index_bits) for k, m in models.items()}
+    on_chip = {k: storage_report(m, n_pes=config.n_pes, index_bits=config.index_bits) for k, m in models.items()}
     nt = min(opts.timing_vectors, len(x_test))
     timing = {k: _timing(q, emus[k], xq[k][:nt], config) for k, q in qms.items()}
 
     summary = {
+        "hardware": hw,
         "dataset": {"name": "sklearn digits", "test_samples": int(len(y_test)), "inputs": int(x_test.shape[1])},
         "accuracy": {
             "float": res.float_accuracy,
@@ -169,13 +207,14 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
         "bit_exact": all(v == 0 for v in mismatches.values()),
         "mismatches": mismatches,
         "config": {
-            "board": opts.board,
-            "n_pes": opts.n_pes,
+            "board": config.board,
+            "n_pes": config.n_pes,
             "clock_mhz": config.clock,
             "fifo_depth": config.fifo_depth,
-            "lnzd_window": config.scan_window,
-            "index_bits": opts.index_bits,
-            "ternary_pe": True,
+            "lnzd_window": config.n_pes if config.lnzd_window is None else config.lnzd_window,
+            "weight_bits": config.weight_bits,
+            "index_bits": config.index_bits,
+            "ternary_pe": config.ternary,
         },
         "resources": estimate.to_dict(),
         "timing_source": "EIE timing model (modelled cycles, not measured on hardware)",
@@ -191,6 +230,7 @@ def format_summary(s: dict) -> str:
     a = s["accuracy"]
     lines = [
         "",
+        hardware_line(s["hardware"]),
         f"EIE demo on {s['dataset']['name']} ({s['dataset']['test_samples']} held-out images)",
         "",
         f"{'model':<34}{'test accuracy':>14}",

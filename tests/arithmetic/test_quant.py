@@ -70,5 +70,30 @@ def test_default_format_is_reported_and_calibration_changes_it():
 def test_weight_bits_and_row_maps_are_checked():
     with pytest.raises(ConfigError, match="weight_bits"):
         quantize(four_equal_weights(), HWParams(1, weight_bits=2))
-    with pytest.raises(ConfigError, match="not a permutation"):
+    with pytest.raises(ConfigError, match="row map of layer 'crafted' is not a permutation of 0..0"):
         quantize(four_equal_weights(), HWParams(1), row_maps=[np.array([1])])
+    with pytest.raises(ConfigError, match="2 row maps given for 1 layers"):
+        quantize(four_equal_weights(), HWParams(1), row_maps=[np.array([0])] * 2)
+    # Balanced maps come from eie.performance.balance, not from the quantiser.
+    with pytest.raises(ConfigError, match="balance_model"):
+        quantize(four_equal_weights(), HWParams(1), row_maps="balanced")
+
+
+def test_balanced_row_maps_from_performance_keep_the_result():
+    from eie.performance.balance import balance_model
+
+    rng = np.random.default_rng(5)
+    layers = []
+    for i, (m, k) in enumerate([(30, 12), (9, 30)]):
+        codes = (rng.random((m, k)) < np.linspace(0.05, 0.9, m)[:, None]) * rng.integers(1, 16, (m, k))
+        cb = np.concatenate(([0.0], np.sort(rng.normal(0, 0.3, 15))))
+        layers.append(CompressedLayer.from_dense_codes(f"fc{i}", codes, cb, activation="relu" if i == 0 else "none"))
+    model = CompressedModel(layers)
+    params = HWParams(4, index_bits=2)
+    perms = balance_model(model, params.n_pes, params.index_bits)
+    assert any(not np.array_equal(p, np.arange(p.size)) for p in perms)
+    x = rng.uniform(0, 1, (8, 12))
+    qm = quantize(model, params, calib=x, row_maps=perms)
+    plain = quantize(model, params, calib=x)
+    assert [l.perm.tolist() for l in qm.layers] == [p.tolist() for p in perms]
+    assert np.array_equal(run(qm, quantize_input(qm, x)), run(plain, quantize_input(plain, x)))

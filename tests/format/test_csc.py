@@ -1,4 +1,4 @@
-"""The EIE CSC format (DESIGN section 2): paper example, round trips, padding, packing."""
+"""The EIE CSC format (docs/csc-format.md): paper example, round trips, padding, packing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from eie.format.csc import encode, encode_dense, entries_per_word, from_sections
 
 
 def reference_encode(codes: np.ndarray, n: int, r: int):
-    """Plain-loop encoder written from the DESIGN text, for comparison."""
+    """Plain-loop encoder written from docs/csc-format.md, for comparison."""
     m, k = codes.shape
     span = 1 << r
     per_pe = []

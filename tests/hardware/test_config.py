@@ -155,3 +155,50 @@ def test_depths_for_model_are_exact():
     for key in ("entry_depth", "ptr_depth", "act_depth", "bias_depth"):
         with pytest.raises(CapacityError, match=key):
             res.check_model_fits(cfg.replace(**{key: d[key] - 1}), qm)
+
+
+def test_derived_kernel_widths_hand_worked():
+    c = AcceleratorConfig(
+        n_pes=4,
+        weight_bits=4,
+        index_bits=4,
+        act_bits=16,
+        act_depth=10,
+        entry_depth=100,
+        ptr_depth=45,
+        max_layers=3,
+        lnzd_window=16,
+    )
+    assert c.entry_bits == 8  # 4 + 4
+    assert c.entries_per_word == 8  # 64 // 8
+    assert c.cb_size == 16  # 2^4
+    assert c.codebook_depth == 48  # 3 layers x 16
+    assert c.slot_bits == 3  # slots 0..7
+    assert c.ptr_bits == 10  # words 0..100 need 7 bits, + 3 slot bits
+    assert c.ptr_bank_depth == 23  # 45 pointers over two banks: 23 + 22
+    assert c.pidx_bits == 6  # indices 0..44
+    assert c.max_cols == 40  # 4 PEs x 10
+    assert c.col_bits == 6  # counts 0..40
+    assert c.token_bits == 23  # 6 + 16 + 1
+    assert c.lnzd_words == 4  # 16 / 4 words of each bank per window
+    assert c.act_buf_depth == 12  # 10 rounded up to whole windows of 4
+    assert c.broadcast_trips_max == 41  # 40 columns + the prologue
+    assert c.pe_trips_max == 841  # 40 columns + 100 x 8 entries + the prologue
+    assert c.ptr_words_max == 21  # K <= 40: 41 pointers, two per word
+    # A window of N (the default) or narrower reads one word per bank: no rounding.
+    assert (c.replace(lnzd_window=None).lnzd_words, c.replace(lnzd_window=2).act_buf_depth) == (1, 10)
+    # 5-bit entries: 12 per word, slots 0..11 need 4 bits; a tiny pointer table.
+    d = AcceleratorConfig(n_pes=3, weight_bits=2, index_bits=3, entry_depth=64, ptr_depth=2, act_depth=7)
+    assert (d.entry_bits, d.entries_per_word, d.cb_size, d.slot_bits) == (5, 12, 4, 4)
+    assert (d.ptr_bits, d.ptr_bank_depth, d.pidx_bits) == (11, 1, 1)  # 64 needs 7 bits; pointers 0 and 1
+    assert (d.max_cols, d.col_bits, d.lnzd_window, d.act_buf_depth) == (21, 5, 3, 7)
+    assert d.ptr_words_max == 1  # K = 1 at most: two pointers in one word
+
+
+def test_lnzd_window_defaults_to_n_and_follows_it():
+    c = AcceleratorConfig(n_pes=4)
+    assert c.lnzd_window == 4 and c.to_dict()["lnzd_window"] is None
+    assert c.replace(n_pes=8).lnzd_window == 8  # still one per PE
+    fixed = AcceleratorConfig(n_pes=4, lnzd_window=4)
+    assert fixed == c and fixed.replace(n_pes=8).lnzd_window == 4 and fixed.to_dict()["lnzd_window"] == 4
+    assert AcceleratorConfig.from_dict(c.to_dict()).replace(n_pes=2).lnzd_window == 2

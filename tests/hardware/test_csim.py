@@ -4,7 +4,7 @@ Each configuration is compiled once (module-scoped fixture, cached by hash).
 Models are random QuantModels built directly from eie.format.csc.encode, with empty
 rows and columns, long zero runs (padding entries), saturating outputs and
 ternary layers; every result is also checked against a dense numpy
-reference written here from DESIGN section 3.
+reference written here from docs/arithmetic.md.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def wrap(x, bits):
 
 
 def dense_reference(qm: QuantModel, x: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
-    """DESIGN section 3 with Python integers on the decoded dense matrices (physical order)."""
+    """docs/arithmetic.md with Python integers on the decoded dense matrices (physical order)."""
     p = qm.params
     last = len(qm.layers) - 1 if last is None else last
     h = [[int(v) for v in row] for row in x]
@@ -195,7 +195,7 @@ def test_layer_ranges_and_memories_persist(sim):
 
 
 def test_padding_and_empty_columns_small_case():
-    """Hand-worked: DESIGN's column [0,0,1,2, 18 zeros, 3] with r=2 (padding entries) on N=1."""
+    """Hand-worked: the csc-format.md example column [0,0,1,2, 18 zeros, 3] with r=2 (padding entries) on N=1."""
     cfg = make_config("n1_w1_i2_narrow")
     s = csim.CSim(cfg)
     m = 23

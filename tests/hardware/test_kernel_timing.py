@@ -105,7 +105,7 @@ def local_rows(m: int, n: int) -> np.ndarray:
 def test_loop_trip_counts_equal_the_timing_model(sim):
     cfg, s = sim
     params = TimingParams.for_config(cfg)
-    assert params.scan_window == (cfg.lnzd_window or cfg.n_pes) and params.fifo_depth == cfg.fifo_depth
+    assert params.lnzd_window == cfg.lnzd_window and params.fifo_depth == cfg.fifo_depth
     for seed in range(2):
         qm = random_model(cfg, seed)
         emu = Emulator(qm)
@@ -152,7 +152,7 @@ def test_counters_sum_over_vectors_and_layer_ranges(sim):
 
 
 def test_hand_worked_trip_counts():
-    """N=1, r=2, window 1: DESIGN's column [0,0,1,2, 18 zeros, 3] and an empty column."""
+    """N=1, r=2, window 1: the csc-format.md example column [0,0,1,2, 18 zeros, 3] and an empty column."""
     cfg = make_config("n1_w1_i2_fifo8_win1")
     s = csim.CSim(cfg)
     m = 23

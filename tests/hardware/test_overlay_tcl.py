@@ -1,8 +1,10 @@
 """overlays/build_overlay.tcl parses and drives Vivado's flow (commands stubbed).
 
 No Vivado here: tclsh runs the script with every Vivado command replaced by a
-proc that records its call, so the block-design steps, the board table and
-the error paths are checked; the bitstream itself is not.
+proc that records its call, so the block-design steps, the board facts it
+takes from the rendered params.tcl (eie.hardware.boards through
+eie.hardware.render) and the error paths are checked; the bitstream itself is
+not.
 """
 
 import shutil
@@ -10,6 +12,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from eie.hardware.boards import BOARDS
+from eie.hardware.config import AcceleratorConfig
+from eie.hardware.render import params_tcl
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "overlays" / "build_overlay.tcl"
@@ -49,51 +55,60 @@ def run_tcl(tmp_path, *args):
     return subprocess.run(["tclsh", str(driver)], capture_output=True, text=True, timeout=60)
 
 
-def build_dir(tmp_path, part, period="4.000"):
-    """What `eie generate` + `build.tcl export` leave: params.tcl and the IP folder."""
-    d = tmp_path / f"build-{part}"
+def build_dir(tmp_path, config: AcceleratorConfig):
+    """What `eie generate` + `build.tcl export` leave: params.tcl (rendered) and the IP folder."""
+    d = tmp_path / f"build-{config.board}"
     (d / "eie_prj" / "solution1" / "impl" / "ip").mkdir(parents=True, exist_ok=True)
-    (d / "params.tcl").write_text(
-        f"set EIE_PART {part}\nset EIE_CLOCK_PERIOD {period}\nset EIE_TOP eie_top\n"
-        "set EIE_PROJECT eie_prj\nset EIE_SOLUTION solution1\n"
-        "set EIE_IP_VENDOR eie-pynq.org\nset EIE_IP_LIBRARY hls\nset EIE_IP_VERSION 1.0\n"
-    )
+    (d / "params.tcl").write_text(params_tcl(config))
     return d
 
 
-def test_block_design_steps_for_each_board(tmp_path):
-    for board, part, ps, clock_key in [
-        ("pynq-z2", "xc7z020clg400-1", "processing_system7", "PCW_FPGA0_PERIPHERAL_FREQMHZ 250.000"),
-        ("zcu104", "xczu7ev-ffvc1156-2-e", "zynq_ultra_ps_e", "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ 250.000"),
-        ("kv260", "xck26-sfvc784-2LV-c", "zynq_ultra_ps_e", "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ 250.000"),
-    ]:
-        out = tmp_path / board
-        # The script copies the .bit/.hwh it finds; the stubbed run made none, so it must say so.
-        res = run_tcl(tmp_path, board, str(build_dir(tmp_path, part)), str(out))
-        text = res.stdout
-        assert f"create_project eie_overlay {out}/vivado_{board} -part {part} -force" in text
-        assert f"xilinx.com:ip:{ps}" in text
-        assert "eie-pynq.org:hls:eie_top:1.0" in text
-        # The PL clock is the one the kernel was synthesised for (4 ns -> 250 MHz).
-        assert f"CONFIG.{clock_key}" in text
-        assert "set_property board_part" in text
-        # one AXI4 automation for control plus one per kernel master port
-        assert text.count("CALL apply_bd_automation -rule xilinx.com:bd_rule:axi4") == 3
-        assert "launch_runs impl_1 -to_step write_bitstream" in text
-        assert "bitstream or hardware handoff not found" in text and "EXIT 1" in text
+PS_IP = {"zynq7": "processing_system7", "zynqmp": "zynq_ultra_ps_e"}
+CLOCK_KEY = {"zynq7": "PCW_FPGA0_PERIPHERAL_FREQMHZ", "zynqmp": "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ"}
 
 
-def test_unknown_board_and_missing_ip_repo_are_clear_errors(tmp_path):
-    res = run_tcl(tmp_path, "de10-nano", str(tmp_path), str(tmp_path / "o"))
-    assert "unknown board 'de10-nano'" in res.stdout and "EXIT 2" in res.stdout
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_block_design_steps_for_each_board(tmp_path, board):
+    b = BOARDS[board]
+    out = tmp_path / board
+    # The script copies the .bit/.hwh it finds; the stubbed run made none, so it must say so.
+    res = run_tcl(tmp_path, board, str(build_dir(tmp_path, AcceleratorConfig(board=board, clock_mhz=250))), str(out))
+    text = res.stdout
+    # Part, PS, board part and clock all come from params.tcl, i.e. from eie.hardware.boards.
+    assert f"create_project eie_overlay {out}/vivado_{board} -part {b.part} -force" in text
+    assert f"xilinx.com:ip:{PS_IP[b.family]}" in text
+    assert f"CALL set_property board_part {b.board_part} prj" in text
+    assert "eie-pynq.org:hls:eie_top:1.0" in text
+    # The PL clock is the one the kernel was synthesised for (4 ns -> 250 MHz).
+    assert f"CONFIG.{CLOCK_KEY[b.family]} 250.000" in text
+    # one AXI4 automation for control plus one per kernel master port
+    assert text.count("CALL apply_bd_automation -rule xilinx.com:bd_rule:axi4") == 3
+    assert "launch_runs impl_1 -to_step write_bitstream" in text
+    assert "bitstream or hardware handoff not found" in text and "EXIT 1" in text
+
+
+def test_the_script_has_no_board_table():
+    text = SCRIPT.read_text()
+    for b in BOARDS.values():
+        assert b.part not in text and b.board_part not in text
+
+
+def test_wrong_board_custom_part_and_missing_ip_repo_are_clear_errors(tmp_path):
+    z2 = build_dir(tmp_path, AcceleratorConfig(board="pynq-z2"))
+    # A kernel generated for another board is refused.
+    res = run_tcl(tmp_path, "zcu104", str(z2), str(tmp_path / "o"))
+    assert "generated for board 'pynq-z2' (part xc7z020clg400-1), not 'zcu104'" in res.stdout
+    assert "EXIT 2" in res.stdout
+    res = run_tcl(tmp_path, "de10-nano", str(z2), str(tmp_path / "o"))
+    assert "not 'de10-nano'" in res.stdout and "EXIT 2" in res.stdout
     res = run_tcl(tmp_path, "pynq-z2", str(tmp_path / "nope"), str(tmp_path / "o"))
     assert "params.tcl not found" in res.stdout and "EXIT 2" in res.stdout
-    d = build_dir(tmp_path, "xc7z020clg400-1")
-    (d / "eie_prj" / "solution1" / "impl" / "ip").rmdir()
-    res = run_tcl(tmp_path, "pynq-z2", str(d), str(tmp_path / "o"))
+    # A custom part has no board part: generate-only.
+    custom = AcceleratorConfig(board="custom", part="xc7z045ffg900-2", resources={"bram36": 545, "dsp": 900})
+    res = run_tcl(tmp_path, "custom", str(build_dir(tmp_path, custom)), str(tmp_path / "o"))
+    assert "has no Vivado board part" in res.stdout and "EXIT 2" in res.stdout
+    (z2 / "eie_prj" / "solution1" / "impl" / "ip").rmdir()
+    res = run_tcl(tmp_path, "pynq-z2", str(z2), str(tmp_path / "o"))
     assert "IP repository" in res.stdout and "EXIT 2" in res.stdout
-    # A kernel generated for another part is refused for this board.
-    res = run_tcl(tmp_path, "zcu104", str(build_dir(tmp_path, "xc7z020clg400-1")), str(tmp_path / "o"))
-    assert "generated for part xc7z020clg400-1" in res.stdout and "EXIT 2" in res.stdout
     res = run_tcl(tmp_path, "pynq-z2")
     assert "usage:" in res.stdout and "EXIT 2" in res.stdout

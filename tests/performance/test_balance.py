@@ -4,16 +4,17 @@ import numpy as np
 import pytest
 
 from eie.compression.model import CompressedLayer, CompressedModel
-from eie.errors import CapacityError, FormatError
+from eie.errors import CapacityError, ConfigError
 from eie.format.csc import encode
-from eie.performance.balance import apply_row_maps, balance, balance_model, candidate, check_perm, interleave
+from eie.format.rowmap import check_perm, encode_model, encode_positions, identity, to_physical
+from eie.performance.balance import balance, balance_model, candidate
 from eie.performance.index_bits import choose_index_bits, index_bits_table
 from eie.performance.synthetic import random_activation_mask, random_positions
 from eie.performance.timing import TimingParams, simulate_layer
 
 
-def test_interleave_is_identity():
-    assert interleave(5).tolist() == [0, 1, 2, 3, 4]
+def test_interleave_candidate_is_identity():
+    assert candidate("interleave", [0], [0], (5, 1), 2).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_lpt_hand_worked():
@@ -25,8 +26,7 @@ def test_lpt_hand_worked():
     cols = np.tile(np.arange(4), 2)
     perm = candidate("lpt", rows, cols, (4, 4), 2)
     assert perm.tolist() == [0, 2, 1, 3]
-    inv = np.argsort(perm)
-    layer = encode(inv[rows], cols, np.ones(8, np.uint8), (4, 4), 2, 4, 4)
+    layer = encode_positions(rows, cols, np.ones(8, np.uint8), (4, 4), 2, 4, 4, perm)
     assert layer.n_entries.tolist() == [4, 4]
     plain = encode(rows, cols, np.ones(8, np.uint8), (4, 4), 2, 4, 4)
     assert plain.n_entries.tolist() == [8, 0]
@@ -58,7 +58,7 @@ def test_balanced_never_worse_than_interleave(seed):
     perm = balance(r, c, (m, k), n, 3, 4, mask, params).perm
     check_perm(perm, m)
     ones = np.ones(r.size, np.uint8)
-    bal = simulate_layer(encode(np.argsort(perm)[r], c, ones, (m, k), n, 3, 4), mask, params)
+    bal = simulate_layer(encode_positions(r, c, ones, (m, k), n, 3, 4, perm), mask, params)
     plain = simulate_layer(encode(r, c, ones, (m, k), n, 3, 4), mask, params)
     assert bal.cycles <= plain.cycles
 
@@ -81,7 +81,7 @@ def test_row_maps_preserve_the_product():
     model = two_layer_model()
     rng = np.random.default_rng(7)
     perms = [rng.permutation(l.shape[0]) for l in model.layers]
-    encoded = apply_row_maps(model, perms, n_pes=4, index_bits=2)
+    encoded = encode_model(model, perms, n_pes=4, index_bits=2)
     x = rng.normal(size=(5, model.in_features))
     # Physical pipeline: decoded codes -> values, biases permuted with the rows.
     h = x
@@ -93,21 +93,22 @@ def test_row_maps_preserve_the_product():
     out = np.empty_like(h)
     out[:, perms[-1]] = h  # the driver's un-permutation
     np.testing.assert_allclose(out, model.forward(x), rtol=1e-12, atol=1e-12)
-    with pytest.raises(FormatError):
-        apply_row_maps(model, [np.zeros(37, int), perms[1]], 4, 2)
+    with pytest.raises(ConfigError, match="row map of layer 'fc0'"):
+        encode_model(model, [np.zeros(37, int), perms[1]], 4, 2)
+    with pytest.raises(ConfigError, match="3 row maps given for 2 layers"):
+        encode_model(model, perms + [perms[1]], 4, 2)
 
 
 def test_balance_model_not_slower_and_valid():
     model = two_layer_model(3)
-    from eie.performance.balance import to_physical
     from eie.performance.timing import simulate_model
 
     acts = [np.ones(23, bool), np.random.default_rng(0).random(37) < 0.5]
     params = TimingParams(fifo_depth=2)
     perms = balance_model(model, 4, 2, acts, params)
     phys = [acts[0], to_physical(acts[1], perms[0])]
-    bal = simulate_model(apply_row_maps(model, perms, 4, 2), phys, params)
-    plain = simulate_model(apply_row_maps(model, [interleave(37), interleave(19)], 4, 2), acts, params)
+    bal = simulate_model(encode_model(model, perms, 4, 2), phys, params)
+    plain = simulate_model(encode_model(model, [identity(37), identity(19)], 4, 2), acts, params)
     assert bal.cycles <= plain.cycles
 
 
@@ -150,7 +151,7 @@ def test_strategies_beat_interleave_on_skewed_layers(seed):
     assert plain.n_entries[0] >= dense[::n].sum()
     for s in ("lpt", "columns", "blocks"):
         perm = candidate(s, rows, cols, (m, k), n)
-        lay = encode(np.argsort(perm)[rows], cols, np.ones(rows.size, np.uint8), (m, k), n, 4, 4)
+        lay = encode_positions(rows, cols, np.ones(rows.size, np.uint8), (m, k), n, 4, 4, perm)
         assert lay.n_entries.max() < plain.n_entries.max(), s
         assert simulate_layer(lay, np.ones(k), p).cycles < base, s
     res = balance(rows, cols, (m, k), n, 4, params=p)

@@ -1,4 +1,4 @@
-"""Timing model (DESIGN section 4): hand-worked schedules and properties."""
+"""Timing model (docs/timing.md): hand-worked schedules and properties."""
 
 import json
 
@@ -249,26 +249,26 @@ def test_simulate_errors(tmp_path, capsys):
     assert rc == 2 and "fifo_depth" in err
 
 
-# --- scan_window: the FPGA broadcaster's cost of skipping zeros ---------------
+# --- lnzd_window: the FPGA broadcaster's cost of skipping zeros ---------------
 
 
-def test_scan_window_one_charges_each_skipped_zero():
+def test_lnzd_window_one_charges_each_skipped_zero():
     # Windows of 1 over X = [1, 0, -2, 5]: items at windows 0, 2, 3, gaps (0, 1, 0).
     # t0: push 0; start (0, 0); finish (3, 1).
     # t1: push 0 + 1 + 1 = 2 (FIFO 1: slot of t0 freed at its pop, cycle 0); start (3, 2); finish (4, 3).
     # t2: push max(3, max start t1 = 3) = 3; start (4, 3); finish (5, 6).
     # The skipped window absorbed the stall the ASIC model has (test_two_pes_fifo1_slot_frees_at_pop).
-    p = TimingParams(fifo_depth=1, scan_window=1, **NO_OVERHEAD)
+    p = TimingParams(fifo_depth=1, lnzd_window=1, **NO_OVERHEAD)
     t = simulate_layer(two_pe_layer(), X, p)
     assert (t.array_cycles, t.stall_cycles, t.scan_cycles, t.broadcast_cycles) == (6, 0, 1, 4)
     # Windows of 2: [1, 0] and [-2, 5] both hold a non-zero, nothing to skip: the ASIC schedule.
-    t2 = simulate_layer(two_pe_layer(), X, TimingParams(fifo_depth=1, scan_window=2, **NO_OVERHEAD))
+    t2 = simulate_layer(two_pe_layer(), X, TimingParams(fifo_depth=1, lnzd_window=2, **NO_OVERHEAD))
     assert (t2.array_cycles, t2.stall_cycles, t2.scan_cycles, t2.broadcast_cycles) == (6, 1, 0, 3)
 
 
-def test_scan_window_leading_and_trailing_zeros():
+def test_lnzd_window_leading_and_trailing_zeros():
     layer = two_pe_layer()
-    p = TimingParams(fifo_depth=8, scan_window=1, **NO_OVERHEAD)
+    p = TimingParams(fifo_depth=8, lnzd_window=1, **NO_OVERHEAD)
     # Trailing: only column 0 (work 3, 1); the PEs finish at 3 but the scan ends at 0 + 1 + 3 = 4.
     t = simulate_layer(layer, np.array([3, 0, 0, 0]), p)
     assert (t.array_cycles, t.broadcast_cycles, t.scan_cycles) == (4, 4, 3)
@@ -277,21 +277,21 @@ def test_scan_window_leading_and_trailing_zeros():
     t = simulate_layer(layer, np.array([0, 0, 0, 1]), p)
     assert (t.array_cycles, t.stall_cycles, t.broadcast_cycles) == (6, 0, 4)
     # All zero: one cycle per window, ceil(4 / 3) = 2 windows of 3.
-    t = simulate_layer(layer, np.zeros(4), TimingParams(scan_window=3))
+    t = simulate_layer(layer, np.zeros(4), TimingParams(lnzd_window=3))
     assert (t.array_cycles, t.broadcasts, t.broadcast_cycles) == (2, 0, 2)
     assert t.cycles == 4 + 2 + 3 + 2
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 5), st.integers(1, 25), st.integers(1, 40), st.integers(1, 9), st.integers(0, 2**31 - 1))
-def test_scan_window_properties(n, m, k, w, seed):
+def test_lnzd_window_properties(n, m, k, w, seed):
     rng = np.random.default_rng(seed)
     codes = (rng.random((m, k)) < rng.random()).astype(np.uint8)
     layer = encode_dense(codes, n_pes=n, index_bits=int(rng.integers(1, 5)), weight_bits=2)
     x = rng.random(k) < rng.random()
     depth = int(rng.integers(1, 6))
     free = simulate_layer(layer, x, TimingParams(fifo_depth=depth))
-    scan = simulate_layer(layer, x, TimingParams(fifo_depth=depth, scan_window=w))
+    scan = simulate_layer(layer, x, TimingParams(fifo_depth=depth, lnzd_window=w))
     # Windows with no non-zero, counted by reshaping the padded mask.
     padded = np.zeros(-(-k // w) * w, dtype=bool)
     padded[:k] = x
@@ -303,7 +303,7 @@ def test_scan_window_properties(n, m, k, w, seed):
     assert scan.busy.tolist() == free.busy.tolist()
     assert scan.array_cycles >= scan.broadcast_cycles
     # A window of 1 visits every activation once.
-    assert simulate_layer(layer, x, TimingParams(fifo_depth=depth, scan_window=1)).broadcast_cycles == k
+    assert simulate_layer(layer, x, TimingParams(fifo_depth=depth, lnzd_window=1)).broadcast_cycles == k
 
 
 def test_params_for_config_and_validation():
@@ -311,16 +311,16 @@ def test_params_for_config_and_validation():
 
     c = AcceleratorConfig(n_pes=4, fifo_depth=3, clock_mhz=150)
     p = TimingParams.for_config(c)
-    assert (p.fifo_depth, p.clock_mhz, p.scan_window) == (3, 150.0, 4)
-    assert TimingParams.for_config(c.replace(lnzd_window=8)).scan_window == 8
+    assert (p.fifo_depth, p.clock_mhz, p.lnzd_window) == (3, 150.0, 4)
+    assert TimingParams.for_config(c.replace(lnzd_window=8)).lnzd_window == 8
     assert TimingParams.for_config(c.replace(lnzd_window=2), pipeline_fill=0).pipeline_fill == 0
-    assert TimingParams().scan_window is None  # the EIE ASIC default: free zero skipping
+    assert TimingParams().lnzd_window is None  # the EIE ASIC default: free zero skipping
     with pytest.raises(ConfigError, match="lnzd_window=3 must be a multiple or a divisor of n_pes=4"):
         c.replace(lnzd_window=3)
-    assert c.replace(lnzd_window=16).scan_window == 16 and c.replace(lnzd_window=1).scan_window == 1
+    assert c.replace(lnzd_window=16).lnzd_window == 16 and c.replace(lnzd_window=1).lnzd_window == 1
     with pytest.raises(ConfigError, match="lnzd_window=12 must be n_pes=4 times a power of two .*use 8 or 16"):
         c.replace(lnzd_window=12)
     with pytest.raises(ConfigError, match="lnzd_window=0"):
         c.replace(lnzd_window=0)
-    with pytest.raises(ConfigError, match="scan_window"):
-        TimingParams(scan_window=0)
+    with pytest.raises(ConfigError, match="lnzd_window"):
+        TimingParams(lnzd_window=0)

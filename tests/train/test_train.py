@@ -10,16 +10,18 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+from eie.compression.lstm import load_lstm_weights  # noqa: E402
 from eie.compression.model import CompressedLayer, CompressedModel  # noqa: E402
 from eie.compression.weights import load_weights  # noqa: E402
-from eie.errors import ConfigError  # noqa: E402
+from eie.errors import ConfigError, FormatError  # noqa: E402
+from eie.format.storage import storage_report  # noqa: E402
 from eie.train.convert import (  # noqa: E402
     dense_layers,
     lstm_layers,
     save_module_weights,
     sequential_from_layers,
 )
-from eie.train.export import compressed_bytes, compression_ratio, dense_bytes, to_compressed_model  # noqa: E402
+from eie.train.export import to_compressed_model  # noqa: E402
 from eie.train.pruning import MaskSet, density_schedule, iterative_prune  # noqa: E402
 from eie.train.sharing import SharedLinear  # noqa: E402
 from eie.train.ttq import TTQLinear  # noqa: E402
@@ -103,10 +105,13 @@ def test_lstm_concat_export_computes_the_lstm_step(tmp_path):
     ref, _ = lstm(torch.tensor(x, dtype=torch.float32).unsqueeze(1))
     np.testing.assert_allclose(np.array(outs), ref.squeeze(1).detach().numpy(), atol=1e-6)
 
-    # A one-layer LSTM in concat mode is a valid weights file.
+    # The weights file describes the LSTM; the plain reader points to the LSTM reader.
     save_module_weights(tmp_path / "lstm.npz", lstm)
-    (back,) = load_weights(tmp_path / "lstm.npz")
+    with pytest.raises(FormatError, match="LSTM weights file"):
+        load_weights(tmp_path / "lstm.npz")
+    (back,) = load_lstm_weights(tmp_path / "lstm.npz").cells
     assert back.name == "l0" and back.weight.shape == (12, 8)
+    np.testing.assert_allclose(back.weight, layer.weight, atol=1e-7)
 
 
 def test_lstm_stacked_and_gates_modes():
@@ -323,10 +328,23 @@ def test_compression_ratio_by_hand():
         "b", np.array([[1, 2], [0, 0], [0, 1]]), [0.0, 0.5, -0.5, 0.0], np.ones(3), weight_bits=2, kind="ternary"
     )
     cm = CompressedModel([shared, tern])
-    assert dense_bytes(cm) == 4 * (8 + 2 + 6 + 3)
-    # 3 entries x (4 + 4) bits + 16 + 2 floats; 3 entries x (2 + 4) bits + 4 + 3 floats.
-    assert compressed_bytes(cm) == 3 + 4 * 18 + 3 * 6 / 8 + 4 * 7
-    assert compression_ratio(cm) == pytest.approx(76 / 105.25)
+    # The one storage definition (eie.format.storage), Deep Compression's figure (one PE), 4-bit indices.
+    rep = storage_report(cm, n_pes=1, index_bits=4)
+    a, b = rep.layers
+    # Layer a (2 x 4): entries (column-major) (1, z=0) col 0, (3, z=1) col 2, (2, z=0) col 3; no padding.
+    # Codes 3 x 4 bits -> 2 bytes; indices 3 x 4 bits -> 2 bytes; centroids 1..3 -> 12 bytes;
+    # bias 2 floats -> 8 bytes; pointers 0..3 in 2 bits, 1 x 5 of them = 10 bits -> 2 bytes.
+    fields = ("entries", "code_bytes", "index_bytes", "codebook_bytes", "bias_bytes", "pointer_bytes")
+    assert [getattr(a, f) for f in fields] == [3, 2, 2, 12, 8, 2]
+    assert (a.total_bytes, a.dense_bytes) == (26, 4 * (8 + 2))
+    # Layer b (3 x 2, ternary): col 0 rows 0 and 2 -> (1, 0), (1, 1); col 1 row 0 -> (2, 0).
+    # Codes 3 x 2 bits -> 1 byte; indices 2 bytes; centroids 1..2 -> 8; bias 12; pointers 3 x 2 bits -> 1.
+    assert [getattr(b, f) for f in fields] == [3, 1, 2, 8, 12, 1]
+    assert (b.total_bytes, b.dense_bytes) == (24, 4 * (6 + 3))
+    assert rep.compression_ratio == pytest.approx(76 / 50)
+    # Huffman: a's codes {1,3,2} -> 1+2+2 bits, its indices {0:2, 1:1} -> 3 bits, 1 byte each;
+    # b's codes {1:2, 2:1} and indices {0:2, 1:1} -> 3 bits each, 1 byte each.
+    assert rep.compression_ratio_huffman == pytest.approx(76 / ((1 + 1 + 22) + (1 + 1 + 21)))
 
 
 # ---------------------------------------------------------------- pipeline
@@ -343,8 +361,7 @@ def test_digits_fast_pipeline_runs_every_stage():
     assert [l.weight_bits for l in r.ternary.layers] == [4, 2, 4]
     assert [l.nnz for l in r.compressed.layers] == [1920, 2100, 250]  # 10 %, 7 %, 25 % kept
     assert 0.08 <= r.density <= 0.10
-    assert r.compression_ratio >= 20
-    assert r.compression_ratio == pytest.approx(compression_ratio(r.compressed))
+    assert storage_report(r.compressed, n_pes=1, index_bits=4).compression_ratio >= 20
     assert r.x_test.shape == (540, 64) and r.y_test.shape == (540,)
     assert r.x_calib.shape[1] == 64 and r.x_test.min() >= 0 and r.x_test.max() <= 1
     # Accuracy recomputed here from the exported model, far above chance (10 %).

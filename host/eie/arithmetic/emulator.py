@@ -1,4 +1,4 @@
-"""The bit-exact integer emulator: the golden model of DESIGN section 3.
+"""The bit-exact integer emulator: the golden model of docs/arithmetic.md.
 
 It runs a QuantModel (what a model image holds, not the float weights) on a
 batch of integer input vectors, layer by layer, exactly as the kernel does:

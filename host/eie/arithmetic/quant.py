@@ -1,4 +1,4 @@
-"""Quantisation of a compressed model for the hardware (DESIGN section 3).
+"""Quantisation of a compressed model for the hardware (docs/arithmetic.md).
 
 Chooses per layer the codebook scale ``fw`` (the largest that keeps every
 centroid inside ``cb_bits``), the activation formats ``fa`` (from calibration
@@ -17,8 +17,8 @@ import numpy as np
 
 from eie.compression.model import CompressedModel
 from eie.errors import ConfigError, OverflowRisk
-from eie.format.csc import encode
 from eie.format.qmodel import HWParams, QuantLayer, QuantModel
+from eie.format.rowmap import check_perm, encode_layer, identity
 
 MAX_FRAC = 40  # keeps every scale well inside int64 arithmetic
 
@@ -111,7 +111,7 @@ def quantize(
     model: CompressedModel,
     params: HWParams,
     calib: np.ndarray | None = None,
-    row_maps: list[np.ndarray] | str | None = None,
+    row_maps: list[np.ndarray] | None = None,
     default_fa: int | None = None,
     guard_bits: int = 1,
     fit_accumulator: bool = True,
@@ -121,8 +121,9 @@ def quantize(
     ``calib``: float inputs (B x K) used to pick the activation formats; without
     it every layer uses ``default_fa`` (act_bits // 2) and the choice is
     recorded in ``QuantModel.info['notes']``. ``row_maps``: None (EIE's
-    interleave), ``"balanced"``, or one permutation per layer
-    (perm[physical] = logical).
+    interleave, the identity) or one permutation per layer
+    (``perm[physical] = logical``, ``eie.format.rowmap``); for balanced rows
+    compute them first with ``eie.performance.balance.balance_model``.
     """
     a_bits = params.act_bits
     n_layers = len(model.layers)
@@ -156,13 +157,12 @@ def quantize(
             f"(signed {a_bits}-bit, range +-{2.0 ** (a_bits - 1 - d):g}); pass calibration inputs for better precision"
         )
 
-    perms = _row_maps(model, params, row_maps)
-    inv = [np.argsort(p) for p in perms]
+    perms = _row_maps(model, row_maps)
     layers: list[QuantLayer] = []
     infos: list[LayerQuantInfo] = []
     acc_limit = (1 << (params.acc_bits - 1)) - 1
     for i, l in enumerate(model.layers):
-        m, k = l.shape
+        m = l.shape[0]
         fa_in = fa[i]
         fw_cb = codebook_fw(l.codebook, params.cb_bits)
         if fw_cb < 0:
@@ -212,9 +212,8 @@ def quantize(
         codebook = np.zeros(1 << params.weight_bits, dtype=np.int64)
         codebook[: cb_int.size] = cb_int
         perm = perms[i]
-        prow = inv[i][l.rows]
-        pcol = inv[i - 1][l.cols] if i > 0 else l.cols
-        enc = encode(prow, pcol, l.codes, (m, k), params.n_pes, params.index_bits, params.weight_bits)
+        prev = perms[i - 1] if i > 0 else None
+        enc = encode_layer(l, params.n_pes, params.index_bits, perm, prev, params.weight_bits)
         layers.append(
             QuantLayer(
                 name=l.name,
@@ -235,21 +234,15 @@ def quantize(
     return qm
 
 
-def _row_maps(model: CompressedModel, params: HWParams, row_maps) -> list[np.ndarray]:
-    if row_maps is None or (isinstance(row_maps, str) and row_maps == "interleave"):
-        return [np.arange(l.shape[0]) for l in model.layers]
+def _row_maps(model: CompressedModel, row_maps) -> list[np.ndarray]:
+    """One checked row map per layer; None is the identity for every layer."""
+    if row_maps is None:
+        return [identity(l.shape[0]) for l in model.layers]
     if isinstance(row_maps, str):
-        if row_maps != "balanced":
-            raise ConfigError(f"row map {row_maps!r} must be 'interleave' or 'balanced'")
-        from eie.performance.balance import balanced
-
-        return [
-            balanced(l.rows, l.cols, l.shape, params.n_pes, params.index_bits, params.weight_bits) for l in model.layers
-        ]
-    perms = [np.asarray(p, dtype=np.int64) for p in row_maps]
-    if len(perms) != len(model.layers):
-        raise ConfigError(f"{len(perms)} row maps given for {len(model.layers)} layers")
-    for p, l in zip(perms, model.layers):
-        if not np.array_equal(np.sort(p), np.arange(l.shape[0])):
-            raise ConfigError(f"row map of layer {l.name!r} is not a permutation of 0..{l.shape[0] - 1}")
-    return perms
+        raise ConfigError(
+            f"row_maps={row_maps!r}: pass None (interleave) or one permutation per layer; "
+            "for balanced rows compute them with eie.performance.balance.balance_model"
+        )
+    if len(row_maps) != len(model.layers):
+        raise ConfigError(f"{len(row_maps)} row maps given for {len(model.layers)} layers")
+    return [check_perm(p, l.shape[0], f"row map of layer {l.name!r}") for p, l in zip(row_maps, model.layers)]

@@ -1,19 +1,29 @@
 """The ``eie`` command line: one sub-command per module in eie.cli.
 
 Each command module defines ``register(subparsers)``, which adds its parser
-and sets ``func(args) -> int``. Errors meant for users (EIEError, OSError)
-become one line on stderr and exit status 2, never a traceback.
+and sets ``func(args) -> int``; it prints through ``eie.cli.output`` and
+imports no other command module. Errors meant for users (EIEError, OSError,
+ValueError) become one line on stderr and exit status 2; any other exception
+is an internal error: one line asking for a report and exit status 70
+(EX_SOFTWARE). ``EIE_DEBUG=1`` adds the traceback. Output cut short by a
+closed pipe (``eie ... | head -1``) ends quietly with status 141, as a tool
+killed by SIGPIPE does.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from eie.errors import EIEError
 
 COMMANDS = ("compress", "inspect", "simulate", "generate", "verify", "demo")
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,24 +46,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug() -> bool:
+    return os.environ.get("EIE_DEBUG", "") not in ("", "0")
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).splitlines())
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # stdout is no file descriptor (e.g. captured in a test)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
+    command = f"eie {args.command}"
     try:
-        return int(args.func(args) or 0)
-    except EIEError as e:
-        print(f"eie {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError, EOFError) as e:
-        # Files that cannot be read or written, values numpy refuses.
-        print(f"eie {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        print(f"eie {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
+    except (EIEError, OSError, ValueError, EOFError) as e:
+        # Errors for users: bad settings, files that cannot be read or written, values numpy refuses.
+        if _debug():
+            traceback.print_exc()
+        print(f"{command}: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:
+        if _debug():
+            traceback.print_exc()
+        detail = _one_line(f"{type(e).__name__}: {e}")
+        print(
+            f"{command}: internal error: {detail} (a bug in eie, worth reporting with the command line; "
+            "EIE_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from eie.cli.output import add_json_option, emit
 from eie.compression.kmeans import INITS
 from eie.compression.model import ACTIVATIONS
 from eie.compression.prune import check_density
@@ -32,6 +33,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--last-activation", choices=ACTIVATIONS, default="none", help="activation after the last layer (default none)"
     )
+    add_json_option(p)
     p.set_defaults(func=run)
 
 
@@ -47,10 +49,23 @@ def run(args: argparse.Namespace) -> int:
     model.save(args.output)
     dense = sum(l.shape[0] * l.shape[1] for l in model.layers)
     kept = sum(l.nnz for l in model.layers)
-    for l in model.layers:
-        print(
-            f"{l.name}: {l.shape[0]} x {l.shape[1]}, kept {l.nnz} ({l.density:.2%}), "
-            f"{int(l.codes.max()) if l.nnz else 0} centroids, {l.activation}"
-        )
-    print(f"wrote {args.output}: {len(model.layers)} layers, {kept} of {dense} weights kept, {bits}-bit codes")
+    rows = [
+        {
+            "name": l.name,
+            "shape": [int(l.shape[0]), int(l.shape[1])],
+            "nnz": int(l.nnz),
+            "density": float(l.density),
+            "centroids": int(l.codes.max()) if l.nnz else 0,
+            "activation": l.activation,
+        }
+        for l in model.layers
+    ]
+    summary = {"output": str(args.output), "layers": rows, "kept": kept, "dense": dense, "weight_bits": bits}
+    lines = [
+        f"{r['name']}: {r['shape'][0]} x {r['shape'][1]}, kept {r['nnz']} ({r['density']:.2%}), "
+        f"{r['centroids']} centroids, {r['activation']}"
+        for r in rows
+    ]
+    lines.append(f"wrote {args.output}: {len(model.layers)} layers, {kept} of {dense} weights kept, {bits}-bit codes")
+    emit(args, summary, "\n".join(lines))
     return 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
+
+from eie.cli.output import add_config_option, add_json_option, emit
 
 
 def register(sub) -> None:
@@ -15,11 +16,12 @@ def register(sub) -> None:
         "(the emulator when no compiler is found) and report accuracy, compression, bit-exactness "
         "and modelled latency. No board and no downloads needed.",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    add_json_option(p, "table")
     p.add_argument("--fast", action="store_true", help="short training schedule (every stage still runs)")
     p.add_argument("--out", default="build/demo", help="build directory for the rendered kernel (default build/demo)")
-    p.add_argument("--board", default="zcu104", help="board to render for (default zcu104)")
-    p.add_argument("--pes", type=int, default=16, help="number of PEs (default 16)")
+    add_config_option(p, ", memory depths sized for the models; a configuration needs ternary: true")
+    p.add_argument("--board", default=None, help="board to render for (default: the configuration's)")
+    p.add_argument("--pes", type=int, default=None, help="number of PEs (default: the configuration's)")
     p.add_argument(
         "--backend",
         choices=("auto", "csim", "emulator"),
@@ -38,16 +40,13 @@ def run(args) -> int:
     opts = DemoOptions(
         fast=args.fast,
         seed=args.seed,
+        config_path=args.config,
         board=args.board,
         n_pes=args.pes,
         out_dir=args.out,
         backend=args.backend,
         progress=not args.json,
     )
-    result = run_demo(opts, log=log)
-    s = result.to_dict()
-    if args.json:
-        print(json.dumps(s, indent=2))
-    else:
-        print(format_summary(s))
+    s = run_demo(opts, log=log).to_dict()
+    emit(args, s, lambda: format_summary(s))
     return 0 if s["bit_exact"] else 1

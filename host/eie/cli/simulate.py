@@ -1,17 +1,20 @@
 """``eie simulate``: modelled cycles and latency of a model or a synthetic layer.
 
-The figures come from the timing model of DESIGN section 4 (eie.performance.timing), not
+The figures come from the timing model of docs/timing.md (eie.performance.timing), not
 from hardware. With a model, per-layer activations come from the float
 reference of the compressed model run on ``--input`` (or on a random input,
-which the output says).
+which the output says). The hardware is the accelerator configuration
+(``--config``, else the default hardware: the generated FPGA kernel's PEs,
+FIFO depth, index bits, clock and LNZD window) or, with ``--eie-asic``, the
+EIE ASIC; ``--pes``, ``--fifo``, ``--index-bits``, ``--clock-mhz`` and
+``--lnzd-window`` override either.
 """
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
+from eie.cli.output import add_config_option, add_json_option, emit
 from eie.errors import ConfigError
 
 RANDOM_INPUT_DENSITY = 0.5
@@ -24,15 +27,26 @@ def register(subparsers) -> None:
         description=(
             "Run the EIE timing model (broadcast of non-zero activations, per-PE FIFOs, "
             "one entry per cycle per PE). Either give MODEL.npz (a compressed model) or a "
-            "synthetic layer with --rows/--cols/--density. Defaults are the EIE ASIC: "
-            "64 PEs, FIFO 8, 4-bit indices, 800 MHz."
+            "synthetic layer with --rows/--cols/--density. The hardware is the accelerator "
+            "configuration (--config, else the default hardware, as the generated FPGA kernel) or "
+            "the EIE ASIC (--eie-asic: 64 PEs, FIFO 8, 4-bit indices, 800 MHz, free zero skipping); "
+            "--pes, --fifo, --index-bits, --clock-mhz and --lnzd-window override either."
         ),
     )
     p.add_argument("model", nargs="?", help="compressed model .npz (from 'eie compress')")
-    p.add_argument("--pes", type=int, default=64, help="number of PEs N (default 64)")
-    p.add_argument("--fifo", type=int, default=8, help="activation FIFO depth per PE (default 8)")
+    add_config_option(p, "; its n_pes, fifo_depth, index_bits, clock and lnzd_window")
     p.add_argument(
-        "--index-bits", default="4", help="relative-index bits r, or 'auto' to pick the fastest r (default 4)"
+        "--eie-asic",
+        action="store_true",
+        help="model the EIE ASIC instead of a configuration: 64 PEs, FIFO 8, 4-bit indices, 800 MHz, "
+        "free zero skipping (Han et al., ISCA 2016)",
+    )
+    p.add_argument("--pes", type=int, default=None, help="number of PEs N (default: the hardware's)")
+    p.add_argument("--fifo", type=int, default=None, help="activation FIFO depth per PE (default: the hardware's)")
+    p.add_argument(
+        "--index-bits",
+        default=None,
+        help="relative-index bits r, or 'auto' to pick the fastest r (default: the hardware's)",
     )
     p.add_argument(
         "--budget-kib",
@@ -40,13 +54,14 @@ def register(subparsers) -> None:
         default=None,
         help="with --index-bits auto: on-chip memory budget for entries and pointers, KiB",
     )
-    p.add_argument("--clock-mhz", type=float, default=800.0, help="clock for latency (default 800)")
+    p.add_argument("--clock-mhz", type=float, default=None, help="clock for latency (default: the hardware's)")
     p.add_argument(
         "--lnzd-window",
         type=int,
         default=None,
         help="activations the broadcaster scans per cycle, each all-zero window costing a cycle, "
-        "as the generated FPGA kernel does (default: free zero skipping, as the EIE ASIC)",
+        "as the generated FPGA kernel does (default: the configuration's, N unless set; "
+        "free zero skipping with --eie-asic)",
     )
     p.add_argument("--input", help="model mode: input vector .npy of the model's input length")
     p.add_argument(
@@ -66,7 +81,7 @@ def register(subparsers) -> None:
         help=f"density of the random input (synthetic default 1.0, model default {RANDOM_INPUT_DENSITY})",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the random layer/input (default 0)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(p, "table")
     p.set_defaults(func=run)
 
 
@@ -76,14 +91,56 @@ def _load_input(path: str, k: int) -> np.ndarray:
     return load_vectors(path, k, single=True)
 
 
-def _index_bits(args, layers, masks, n, params):
+def _option(flag: str, value) -> str:
+    return f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
+
+
+def _hardware(args) -> tuple[dict, int, int, str, float, int | None]:
+    """(hardware report, N, FIFO depth, index bits or 'auto', clock MHz, LNZD window or None)."""
+    from eie.hardware.target import describe_hardware, hardware_dict, load_config
+    from eie.performance.timing import EIE_ASIC, EIE_ASIC_INDEX_BITS, EIE_ASIC_PES
+
+    overridden = {
+        "--pes": args.pes,
+        "--fifo": args.fifo,
+        "--index-bits": args.index_bits,
+        "--clock-mhz": args.clock_mhz,
+        "--lnzd-window": args.lnzd_window,
+    }
+    overrides = [_option(flag, v) for flag, v in overridden.items() if v is not None]
+    if args.eie_asic:
+        if args.config:
+            raise ConfigError("give --config or --eie-asic, not both")
+        n, fifo, r, clock = EIE_ASIC_PES, EIE_ASIC.fifo_depth, EIE_ASIC_INDEX_BITS, EIE_ASIC.clock_mhz
+        window = None  # free zero skipping
+    else:
+        config = load_config(args.config)
+        n, fifo, r, clock = config.n_pes, config.fifo_depth, config.index_bits, config.clock
+        window = config.to_dict()["lnzd_window"]  # None: one per PE, so it follows --pes
+    n = n if args.pes is None else args.pes
+    fifo = fifo if args.fifo is None else args.fifo
+    r = str(r if args.index_bits is None else args.index_bits)
+    clock = float(clock if args.clock_mhz is None else args.clock_mhz)
+    if args.lnzd_window is not None:
+        window = args.lnzd_window
+    elif not args.eie_asic and window is None:
+        window = n  # the kernel's default LNZD window: one activation per PE bank
+    if args.eie_asic:
+        hw = hardware_dict("EIE ASIC", n, clock, "--eie-asic", None, overrides)
+    else:
+        hw = describe_hardware(config, args.config, overrides)
+        hw["n_pes"], hw["clock_mhz"] = int(n), clock
+    return hw, n, fifo, r, clock, window
+
+
+def _index_bits(args, index_bits, layers, masks, n, params):
     from eie.performance.index_bits import format_table, index_bits_table, pick
 
-    if args.index_bits != "auto":
+    if index_bits != "auto":
         try:
-            return int(args.index_bits), None
+            return int(index_bits), None
         except ValueError:
-            raise ConfigError(f"--index-bits {args.index_bits!r} must be an integer 1..8 or 'auto'") from None
+            raise ConfigError(f"--index-bits {index_bits!r} must be an integer 1..8 or 'auto'") from None
     budget = None if args.budget_kib is None else int(args.budget_kib * 8192)
     table = index_bits_table(layers, n, masks, budget, params=params)
     r = pick(table, budget)
@@ -92,14 +149,16 @@ def _index_bits(args, layers, masks, n, params):
 
 def run(args) -> int:
     from eie.compression.model import CompressedLayer, CompressedModel
-    from eie.performance.balance import apply_row_maps, balance_model, interleave, to_physical
+    from eie.format.rowmap import encode_model, identity, to_physical
+    from eie.performance.balance import balance_model
     from eie.performance.timing import TimingParams, simulate_model
 
     if args.lnzd_window is not None and args.lnzd_window < 1:
         raise ConfigError(f"--lnzd-window={args.lnzd_window} must be at least 1")
-    params = TimingParams(fifo_depth=args.fifo, clock_mhz=args.clock_mhz, scan_window=args.lnzd_window)
-    if args.pes < 1 or args.pes > 256:
+    if args.pes is not None and (args.pes < 1 or args.pes > 256):
         raise ConfigError(f"--pes {args.pes} must be 1..256")
+    hw, n, fifo, index_bits, clock, window = _hardware(args)
+    params = TimingParams(fifo_depth=fifo, clock_mhz=clock, lnzd_window=window)
     synthetic = args.rows is not None or args.cols is not None or args.density is not None
     if args.model and synthetic:
         raise ConfigError("give either MODEL.npz or a synthetic layer (--rows/--cols/--density), not both")
@@ -156,52 +215,61 @@ def run(args) -> int:
             f"activation density {a:g}, seed {args.seed}"
         )
     masks = [np.asarray(v) != 0 for v in acts]
-    n = args.pes
-    r, table = _index_bits(args, model.layers, masks, n, params)
+    r, table = _index_bits(args, index_bits, model.layers, masks, n, params)
     if args.row_map == "balanced":
         perms = balance_model(model, n, r, masks, params)
     else:
-        perms = [interleave(l.shape[0]) for l in model.layers]
-    encoded = apply_row_maps(model, perms, n, r)
+        perms = [identity(l.shape[0]) for l in model.layers]
+    encoded = encode_model(model, perms, n, r)
     phys = [to_physical(masks[0], None)] + [to_physical(v, p) for v, p in zip(masks[1:], perms[:-1])]
     timing = simulate_model(encoded, phys, params)
 
-    if args.json:
-        out = timing.to_dict()
-        for d, layer in zip(out["layers"], model.layers):
-            d["name"] = layer.name
-            d["shape"] = list(layer.shape)
-        out["params"] = {
-            "pes": n,
-            "fifo": args.fifo,
-            "index_bits": r,
-            "clock_mhz": args.clock_mhz,
-            "row_map": args.row_map,
-        }
-        out["input"] = source
-        out["source"] = "EIE timing model (modelled, not measured on hardware)"
-        if table is not None:
-            out["index_bits_table"] = [o.__dict__ for o in table[0]]
-        print(json.dumps(out))
-        return 0
-    print("EIE timing model — modelled cycles, not a hardware measurement")
-    print(f"  {n} PEs, FIFO {args.fifo}, index_bits {r}, {args.clock_mhz:g} MHz, row map {args.row_map}")
-    print(f"  activations: {source}")
+    out = timing.to_dict()
+    for d, layer in zip(out["layers"], model.layers):
+        d["name"] = layer.name
+        d["shape"] = list(layer.shape)
+    out["hardware"] = hw
+    out["params"] = {
+        "pes": n,
+        "fifo": fifo,
+        "index_bits": r,
+        "clock_mhz": clock,
+        "lnzd_window": window,
+        "row_map": args.row_map,
+    }
+    out["input"] = source
+    out["source"] = "EIE timing model (modelled, not measured on hardware)"
     if table is not None:
-        print("index_bits considered (all layers, interleaved rows):")
-        print(table[1])
-    print(
+        out["index_bits_table"] = [o.__dict__ for o in table[0]]
+    emit(args, out, lambda: _table(timing, model, hw, out["params"], source, table))
+    return 0
+
+
+def _table(timing, model, hw: dict, params: dict, source: str, table) -> str:
+    from eie.hardware.target import hardware_line
+
+    window = "free zero skipping" if params["lnzd_window"] is None else f"LNZD window {params['lnzd_window']}"
+    lines = [
+        "EIE timing model — modelled cycles, not a hardware measurement",
+        f"  {hardware_line(hw)}",
+        f"  {params['pes']} PEs, FIFO {params['fifo']}, index_bits {params['index_bits']}, "
+        f"{params['clock_mhz']:g} MHz, {window}, row map {params['row_map']}",
+        f"  activations: {source}",
+    ]
+    if table is not None:
+        lines += ["index_bits considered (all layers, interleaved rows):", table[1]]
+    lines.append(
         f"{'layer':<16} {'M x K':>13} {'bcast':>6} {'cycles':>9} {'ideal':>9} {'eff':>6} "
         f"{'pad':>6} {'stall':>8} {'us':>9}"
     )
     for lt, layer in zip(timing.layers, model.layers):
         shape = f"{layer.shape[0]}x{layer.shape[1]}"
-        print(
+        lines.append(
             f"{layer.name[:16]:<16} {shape:>13} {lt.broadcasts:>6} {lt.cycles:>9} {lt.ideal_cycles:>9.0f} "
             f"{lt.efficiency:>6.1%} {lt.padding_fraction:>6.1%} {lt.stall_cycles:>8} {lt.latency_us:>9.2f}"
         )
-    print(
+    lines.append(
         f"{'total':<16} {'':>13} {'':>6} {timing.cycles:>9} {'':>9} {'':>6} {'':>6} {'':>8} {timing.latency_us:>9.2f}"
     )
-    print("eff = load-balance efficiency (ideal / PE-array cycles); pad = padding share of entries")
-    return 0
+    lines.append("eff = load-balance efficiency (ideal / PE-array cycles); pad = padding share of entries")
+    return "\n".join(lines)

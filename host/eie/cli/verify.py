@@ -3,17 +3,18 @@
 Backends: ``emulator`` (the emulator against itself after an image round
 trip: the strict reader rebuilds the model from the image bytes) and
 ``csim`` (the rendered HLS kernel compiled with g++). Without ``--config``
-the configuration is the default of ``eie generate``: ZCU104, 16 PEs,
-depths sized from the model.
+the hardware is the default (eie.hardware.target.default_config) with the
+memory depths sized from the model, as in ``eie generate``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
+
+from eie.cli.output import add_config_option, add_json_option, emit
 
 
 def register(subparsers) -> None:
@@ -24,20 +25,20 @@ def register(subparsers) -> None:
         "the emulator and compare the integers. Exit status 1 on any mismatch.",
     )
     p.add_argument("model", help="compressed model .npz")
-    p.add_argument("--config", help="accelerator configuration YAML (default: zcu104, 16 PEs, depths from the model)")
+    add_config_option(p, "; widths and depths from the model")
     p.add_argument("--backend", choices=("emulator", "csim"), default="csim", help="backend to check (default csim)")
     p.add_argument("--vectors", type=int, default=8, help="random input vectors (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument("--input", help="inputs .npy (B x K floats) instead of random ones")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from eie.arithmetic.emulator import Emulator, quantize_input
-    from eie.cli.generate import quantized_model
     from eie.errors import ConfigError, FormatError
     from eie.format.image import read_image
+    from eie.hardware.target import describe_hardware, hardware_line, quantized_model
 
     if args.vectors < 1:
         raise ConfigError(f"--vectors={args.vectors} must be at least 1")
@@ -66,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
         got = Emulator(read_image(image, expect=config.to_hwparams())).run_layers(x_int)
     seconds = time.perf_counter() - t0
     mismatches = int(np.count_nonzero(got != want))
+    hw = describe_hardware(config, args.config)
     report = {
+        "hardware": hw,
         "backend": args.backend,
         "vectors": int(x_int.shape[0]),
         "outputs": int(want.size),
@@ -89,12 +92,11 @@ def run(args: argparse.Namespace) -> int:
             "got": int(got[b, i]),
             "expected": int(want[b, i]),
         }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        state = "bit-exact" if mismatches == 0 else f"{mismatches} MISMATCHES"
-        print(
-            f"{args.backend}: {report['vectors']} vectors, {report['outputs']} outputs, {state} "
-            f"(N={config.n_pes}, {config.board})"
-        )
+    state = "bit-exact" if mismatches == 0 else f"{mismatches} MISMATCHES"
+    text = (
+        f"{hardware_line(hw)}\n"
+        f"{args.backend}: {report['vectors']} vectors, {report['outputs']} outputs, {state} "
+        f"(N={config.n_pes}, {config.board})"
+    )
+    emit(args, report, text)
     return 0 if mismatches == 0 else 1

@@ -80,10 +80,18 @@ class CompressedLayer:
             raise FormatError(f"{where}: activation {self.activation!r} must be one of {ACTIVATIONS}")
         if self.kind not in KINDS:
             raise FormatError(f"{where}: kind {self.kind!r} must be one of {KINDS}")
-        if self.rows.size:
+        if self.rows.size > 1:
+            # Column-major order (column, then row) strictly increasing: sorted and
+            # no position listed twice, checked in one linear pass.
             flat = self.cols.astype(np.int64) * m + self.rows
-            if np.unique(flat).size != flat.size:
-                raise FormatError(f"{where}: a weight position is listed twice")
+            step = np.diff(flat)
+            if not np.all(step > 0):
+                i = int(np.argmax(step <= 0))
+                what = "is listed twice" if step[i] == 0 else "is out of column-major order"
+                raise FormatError(
+                    f"{where}: weight {i + 1} at (row {self.rows[i + 1]}, column {self.cols[i + 1]}) {what}; "
+                    "kept weights must be listed column by column, rows increasing within a column"
+                )
 
     @property
     def nnz(self) -> int:

@@ -27,12 +27,17 @@ def open_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 @dataclass
 class DenseLayer:
-    """A float layer as read from a weights file (before compression)."""
+    """A float layer as read from a weights file (before compression).
+
+    ``mask`` (optional, same shape as ``weight``) marks the weights a pruned
+    model keeps; compression then takes it as the layer's sparsity.
+    """
 
     name: str
     weight: np.ndarray
     bias: np.ndarray
     activation: str = "relu"
+    mask: np.ndarray | None = None
 
 
 def load_weights(path: str | os.PathLike, last_activation: str = "none") -> list[DenseLayer]:
@@ -41,6 +46,11 @@ def load_weights(path: str | os.PathLike, last_activation: str = "none") -> list
     ReLU between layers and ``last_activation`` after the last one.
     """
     arrays = open_npz(path)
+    if "__lstm__" in arrays:
+        raise FormatError(
+            f"{path}: an LSTM weights file; read it with eie.compression.lstm.load_lstm_weights "
+            "(eie compress does so itself)"
+        )
     names: list[str] = []
     for key in arrays:
         if key.endswith(".weight"):
@@ -78,8 +88,9 @@ def load_weights(path: str | os.PathLike, last_activation: str = "none") -> list
     return layers
 
 
-def save_weights(path: str | os.PathLike, layers: list[DenseLayer]) -> None:
-    arrays = {}
+def save_weights(path: str | os.PathLike, layers: list[DenseLayer], extra: dict[str, np.ndarray] | None = None) -> None:
+    """Write ``<layer>.weight``/``<layer>.bias`` (float32) and any ``extra`` arrays."""
+    arrays = dict(extra or {})
     for l in layers:
         arrays[f"{l.name}.weight"] = np.asarray(l.weight, dtype=np.float32)
         arrays[f"{l.name}.bias"] = np.asarray(l.bias, dtype=np.float32)

@@ -1,4 +1,4 @@
-"""The EIE compressed sparse column format, per PE (DESIGN section 2).
+"""The EIE compressed sparse column format, per PE (docs/csc-format.md).
 
 Rows are interleaved over N PEs: physical row i lives in PE i mod N as local
 row i div N. Inside a PE, column j is a list of entries (v, z): v is the

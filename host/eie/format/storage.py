@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from eie.compression.huffman import huffman_bits
 from eie.compression.model import CompressedLayer, CompressedModel
 from eie.errors import ConfigError, check_int
-from eie.format.csc import encode
+from eie.format.rowmap import encode_layer
 
 FLOAT_BYTES = 4
 
@@ -157,7 +157,7 @@ class StorageReport(_Ratios):
 
 def layer_storage(layer: CompressedLayer, n_pes: int, index_bits: int) -> LayerStorage:
     m, k = layer.shape
-    enc = encode(layer.rows, layer.cols, layer.codes, layer.shape, n_pes, index_bits, layer.weight_bits)
+    enc = encode_layer(layer, n_pes, index_bits)
     entries = enc.total_entries
     centroids = int(layer.codes.max()) if layer.nnz else 0
     pointer_bits = max(1, int(enc.n_entries.max()).bit_length())

@@ -29,6 +29,34 @@ KERNEL_STATUS = {
     8: "bad_mode",
 }
 
+# The C-simulation bridge (hls/eie_bridge.cpp.j2 renders both from these;
+# eie.hardware.csim reads them by these names).
+# eie_info: the AcceleratorConfig fields the kernel was compiled with, in this
+# order, each the constant eie::<FIELD upper-cased> of eie_params.h.
+CSIM_INFO_FIELDS = (
+    "n_pes",
+    "weight_bits",
+    "index_bits",
+    "act_bits",
+    "cb_bits",
+    "acc_bits",
+    "fifo_depth",
+    "entry_depth",
+    "ptr_depth",
+    "act_depth",
+    "bias_depth",
+    "max_layers",
+    "ternary",
+    "lnzd_window",
+)
+# eie_counters: per layer index, the loop trip counters of eie::counters_t in
+# this order, each one value (per_pe False) or one per PE (True).
+CSIM_COUNTERS = (
+    ("broadcast", False),  # the broadcaster's scan loop
+    ("pe", True),  # each PE's accumulation loop
+    ("epilogue", True),  # each PE's write-out loop
+)
+
 
 _STATUS_HELP = {
     "bad_magic": "the buffer is not an EIE model image",

@@ -2,7 +2,7 @@
 
 One ``AcceleratorConfig`` fixes everything the kernel is compiled with: the
 board (its part and on-chip resources), the clock, the number of PEs, the bit
-widths of DESIGN section 3, the FIFO depth and the per-PE memory depths. It
+widths of docs/arithmetic.md, the FIFO depth and the per-PE memory depths. It
 loads from YAML (``from_yaml``); every field is checked with a ConfigError
 that names the field and the allowed range. pyyaml is imported only when a
 YAML file is read, so the board side can import this module with numpy alone.
@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 
 from eie.errors import ConfigError, check_int
+from eie.format.csc import entries_per_word
 from eie.format.qmodel import HWParams
 from eie.hardware.abi import TOP
 from eie.hardware.boards import BOARDS, CUSTOM, Board
@@ -36,10 +37,16 @@ class AcceleratorConfig:
     banks), ``act_depth`` activations per PE (ceil(max layer width / N)),
     ``bias_depth`` biases per PE (sum over layers of ceil(M / N)).
     ``lnzd_window`` is how many consecutive activations the broadcaster's
-    leading-non-zero detector looks at per cycle (None: N, one per PE bank);
-    it must be a divisor of ``n_pes`` or ``n_pes`` times a power of two. Each all-zero window
-    costs the broadcaster one cycle (eie.performance.timing, ``scan_window``).
+    leading-non-zero detector (LNZD) looks at per cycle; given as None (the
+    default, also ``null`` in YAML) it is N, one per PE bank, and after
+    construction it always holds the resolved width. It must be a divisor of
+    ``n_pes`` or ``n_pes`` times a power of two. Each all-zero window costs the
+    broadcaster one cycle (eie.performance.timing, ``TimingParams.lnzd_window``).
     ``resources`` (bram36, uram, dsp) is required for ``board: custom``.
+
+    The kernel's derived widths and depths (``slot_bits``, ``ptr_bits``,
+    ``act_buf_depth``, the trip-count maxima, ...) are properties below: the
+    HLS templates and the resource estimate read them, nothing recomputes them.
     """
 
     board: str = "pynq-z2"
@@ -64,6 +71,11 @@ class AcceleratorConfig:
     resources: dict | None = field(default=None)
 
     def __post_init__(self) -> None:
+        # lnzd_window=None is "one per PE": it is resolved here, and to_dict and
+        # replace give None back so the window keeps following n_pes.
+        self._lnzd_follows_pes = self.lnzd_window is None
+        if self._lnzd_follows_pes:
+            self.lnzd_window = self.n_pes
         self.validate()
 
     # -- validation ---------------------------------------------------------
@@ -110,22 +122,21 @@ class AcceleratorConfig:
         if self.acc_bits < self.act_bits:
             raise ConfigError(f"acc_bits={self.acc_bits} must be at least act_bits={self.act_bits}")
         _int_field("fifo_depth", self.fifo_depth, 1, 4096)
-        if self.lnzd_window is not None:
-            _int_field("lnzd_window", self.lnzd_window, 1, 1024)
-            w, n = int(self.lnzd_window), int(self.n_pes)
-            if w % n and n % w:
-                raise ConfigError(
-                    f"lnzd_window={w} must be a multiple or a divisor of n_pes={n} (each window reads whole "
-                    "words from the PE banks); e.g. use " + ", ".join(str(x) for x in sorted({n, 2 * n, 4 * n}))
-                )
-            f = w // n
-            if w > n and f & (f - 1):
-                # The buffers are partitioned cyclically by W/N; a power of two keeps the bank of
-                # a window's word a bit field of its address instead of a remainder.
-                raise ConfigError(
-                    f"lnzd_window={w} must be n_pes={n} times a power of two when wider than n_pes "
-                    f"(it is {f} x {n}); e.g. use {n * (1 << (f.bit_length() - 1))} or {n * (1 << f.bit_length())}"
-                )
+        _int_field("lnzd_window", self.lnzd_window, 1, 1024)
+        w, n = int(self.lnzd_window), int(self.n_pes)
+        if w % n and n % w:
+            raise ConfigError(
+                f"lnzd_window={w} must be a multiple or a divisor of n_pes={n} (each window reads whole "
+                "words from the PE banks); e.g. use " + ", ".join(str(x) for x in sorted({n, 2 * n, 4 * n}))
+            )
+        f = w // n
+        if w > n and f & (f - 1):
+            # The buffers are partitioned cyclically by W/N; a power of two keeps the bank of
+            # a window's word a bit field of its address instead of a remainder.
+            raise ConfigError(
+                f"lnzd_window={w} must be n_pes={n} times a power of two when wider than n_pes "
+                f"(it is {f} x {n}); e.g. use {n * (1 << (f.bit_length() - 1))} or {n * (1 << f.bit_length())}"
+            )
         _int_field("entry_depth", self.entry_depth, 1, 1 << 22)
         _int_field("ptr_depth", self.ptr_depth, 2, 1 << 22)
         _int_field("act_depth", self.act_depth, 1, 1 << 20)
@@ -170,29 +181,108 @@ class AcceleratorConfig:
         return 1000.0 / self.clock
 
     @property
-    def scan_window(self) -> int:
-        """Activations the broadcaster scans per cycle (``lnzd_window``, default N)."""
-        return int(self.lnzd_window) if self.lnzd_window is not None else int(self.n_pes)
+    def uses_uram(self) -> bool:
+        return self.entry_storage == "uram" or (self.entry_storage == "auto" and self.board_spec.uram > 0)
+
+    # -- derived kernel widths and depths (hls/eie_params.h.j2 renders each one) --
+    @property
+    def entry_bits(self) -> int:
+        """Bits of one packed (v, z) entry."""
+        return self.weight_bits + self.index_bits
 
     @property
     def entries_per_word(self) -> int:
-        return 64 // (self.weight_bits + self.index_bits)
+        """Entries packed in one 64-bit entry word (E), as the CSC format packs them."""
+        return entries_per_word(self.weight_bits, self.index_bits)
 
     @property
-    def uses_uram(self) -> bool:
-        return self.entry_storage == "uram" or (self.entry_storage == "auto" and self.board_spec.uram > 0)
+    def cb_size(self) -> int:
+        """Codebook values per layer (2^weight_bits)."""
+        return 1 << self.weight_bits
+
+    @property
+    def codebook_depth(self) -> int:
+        """Codebook values per PE, all layers."""
+        return self.max_layers * self.cb_size
+
+    @property
+    def slot_bits(self) -> int:
+        """Low bits of an entry pointer: the slot 0..E-1 within its word (at least 1)."""
+        return max(1, (self.entries_per_word - 1).bit_length())
+
+    @property
+    def ptr_bits(self) -> int:
+        """An entry pointer (word 0..entry_depth in the high bits, then the slot)."""
+        return self.entry_depth.bit_length() + self.slot_bits
+
+    @property
+    def ptr_bank_depth(self) -> int:
+        """Depth of each of the two pointer banks (pointer g in bank g mod 2 at g div 2)."""
+        return (self.ptr_depth + 1) // 2
+
+    @property
+    def pidx_bits(self) -> int:
+        """A pointer-table index (ptr_base + column) < ptr_depth, as the broadcast token carries it."""
+        return max(1, (self.ptr_depth - 1).bit_length())
+
+    @property
+    def max_cols(self) -> int:
+        """The widest layer input (or output) the activation buffers hold: N * act_depth."""
+        return self.n_pes * self.act_depth
+
+    @property
+    def col_bits(self) -> int:
+        """A column count 0..max_cols."""
+        return max(1, self.max_cols.bit_length())
+
+    @property
+    def token_bits(self) -> int:
+        """Width of one FIFO token: pointer index, activation, end-of-layer flag."""
+        return self.pidx_bits + self.act_bits + 1
+
+    @property
+    def lnzd_words(self) -> int:
+        """Words one LNZD window reads from each activation bank (W / N when W > N, else 1).
+
+        The activation buffers are partitioned cyclically by this factor.
+        """
+        return max(1, self.lnzd_window // self.n_pes)
+
+    @property
+    def act_buf_depth(self) -> int:
+        """Activation-buffer depth per bank: act_depth rounded up to whole windows of lnzd_words."""
+        f = self.lnzd_words
+        return -(-self.act_depth // f) * f
+
+    @property
+    def broadcast_trips_max(self) -> int:
+        """Most iterations of the broadcaster's loop: one per column plus the prologue."""
+        return self.max_cols + 1
+
+    @property
+    def pe_trips_max(self) -> int:
+        """Most iterations of a PE's accumulation loop: one per column and per entry, plus the prologue."""
+        return self.max_cols + self.entry_depth * self.entries_per_word + 1
+
+    @property
+    def ptr_words_max(self) -> int:
+        """Most image words of one layer's pointers per PE (two K+1 pointers per word)."""
+        return (min(self.max_cols, self.ptr_depth - 1) + 2) // 2
 
     def to_hwparams(self) -> HWParams:
         return HWParams(self.n_pes, self.weight_bits, self.index_bits, self.act_bits, self.cb_bits, self.acc_bits)
 
     def to_dict(self) -> dict:
+        """The fields as given (``lnzd_window`` None when it follows n_pes)."""
         d = asdict(self)
+        if self._lnzd_follows_pes:
+            d["lnzd_window"] = None
         if d["resources"] is None:
             del d["resources"]
         return d
 
     def replace(self, **changes) -> AcceleratorConfig:
-        d = asdict(self)
+        d = self.to_dict()
         d.update(changes)
         return AcceleratorConfig(**d)
 

@@ -1,4 +1,4 @@
-"""C-simulation of the rendered HLS kernel: g++ + ctypes (DESIGN section 7, step 3).
+"""C-simulation of the rendered HLS kernel: g++ + ctypes (docs/architecture.md, ladder step 3).
 
 The kernel sources are rendered for a configuration, compiled with a small
 extern "C" bridge against the Xilinx arbitrary-precision headers that ship
@@ -11,7 +11,7 @@ CSim objects of one configuration share them, like two handles on one board.
 
 ``CSim.counters()`` returns the kernel's C-simulation-only loop trip counts
 of the last run (broadcaster scan loop, each PE's accumulation and
-write-out loops), which tests/test_kernel_timing.py compares with the
+write-out loops), which tests/hardware/test_kernel_timing.py compares with the
 timing model (docs/kernel.md): they measure iterations, not cycles, because
 C-simulation runs the DATAFLOW processes one after another.
 """
@@ -30,7 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from eie.errors import CapacityError, ConfigError, EIEError, ImageError, ToolchainError
-from eie.hardware.abi import KERNEL_STATUS, KernelStatusError, status_error  # noqa: F401 (re-exported)
+from eie.hardware.abi import (  # noqa: F401 (KernelStatusError re-exported)
+    CSIM_COUNTERS,
+    CSIM_INFO_FIELDS,
+    KERNEL_STATUS,
+    KernelStatusError,
+    status_error,
+)
 from eie.hardware.config import AcceleratorConfig
 
 # Hidden visibility and no STB_GNU_UNIQUE: the PE memories are template static
@@ -114,23 +120,6 @@ def build(config: AcceleratorConfig, verbose: bool = False) -> Path:
 class CSim:
     """The kernel compiled for ``config``, driven like the board: load an image, then run vectors."""
 
-    INFO_FIELDS = (
-        "n_pes",
-        "weight_bits",
-        "index_bits",
-        "act_bits",
-        "cb_bits",
-        "acc_bits",
-        "fifo_depth",
-        "entry_depth",
-        "ptr_depth",
-        "act_depth",
-        "bias_depth",
-        "max_layers",
-        "ternary",
-        "scan_window",
-    )
-
     def __init__(self, config: AcceleratorConfig):
         self.config = config
         self.library = build(config)
@@ -145,9 +134,9 @@ class CSim:
         lib.eie_counters.argtypes = (i64p,)
         lib.eie_counters.restype = None
         self._lib = lib
-        info = np.zeros(len(self.INFO_FIELDS), dtype=np.int64)
+        info = np.zeros(len(CSIM_INFO_FIELDS), dtype=np.int64)
         lib.eie_info(info.ctypes.data_as(i64p))
-        want = [int(getattr(config, f)) for f in self.INFO_FIELDS]
+        want = [int(getattr(config, f)) for f in CSIM_INFO_FIELDS]
         if list(info) != want:
             raise ToolchainError(
                 f"the compiled kernel {self.library} does not match the configuration; delete {cache_dir()} and retry"
@@ -219,10 +208,15 @@ class CSim:
         they equal in the timing model.
         """
         n, nl = self.config.n_pes, self.config.max_layers
-        raw = np.zeros(nl * (1 + 2 * n), dtype=np.int64)
+        widths = [n if per_pe else 1 for _, per_pe in CSIM_COUNTERS]
+        raw = np.zeros(nl * sum(widths), dtype=np.int64)
         self._lib.eie_counters(raw.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
-        raw = raw.reshape(nl, 1 + 2 * n)
-        return {"broadcast": raw[:, 0].copy(), "pe": raw[:, 1 : 1 + n].copy(), "epilogue": raw[:, 1 + n :].copy()}
+        raw = raw.reshape(nl, sum(widths))
+        out, at = {}, 0
+        for (name, per_pe), w in zip(CSIM_COUNTERS, widths):
+            out[name] = raw[:, at : at + w].copy() if per_pe else raw[:, at].copy()
+            at += w
+        return out
 
 
 def _layer_shapes(words: np.ndarray) -> list[tuple[int, int]]:

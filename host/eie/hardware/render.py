@@ -24,6 +24,34 @@ from eie.hardware.config import AcceleratorConfig
 
 STATIC_SOURCES = ("eie_common.hpp", "eie_pe.hpp", "eie_broadcast.hpp", "eie_load.hpp")
 KERNEL_TEMPLATES = {"eie_params.h.j2": "eie_params.h", "eie_top.h.j2": "eie_top.h", "eie_top.cpp.j2": "eie_top.cpp"}
+# The image format's word indices the kernel reads (eie.format.image); the
+# host-only ones (feature scales, row permutation, in/out sizes) are left out.
+HEADER_NAMES = (
+    "H_MAGIC",
+    "H_VERSION",
+    "H_TOTAL",
+    "H_PES",
+    "H_WBITS",
+    "H_IBITS",
+    "H_ABITS",
+    "H_CBITS",
+    "H_ACCBITS",
+    "H_LAYERS",
+    "H_DESC",
+    "H_CHECKSUM",
+)
+DESC_NAMES = (
+    "D_ROWS",
+    "D_COLS",
+    "D_FLAGS",
+    "D_SHIFT",
+    "D_CODEBOOK",
+    "D_BIAS",
+    "D_COUNTS",
+    "D_PTR",
+    "D_ENTRIES",
+    "D_ENTRY_WORDS",
+)
 
 
 def hls_dir() -> Path:
@@ -48,79 +76,27 @@ def _env():
 def kernel_context(
     config: AcceleratorConfig, image_depth: int = 1 << 16, in_depth: int = 1 << 12, out_depth: int = 1 << 12
 ) -> dict:
-    """Template variables for the kernel (the m_axi depths only matter to cosim)."""
-    c = config
-    per = c.entries_per_word
-    header_names = (
-        "H_MAGIC",
-        "H_VERSION",
-        "H_TOTAL",
-        "H_PES",
-        "H_WBITS",
-        "H_IBITS",
-        "H_ABITS",
-        "H_CBITS",
-        "H_ACCBITS",
-        "H_LAYERS",
-        "H_DESC",
-        "H_IN",
-        "H_OUT",
-        "H_CHECKSUM",
-    )
-    desc_names = (
-        "D_ROWS",
-        "D_COLS",
-        "D_FLAGS",
-        "D_FA_IN",
-        "D_FW",
-        "D_FA_OUT",
-        "D_SHIFT",
-        "D_CODEBOOK",
-        "D_BIAS",
-        "D_PERM",
-        "D_COUNTS",
-        "D_PTR",
-        "D_ENTRIES",
-        "D_ENTRY_WORDS",
-    )
+    """Template variables for the kernel (the m_axi depths only matter to cosim).
+
+    ``cfg`` is the configuration itself: the templates read its fields and
+    derived properties (``cfg.slot_bits``, ``cfg.act_buf_depth``, ...) and
+    compute nothing. The rest are the image format's and the ABI's constants.
+    """
     return {
-        "board": c.board,
-        "part": c.fpga_part,
-        "clock_mhz": c.clock,
-        "top": c.top,
-        "n_pes": c.n_pes,
-        "weight_bits": c.weight_bits,
-        "index_bits": c.index_bits,
-        "act_bits": c.act_bits,
-        "cb_bits": c.cb_bits,
-        "acc_bits": c.acc_bits,
-        "fifo_depth": c.fifo_depth,
-        "scan_window": c.scan_window,
-        "entry_depth": c.entry_depth,
-        "ptr_depth": c.ptr_depth,
-        "act_depth": c.act_depth,
-        "bias_depth": c.bias_depth,
-        "max_layers": c.max_layers,
-        "ternary": c.ternary,
-        "uram": c.uses_uram,
-        # Entry pointers are (word, slot) pairs: words reach entry_depth, slots E - 1.
-        "slot_bits": max(1, (per - 1).bit_length()),
-        "ptr_bits": c.entry_depth.bit_length() + max(1, (per - 1).bit_length()),
-        "col_bits": max(1, (c.n_pes * c.act_depth).bit_length()),
-        "pidx_bits": max(1, (c.ptr_depth - 1).bit_length()),
-        # Whole windows of scan_window / N words per bank when the window is wider than N.
-        "act_buf_depth": -(-c.act_depth // max(1, c.scan_window // c.n_pes)) * max(1, c.scan_window // c.n_pes),
+        "cfg": config,
         "magic": img.MAGIC,
         "version": img.VERSION,
         "header_words": img.HEADER_WORDS,
         "desc_words": img.DESC_WORDS,
-        "header_index": [(n, getattr(img, n)) for n in header_names],
-        "desc_index": [(n, getattr(img, n)) for n in desc_names],
+        "header_index": [(n, getattr(img, n)) for n in HEADER_NAMES],
+        "desc_index": [(n, getattr(img, n)) for n in DESC_NAMES],
         "flag_relu": img.FLAG_RELU,
         "flag_ternary": img.FLAG_TERNARY,
         "statuses": [(name, code) for code, name in sorted(abi.KERNEL_STATUS.items())],
         "mode_load": abi.MODE_LOAD,
         "mode_run": abi.MODE_RUN,
+        "info_fields": abi.CSIM_INFO_FIELDS,
+        "counters": abi.CSIM_COUNTERS,
         "image_depth": max(1, int(image_depth)),
         "in_depth": max(1, int(in_depth)),
         "out_depth": max(1, int(out_depth)),
@@ -164,6 +140,34 @@ def _tcl_list(items) -> str:
     return "{" + " ".join(str(i) for i in items) + "}"
 
 
+def params_tcl(config: AcceleratorConfig, sources=(), headers=(), testbench=()) -> str:
+    """The text of ``params.tcl``: what build.tcl and overlays/build_overlay.tcl read.
+
+    The board facts (part, family, Vivado board part) come from
+    eie.hardware.boards through ``config.board_spec``; the overlay script has
+    no table of its own. ``EIE_BOARD_PART`` is empty for a custom part.
+    """
+    b = config.board_spec
+    return (
+        "# Rendered by eie.hardware.render: parameters for build.tcl and overlays/build_overlay.tcl.\n"
+        f"set EIE_BOARD {config.board}\n"
+        f"set EIE_PART {config.fpga_part}\n"
+        f"set EIE_FAMILY {b.family}\n"
+        f"set EIE_BOARD_PART {{{b.board_part or ''}}}\n"
+        f"set EIE_CLOCK_PERIOD {config.clock_period_ns:.3f}\n"
+        f"set EIE_TOP {config.top}\n"
+        "set EIE_PROJECT eie_prj\n"
+        "set EIE_SOLUTION solution1\n"
+        f"set EIE_SOURCES {_tcl_list(sources)}\n"
+        f"set EIE_HEADERS {_tcl_list(headers)}\n"
+        f"set EIE_TB_FILES {_tcl_list(testbench)}\n"
+        "set EIE_CFLAGS {-std=c++14}\n"
+        f"set EIE_IP_VENDOR {abi.VENDOR}\n"
+        f"set EIE_IP_LIBRARY {abi.LIBRARY}\n"
+        f"set EIE_IP_VERSION {abi.IP_VERSION}\n"
+    )
+
+
 def render(config: AcceleratorConfig, out_dir, qm: QuantModel, x_int: np.ndarray) -> RenderResult:
     """Sources, testbench, test vectors and params.tcl for ``build.tcl``.
 
@@ -201,22 +205,13 @@ def render(config: AcceleratorConfig, out_dir, qm: QuantModel, x_int: np.ndarray
     )
     testbench = [tb, out / "image.bin", out / "input.bin", out / "expected.bin"]
     params = out / "params.tcl"
-    cpp = [p.name for p in sources if p.suffix == ".cpp"]
-    headers = [p.name for p in sources if p.suffix != ".cpp"]
     params.write_text(
-        "# Rendered by eie.hardware.render: parameters for build.tcl.\n"
-        f"set EIE_PART {config.fpga_part}\n"
-        f"set EIE_CLOCK_PERIOD {config.clock_period_ns:.3f}\n"
-        f"set EIE_TOP {config.top}\n"
-        "set EIE_PROJECT eie_prj\n"
-        "set EIE_SOLUTION solution1\n"
-        f"set EIE_SOURCES {_tcl_list(cpp)}\n"
-        f"set EIE_HEADERS {_tcl_list(headers)}\n"
-        f"set EIE_TB_FILES {_tcl_list(p.name for p in testbench)}\n"
-        "set EIE_CFLAGS {-std=c++14}\n"
-        f"set EIE_IP_VENDOR {abi.VENDOR}\n"
-        f"set EIE_IP_LIBRARY {abi.LIBRARY}\n"
-        f"set EIE_IP_VERSION {abi.IP_VERSION}\n"
+        params_tcl(
+            config,
+            sources=[p.name for p in sources if p.suffix == ".cpp"],
+            headers=[p.name for p in sources if p.suffix != ".cpp"],
+            testbench=[p.name for p in testbench],
+        )
     )
     config.to_yaml(out / "config.yaml")
     return RenderResult(

@@ -81,17 +81,17 @@ class Estimate:
 def pe_memories(config: AcceleratorConfig) -> dict[str, tuple[int, int]]:
     """depth x width of every memory of one PE."""
     c = config
-    # Pointers are stored as (word, slot) pairs, as the kernel's loader splits them.
-    ptr_bits = c.entry_depth.bit_length() + max(1, (c.entries_per_word - 1).bit_length())
-    bank = (c.ptr_depth + 1) // 2
+    # The kernel's own widths and depths (AcceleratorConfig properties): pointers
+    # are (word, slot) pairs in two banks; the activation buffers are rounded up
+    # to whole LNZD windows.
     mems = {
         "entries": (c.entry_depth, 64),
-        "ptr_even": (bank, ptr_bits),
-        "ptr_odd": (bank, ptr_bits),
-        "act_src": (c.act_depth, c.act_bits),
-        "act_dst": (c.act_depth, c.act_bits),
+        "ptr_even": (c.ptr_bank_depth, c.ptr_bits),
+        "ptr_odd": (c.ptr_bank_depth, c.ptr_bits),
+        "act_src": (c.act_buf_depth, c.act_bits),
+        "act_dst": (c.act_buf_depth, c.act_bits),
         "accumulators": (c.act_depth, c.acc_bits),
-        "codebooks": (c.max_layers << c.weight_bits, c.cb_bits),
+        "codebooks": (c.codebook_depth, c.cb_bits),
         "biases": (c.bias_depth, c.acc_bits),
     }
     if c.ternary:
@@ -113,8 +113,7 @@ def estimate(config: AcceleratorConfig) -> Estimate:
         per_pe[name] = (depth, width, r, u)
         bram18 += r
         uram += u
-    col_bits = max(1, (c.n_pes * c.act_depth).bit_length())
-    fifo18 = bram18_for(c.fifo_depth, col_bits + c.act_bits + 1)
+    fifo18 = bram18_for(c.fifo_depth, c.token_bits)
     total18 = c.n_pes * (bram18 + fifo18)
     dsp_pe = mult_dsps(c.cb_bits, c.act_bits, b.family)
     if c.ternary:

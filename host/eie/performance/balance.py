@@ -1,15 +1,11 @@
-"""Row maps: which logical row of a layer each physical row holds.
+"""Balanced row maps: which logical rows share a PE.
 
-The kernel always interleaves physical rows over the PEs (physical row i is
-local row i div N of PE i mod N), so PE p owns physical rows p, p+N, p+2N...
-A row map ``perm`` (``perm[physical] = logical``) lets the host choose which
-logical rows share a PE without changing the kernel (DESIGN section 2): the
-rows and bias of layer l are permuted, the columns of layer l+1 are permuted
-the same way (physical column c of layer l+1 holds logical column
-``perm_l[c]``), and the driver un-permutes the last layer's output.
+A row map ``perm`` (``perm[physical] = logical``, ``eie.format.rowmap``) lets
+the host choose which logical rows share a PE without changing the kernel;
+``eie.format.rowmap`` encodes a layer under one. This module chooses them.
 
 ``balanced`` builds candidate maps and keeps the one the timing model says is
-fastest, with ``interleave`` (the identity, EIE's own assignment) always among
+fastest, with ``interleave`` (the identity map, EIE's own assignment) always among
 the candidates, so it is never worse than interleave in modelled cycles:
 
 * ``lpt``: rows sorted by non-zeros, dealt out in rounds of N (each PE gets
@@ -34,28 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from eie.errors import ConfigError, FormatError
-from eie.format.csc import EncodedLayer, encode
-from eie.performance.timing import EIE_ASIC, TimingParams, simulate_layer
+from eie.format.rowmap import encode_model, encode_positions, identity, physical_positions, to_physical
+from eie.performance.timing import EIE_ASIC, TimingParams, simulate_layer, simulate_model
 
 STRATEGIES = ("interleave", "lpt", "columns", "blocks")
-
-
-def interleave(m: int) -> np.ndarray:
-    """EIE's row map: physical row i holds logical row i."""
-    return np.arange(int(m), dtype=np.int64)
-
-
-def inverse(perm: np.ndarray) -> np.ndarray:
-    inv = np.empty_like(perm)
-    inv[perm] = np.arange(perm.size, dtype=perm.dtype)
-    return inv
-
-
-def check_perm(perm: np.ndarray, m: int, what: str = "row map") -> np.ndarray:
-    perm = np.asarray(perm, dtype=np.int64)
-    if perm.shape != (m,) or not np.array_equal(np.sort(perm), np.arange(m)):
-        raise FormatError(f"{what} must be a permutation of 0..{m - 1} (got shape {perm.shape})")
-    return perm
 
 
 def _rounds(m: int, n: int) -> list[np.ndarray]:
@@ -129,7 +107,7 @@ def candidate(
     cols = np.asarray(cols, dtype=np.int64)
     active = np.ones(k, dtype=bool) if active is None else np.asarray(active) != 0
     if strategy == "interleave":
-        return interleave(m)
+        return identity(m)
     if strategy == "lpt":
         # Load as the PE sees it: entries in broadcast columns, plus the
         # one-cycle cost of every broadcast column is the same for all rows.
@@ -173,7 +151,7 @@ def balance(
     best, cycles = None, {}
     for name in names:
         perm = candidate(name, rows, cols, (m, k), n_pes, active, params.fifo_depth)
-        layer = encode(inverse(perm)[rows], cols, codes, (m, k), n_pes, index_bits, weight_bits)
+        layer = encode_positions(rows, cols, codes, (m, k), n_pes, index_bits, weight_bits, perm)
         cycles[name] = simulate_layer(layer, active, params).cycles
         if best is None or cycles[name] < cycles[best[0]]:
             best = (name, perm)
@@ -198,44 +176,6 @@ def balanced(
     return balance(rows, cols, shape, n_pes, index_bits, weight_bits, active, params).perm
 
 
-def encode_permuted(
-    layer, perm: np.ndarray, prev_perm: np.ndarray | None, n_pes: int, index_bits: int, weight_bits: int | None = None
-) -> EncodedLayer:
-    """Encode a CompressedLayer with rows permuted by ``perm`` and columns by ``prev_perm``."""
-    m, k = layer.shape
-    perm = check_perm(perm, m, f"row map of layer {layer.name!r}")
-    rows = inverse(perm)[layer.rows.astype(np.int64)]
-    cols = layer.cols.astype(np.int64)
-    if prev_perm is not None:
-        cols = inverse(check_perm(prev_perm, k, f"column map of layer {layer.name!r}"))[cols]
-    b = layer.weight_bits if weight_bits is None else weight_bits
-    return encode(rows, cols, layer.codes, (m, k), n_pes, index_bits, b)
-
-
-def apply_row_maps(
-    model, perms: Sequence[np.ndarray], n_pes: int, index_bits: int, weight_bits: int | None = None
-) -> list[EncodedLayer]:
-    """Encode every layer of a CompressedModel with its row map (and the previous layer's as column map).
-
-    ``weight_bits`` None keeps each layer's own code width. Biases follow
-    the rows: the physical bias of layer l is ``bias[perms[l]]``.
-    """
-    if len(perms) != len(model.layers):
-        raise ConfigError(f"{len(perms)} row maps for {len(model.layers)} layers")
-    out = []
-    prev = None
-    for layer, perm in zip(model.layers, perms):
-        out.append(encode_permuted(layer, perm, prev, n_pes, index_bits, weight_bits))
-        prev = perm
-    return out
-
-
-def to_physical(x: np.ndarray, prev_perm: np.ndarray | None) -> np.ndarray:
-    """A layer's input in physical column order (physical c holds logical prev_perm[c])."""
-    x = np.asarray(x)
-    return x if prev_perm is None else x[..., prev_perm]
-
-
 def balance_model(
     model,
     n_pes: int,
@@ -253,8 +193,6 @@ def balance_model(
     all-interleave (column orders changed by earlier maps can cost a few
     cycles), all-interleave is returned.
     """
-    from eie.performance.timing import simulate_model
-
     perms: list[np.ndarray] = []
     prev = None
     phys_acts = []
@@ -263,18 +201,16 @@ def balance_model(
         act = np.ones(k, dtype=bool) if activations is None else np.asarray(activations[l]) != 0
         act = to_physical(act, prev)
         phys_acts.append(act)
-        cols = layer.cols.astype(np.int64)
-        if prev is not None:
-            cols = inverse(prev)[cols]
+        _, cols = physical_positions(layer.rows, layer.cols, layer.shape, None, prev, layer.name)
         b = layer.weight_bits if weight_bits is None else weight_bits
         perm = balanced(layer.rows, cols, layer.shape, n_pes, index_bits, b, act, params)
         perms.append(perm)
         prev = perm
-    plain = [interleave(l.shape[0]) for l in model.layers]
+    plain = [identity(l.shape[0]) for l in model.layers]
     logical_acts = [
         np.ones(l.shape[1], dtype=bool) if activations is None else np.asarray(activations[i]) != 0
         for i, l in enumerate(model.layers)
     ]
-    t_bal = simulate_model(apply_row_maps(model, perms, n_pes, index_bits, weight_bits), phys_acts, params)
-    t_plain = simulate_model(apply_row_maps(model, plain, n_pes, index_bits, weight_bits), logical_acts, params)
+    t_bal = simulate_model(encode_model(model, perms, n_pes, index_bits, weight_bits), phys_acts, params)
+    t_plain = simulate_model(encode_model(model, plain, n_pes, index_bits, weight_bits), logical_acts, params)
     return perms if t_bal.cycles <= t_plain.cycles else plain

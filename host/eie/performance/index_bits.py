@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from eie.errors import CapacityError, ConfigError
-from eie.format.csc import encode, entries_per_word
+from eie.format.csc import entries_per_word
+from eie.format.rowmap import encode_layer
 from eie.performance.timing import EIE_ASIC, TimingParams, simulate_layer
 
 
@@ -85,7 +86,7 @@ def index_bits_table(
     for r in candidates:
         entries = padding = memory = cycles = 0
         for layer, mask in zip(layers, masks):
-            enc = encode(layer.rows, layer.cols, layer.codes, layer.shape, n_pes, r, layer.weight_bits)
+            enc = encode_layer(layer, n_pes, r)
             entries += enc.total_entries
             padding += enc.padding
             memory += layer_memory_bits(enc.n_entries, layer.shape[1], layer.weight_bits, r)

@@ -1,4 +1,4 @@
-"""The EIE timing model (DESIGN section 4): what one layer costs in cycles.
+"""The EIE timing model (docs/timing.md): what one layer costs in cycles.
 
 The model is a queueing schedule, not a hardware measurement. It describes
 two machines with one set of rules, told apart by ``TimingParams``:
@@ -11,8 +11,8 @@ kernel loops this model counts.
   one non-zero activation per cycle into a FIFO of depth ``fifo_depth`` in
   every PE. It stalls while any PE's FIFO is full; every PE receives every
   item.
-* Zero skipping. ``scan_window=None`` (the EIE ASIC): skipping zeros is
-  free. ``scan_window=W`` (the FPGA kernel): the input is cut into
+* Zero skipping. ``lnzd_window=None`` (the EIE ASIC): skipping zeros is
+  free. ``lnzd_window=W`` (the FPGA kernel): the input is cut into
   ceil(K / W) windows of W consecutive activations; the broadcaster loads
   the next window in the cycle it emits the current window's last non-zero,
   so a window with n non-zeros costs n cycles and an all-zero window costs
@@ -77,6 +77,7 @@ import numpy as np
 
 from eie.errors import ConfigError, FormatError
 from eie.format.csc import EncodedLayer
+from eie.format.rowmap import encode_model
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class TimingParams:
     slot_frees: str = "pop"
     # Activations the broadcaster's leading-non-zero detection scans per cycle;
     # None = free zero skipping (the EIE ASIC).
-    scan_window: int | None = None
+    lnzd_window: int | None = None
 
     def __post_init__(self) -> None:
         if self.slot_frees not in ("pop", "finish"):
@@ -103,8 +104,8 @@ class TimingParams:
         for name in ("pipeline_fill", "epilogue_per_row", "epilogue_fixed"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
-        if self.scan_window is not None and (int(self.scan_window) != self.scan_window or self.scan_window < 1):
-            raise ConfigError(f"scan_window={self.scan_window} must be None (free zero skipping) or an integer >= 1")
+        if self.lnzd_window is not None and (int(self.lnzd_window) != self.lnzd_window or self.lnzd_window < 1):
+            raise ConfigError(f"lnzd_window={self.lnzd_window} must be None (free zero skipping) or an integer >= 1")
 
     @classmethod
     def for_config(cls, config, **overrides) -> TimingParams:
@@ -113,7 +114,7 @@ class TimingParams:
         ``overrides`` replace any other field (e.g. ``pipeline_fill``).
         """
         values = dict(
-            fifo_depth=int(config.fifo_depth), clock_mhz=float(config.clock), scan_window=int(config.scan_window)
+            fifo_depth=int(config.fifo_depth), clock_mhz=float(config.clock), lnzd_window=int(config.lnzd_window)
         )
         values.update(overrides)
         return cls(**values)
@@ -258,7 +259,7 @@ def simulate_layer(layer: EncodedLayer, activations: np.ndarray, params: TimingP
     m = layer.shape[0]
     entries = per_col[:, cols]  # N x T
     work = np.maximum(entries, 1).T
-    gaps, trailing, skipped = scan_gaps(cols, layer.shape[1], params.scan_window)
+    gaps, trailing, skipped = scan_gaps(cols, layer.shape[1], params.lnzd_window)
     pe_time, last_push, _ = schedule(work, params.fifo_depth, params.slot_frees, gaps)
     t_items = cols.size
     scan_end = last_push + 1 + trailing  # = number of windows when nothing is broadcast
@@ -305,9 +306,4 @@ def simulate_eie_asic(model, activations: Sequence[np.ndarray]) -> ModelTiming:
     encoded with their own weight_bits (the ASIC's 4-bit codes only change
     the memory, not the cycles).
     """
-    from eie.format.csc import encode
-
-    layers = [
-        encode(l.rows, l.cols, l.codes, l.shape, EIE_ASIC_PES, EIE_ASIC_INDEX_BITS, l.weight_bits) for l in model.layers
-    ]
-    return simulate_model(layers, activations, EIE_ASIC)
+    return simulate_model(encode_model(model, None, EIE_ASIC_PES, EIE_ASIC_INDEX_BITS), activations, EIE_ASIC)

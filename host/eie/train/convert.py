@@ -19,9 +19,10 @@ matrices of every LSTM layer l, in PyTorch's gate order i, f, g, o:
   (4H x H, bias b_hh).
 - ``mode="gates"``: eight H-row layers ``l{l}.ih.i`` ... ``l{l}.hh.o``.
 
-All LSTM layers have activation ``none``. The stacked and per-gate lists are
-not a chain of layers (the next layer does not consume the previous one's
-output), so save them per layer rather than as one model.
+All LSTM layers have activation ``none``. ``save_module_weights`` writes any
+of the layouts, for stacked and bidirectional LSTMs too, with an ``__lstm__``
+entry that lets ``eie compress`` (``eie.compression.lstm``) rebuild the
+network.
 """
 
 from __future__ import annotations
@@ -119,16 +120,25 @@ def sequential_from_layers(layers: list[DenseLayer]) -> nn.Sequential:
     return nn.Sequential(mods)
 
 
+def lstm_spec(lstm: nn.LSTM):
+    from eie.compression.lstm import LSTMSpec
+
+    if lstm.proj_size:
+        raise ConfigError("LSTMs with proj_size are not supported: EIE's LSTM cell has no projection")
+    return LSTMSpec(lstm.input_size, lstm.hidden_size, lstm.num_layers, lstm.bidirectional)
+
+
 def lstm_layers(lstm: nn.LSTM, mode: str = "concat") -> list[DenseLayer]:
-    """The gate matrices of ``lstm`` (see the module notes for the three layouts)."""
+    """The gate matrices of ``lstm`` (see the module notes for the three layouts).
+
+    Bidirectional LSTMs add the reverse direction of layer l as ``l{l}.reverse``
+    (``l{l}.reverse.ih``, ``l{l}.reverse.ih.i`` ... in the other layouts).
+    """
     if not isinstance(lstm, nn.LSTM):
         raise ConfigError(f"lstm_layers needs an nn.LSTM, got a {type(lstm).__name__}")
     if mode not in LSTM_MODES:
         raise ConfigError(f"LSTM export mode {mode!r} must be one of {LSTM_MODES}")
-    if lstm.bidirectional or lstm.proj_size:
-        raise ConfigError(
-            "bidirectional LSTMs and LSTMs with proj_size are not supported; export each direction's weights yourself"
-        )
+    spec = lstm_spec(lstm)
     h = lstm.hidden_size
     out = []
 
@@ -136,27 +146,47 @@ def lstm_layers(lstm: nn.LSTM, mode: str = "concat") -> list[DenseLayer]:
         t = getattr(lstm, name, None)
         return None if t is None else t.detach().cpu().double().numpy().copy()
 
-    for l in range(lstm.num_layers):
-        w_ih, w_hh = arr(f"weight_ih_l{l}"), arr(f"weight_hh_l{l}")
-        b_ih = arr(f"bias_ih_l{l}")
-        b_hh = arr(f"bias_hh_l{l}")
+    for k, cell in enumerate(spec.names):
+        l = k // spec.directions
+        sfx = "_reverse" if cell.endswith(".reverse") else ""
+        w_ih, w_hh = arr(f"weight_ih_l{l}{sfx}"), arr(f"weight_hh_l{l}{sfx}")
+        b_ih = arr(f"bias_ih_l{l}{sfx}")
+        b_hh = arr(f"bias_hh_l{l}{sfx}")
         b_ih = np.zeros(4 * h) if b_ih is None else b_ih
         b_hh = np.zeros(4 * h) if b_hh is None else b_hh
         if mode == "concat":
-            out.append(DenseLayer(f"l{l}", np.concatenate([w_ih, w_hh], axis=1), b_ih + b_hh, "none"))
+            out.append(DenseLayer(cell, np.concatenate([w_ih, w_hh], axis=1), b_ih + b_hh, "none"))
         elif mode == "stacked":
-            out.append(DenseLayer(f"l{l}.ih", w_ih, b_ih, "none"))
-            out.append(DenseLayer(f"l{l}.hh", w_hh, b_hh, "none"))
+            out.append(DenseLayer(f"{cell}.ih", w_ih, b_ih, "none"))
+            out.append(DenseLayer(f"{cell}.hh", w_hh, b_hh, "none"))
         else:
             for part, w, b in (("ih", w_ih, b_ih), ("hh", w_hh, b_hh)):
                 for g, gate in enumerate(GATES):
                     rows = slice(g * h, (g + 1) * h)
-                    out.append(DenseLayer(f"l{l}.{part}.{gate}", w[rows].copy(), b[rows].copy(), "none"))
+                    out.append(DenseLayer(f"{cell}.{part}.{gate}", w[rows].copy(), b[rows].copy(), "none"))
     return out
 
 
-def save_module_weights(path: str | os.PathLike, model: nn.Module, lstm_mode: str = "concat") -> list[DenseLayer]:
-    """Write the weights file that ``eie compress`` reads; returns the layers written."""
-    layers = lstm_layers(model, lstm_mode) if isinstance(model, nn.LSTM) else dense_layers(model)
+def save_module_weights(
+    path: str | os.PathLike, model: nn.Module, lstm_mode: str = "concat", head: nn.Module | None = None
+) -> list[DenseLayer]:
+    """Write the weights file that ``eie compress`` reads; returns the layers written.
+
+    An ``nn.LSTM`` (any number of layers, bidirectional or not, any
+    ``lstm_mode``) is written with an ``__lstm__`` entry describing it, and
+    ``head`` (Linear layers, an nn.Sequential) if given, reading the top
+    layer's output at the last step.
+    """
+    if isinstance(model, nn.LSTM):
+        from eie.compression.lstm import LSTM_KEY, lstm_meta
+
+        layers = lstm_layers(model, lstm_mode)
+        if head is not None and not isinstance(head, nn.Sequential):
+            head = nn.Sequential(head)
+        head_layers = [] if head is None else dense_layers(head)
+        meta = lstm_meta(lstm_spec(model), lstm_mode, [l.name for l in head_layers])
+        save_weights(path, layers + head_layers, extra={LSTM_KEY: meta})
+        return layers + head_layers
+    layers = dense_layers(model)
     save_weights(path, layers)
     return layers

@@ -30,7 +30,7 @@ from eie.compression.model import CompressedModel
 from eie.compression.weights import DenseLayer
 from eie.errors import ConfigError
 from eie.train.convert import dense_layers, linear_modules
-from eie.train.export import compression_ratio, to_compressed_model
+from eie.train.export import to_compressed_model
 from eie.train.loop import FitConfig, accuracy, fit
 from eie.train.pruning import MaskSet, iterative_prune
 from eie.train.sharing import SharedLinear
@@ -82,8 +82,6 @@ class DigitsResult:
     x_test: np.ndarray
     y_test: np.ndarray
     x_calib: np.ndarray
-    compression_ratio: float
-    ternary_compression_ratio: float
     density: float
     seconds: dict[str, float] = field(default_factory=dict)
     config: DigitsConfig = field(default_factory=DigitsConfig)
@@ -230,8 +228,6 @@ def _run(config: DigitsConfig, seed: int, progress: bool) -> DigitsResult:
         x_test=x_test,
         y_test=y_test,
         x_calib=x_calib,
-        compression_ratio=compression_ratio(compressed),
-        ternary_compression_ratio=compression_ratio(ternary),
         density=sum(l.nnz for l in compressed.layers) / sum(l.shape[0] * l.shape[1] for l in compressed.layers),
         seconds=seconds,
         config=config,

@@ -1,4 +1,7 @@
-"""A trained compressed network as a ``CompressedModel``, and its size.
+"""A trained compressed network as a ``CompressedModel``.
+
+Its size is counted in one place, ``eie.format.storage.storage_report``
+(``n_pes=1`` gives Deep Compression's figure).
 
 ``SharedLinear`` layers export as kind ``"shared"`` (kept positions are the
 nonzero codes); ``TTQLinear`` layers as kind ``"ternary"`` with weight_bits 2
@@ -53,26 +56,3 @@ def to_compressed_model(model: nn.Module, settings: dict[str, Any] | None = None
     """Every Linear-like layer of ``model`` (an nn.Sequential) as a compressed layer."""
     layers = [compressed_layer(name, layer, act) for name, layer, act in linear_modules(model)]
     return CompressedModel(layers=layers, settings=dict(settings or {}))
-
-
-def dense_bytes(model: CompressedModel) -> int:
-    """float32 storage of the uncompressed model: all weights and biases."""
-    return 4 * sum(l.shape[0] * l.shape[1] + l.shape[0] for l in model.layers)
-
-
-def compressed_bytes(model: CompressedModel, index_bits: int = 4) -> float:
-    """Storage with each kept weight as a ``weight_bits`` code plus an ``index_bits``
-    relative index, float32 codebooks and biases.
-
-    Padding entries for long zero runs are not counted: how many there are
-    depends on how the rows are spread over the PEs, which the encoder knows.
-    """
-    total = 0.0
-    for l in model.layers:
-        total += l.nnz * (l.weight_bits + index_bits) / 8.0
-        total += 4 * l.codebook.size + 4 * l.bias.size
-    return total
-
-
-def compression_ratio(model: CompressedModel, index_bits: int = 4) -> float:
-    return dense_bytes(model) / compressed_bytes(model, index_bits)

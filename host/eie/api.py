@@ -1,0 +1,341 @@
+"""The one-object Python API: bring a model, compress it, run it, deploy it.
+
+    import eie
+    m = eie.from_torch(model)                  # or eie.from_onnx("m.onnx"), eie.load("m.pt" / "w.npz")
+    m.compress(density=0.1, weight_bits=4, data=(x_train, y_train), retrain=True)
+    m.report(x_test, y_test)                   # float / pruned / shared / integer figures, per layer
+    y = m.predict(x_test, backend="csim")      # "float", "compressed", "emulator", "csim", "cosim", "board"
+    m.deploy("build/mine", board="zcu104")     # HLS kernel, model image(s), compressed model
+
+``Network`` works for MLPs (Linear/ReLU stacks) and LSTMs (stacked,
+bidirectional, with a Linear head); LSTM inputs are B x T x I sequences,
+their gate matrices run on the kernel and the cell update on the host
+(``eie.arithmetic.lstm``). Every backend gives the same integer kernel
+outputs; ``verify`` checks it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from eie.compression.lstm import CompressedLSTM, compress_lstm
+from eie.compression.model import CompressedModel
+from eie.compression.pipeline import compress as compress_layers
+from eie.compression.report import (
+    Data,
+    StageReport,
+    aggressive_warnings,
+    dense_forward,
+    layer_output_errors,
+    relative_l2,
+    score,
+    weight_errors,
+)
+from eie.errors import ConfigError
+from eie.frontend import Imported, load_model
+from eie.frontend.torch import from_module
+
+FLOAT_BACKENDS = ("float", "pruned", "compressed")
+DEFAULT_BOARD = "zcu104"
+
+
+def _data(data) -> Data | None:
+    if data is None or isinstance(data, Data):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        from eie.compression.report import load_data
+
+        return load_data(str(data))
+    items = list(data)
+    if len(items) == 2:
+        return Data(np.asarray(items[0]), np.asarray(items[1]), np.asarray(items[0]), np.asarray(items[1]))
+    if len(items) == 4:
+        return Data(*(np.asarray(a) for a in items))
+    raise ConfigError("data must be (x, y), (x_train, y_train, x_test, y_test), a Data or an .npz path")
+
+
+@dataclass
+class Network:
+    """An imported network and, once ``compress`` ran, its compressed and quantised forms."""
+
+    imported: Imported
+    compressed: CompressedModel | CompressedLSTM | None = None
+    pruned: object | None = None  # float network after pruning + retraining (retrain only)
+    retrained: bool = False
+    n_pes: int = 16
+    index_bits: int = 4
+    board: str = DEFAULT_BOARD
+    notes: list[str] = field(default_factory=list)
+    # A fixed accelerator configuration (its n_pes and bit widths are used);
+    # without it one is sized for the network on ``board``.
+    fixed_config: object | None = None
+    _calib: np.ndarray | None = None
+    _quant: object | None = None
+    _backends: dict = field(default_factory=dict)
+
+    # -- what it is ------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return self.imported.kind
+
+    @property
+    def layers(self):
+        """The float layers (gate matrices then head for an LSTM)."""
+        return self.imported.all_layers
+
+    def _float_forward(self, x):
+        if self.kind == "lstm":
+            return self.imported.lstm.forward(x)
+        return dense_forward(self.imported.layers, x)
+
+    def _pruned_forward(self, x):
+        if self.pruned is None:
+            raise ConfigError("no pruned stage: it exists after compress(retrain=True)")
+        return self.pruned.forward(x) if self.kind == "lstm" else dense_forward(self.pruned, x)
+
+    # -- compression -------------------------------------------------------------
+    def compress(
+        self,
+        density: float | dict[str, float] = 0.1,
+        weight_bits: int | dict[str, int] = 4,
+        data=None,
+        retrain: bool = False,
+        ternary: bool = False,
+        seed: int = 0,
+        retrain_config=None,
+        progress: bool = False,
+    ) -> Network:
+        """Prune to ``density`` and share in 2^``weight_bits`` - 1 centroids (per layer with dicts).
+
+        ``retrain=True`` (needs torch and ``data``) runs Deep Compression's
+        prune -> retrain -> share -> fine-tune schedule; ``ternary=True`` TTQ.
+        ``data``: (x, y), (x_train, y_train, x_test, y_test) or an .npz path.
+        """
+        d = _data(data)
+        if (retrain or ternary) and d is None:
+            raise ConfigError("retraining needs data: compress(..., data=(x_train, y_train), retrain=True)")
+        if retrain or ternary:
+            from eie.train.retrain import retrain_compress
+
+            net = self.imported.lstm if self.kind == "lstm" else self.imported.layers
+            res = retrain_compress(
+                net,
+                d.x_train,
+                d.y_train,
+                density=density,
+                weight_bits=weight_bits,
+                ternary=ternary,
+                config=retrain_config,
+                seed=seed,
+                progress=progress,
+            )
+            self.compressed, self.pruned, self.retrained = res.model, res.pruned, True
+        elif self.kind == "lstm":
+            self.compressed = compress_lstm(self.imported.lstm, density=density, weight_bits=weight_bits, seed=seed)
+        else:
+            self.compressed = compress_layers(self.imported.layers, density=density, weight_bits=weight_bits, seed=seed)
+        self._calib = None if d is None else np.asarray(d.x_train[:256], dtype=np.float64)
+        self._quant = None
+        return self
+
+    def _need_compressed(self):
+        if self.compressed is None:
+            raise ConfigError("compress() the network first")
+        return self.compressed
+
+    # -- the integer model ---------------------------------------------------------
+    def quantized(self):
+        """The ``QuantModel`` (MLP) or ``QuantLSTM`` the kernel runs, calibrated on the training inputs."""
+        from eie.format.qmodel import HWParams
+
+        if self._quant is not None:
+            return self._quant
+        model = self._need_compressed()
+        bits = max([4] + [l.weight_bits for l in model.layers])
+        if self.fixed_config is not None:
+            params = self.fixed_config.to_hwparams()
+        else:
+            params = HWParams(self.n_pes, bits, self.index_bits)
+        calib = self._calib
+        if calib is None:
+            rng = np.random.default_rng(0)
+            shape = (64, *self._input_shape())
+            calib = rng.standard_normal(shape)
+            self.notes.append("no data given: activation formats calibrated on standard-normal random inputs")
+        if self.kind == "lstm":
+            from eie.arithmetic.lstm import quantize_lstm
+
+            self._quant = quantize_lstm(model, params, calib)
+        else:
+            from eie.arithmetic.quant import quantize
+
+            self._quant = quantize(model, params, calib=calib)
+        return self._quant
+
+    def _input_shape(self) -> tuple[int, ...]:
+        if self.kind == "lstm":
+            return (8, self.imported.lstm.spec.input_size)
+        return (np.shape(self.imported.layers[0].weight)[1],)
+
+    def _models(self):
+        q = self.quantized()
+        return q.models if self.kind == "lstm" else [q]
+
+    def config(self):
+        """The accelerator configuration sized for this network on ``self.board``."""
+        from eie.board.backends import config_for_models
+
+        if self.fixed_config is not None:
+            from eie.hardware.resources import check_model_fits
+
+            for qm in self._models():
+                check_model_fits(self.fixed_config, qm)
+            return self.fixed_config
+        return config_for_models(self._models(), board=self.board)
+
+    def backend(self, name: str, overlay_ip=None):
+        from eie.board.backends import make_backend
+
+        if name not in self._backends or name == "board":
+            cfg = self.config() if name in ("csim", "cosim") else None
+            self._backends[name] = make_backend(name, cfg, overlay_ip)
+        return self._backends[name]
+
+    # -- running -----------------------------------------------------------------
+    def predict(self, x: np.ndarray, backend: str = "emulator", overlay_ip=None, trace: bool = False) -> np.ndarray:
+        """Outputs for x: ``float`` (imported weights), ``pruned``, ``compressed`` (float reference),
+        or the integer path on ``emulator``, ``csim``, ``cosim`` or ``board`` (``overlay_ip=ol.eie``)."""
+        if backend == "float":
+            return self._float_forward(x)
+        if backend == "pruned":
+            return self._pruned_forward(x)
+        if backend == "compressed":
+            return self._need_compressed().forward(x)
+        out, _ = self._run_integer(x, backend, overlay_ip)
+        return out
+
+    def _run_integer(self, x, backend, overlay_ip=None):
+        from eie.arithmetic.emulator import dequantize_output, quantize_input, unpermute
+
+        be = self.backend(backend, overlay_ip)
+        q = self.quantized()
+        if self.kind == "lstm":
+            from eie.arithmetic.lstm import LSTMRunner
+
+            runner = LSTMRunner(q, be, trace=True)
+            return runner.run(x), runner.kernel_outputs
+        be.load(q)
+        y = np.asarray(be.run_int(quantize_input(q, x)), dtype=np.int64)
+        return dequantize_output(q, unpermute(q, y)), [y]
+
+    def verify(self, x: np.ndarray, backend: str = "csim", overlay_ip=None) -> dict:
+        """Run x on ``backend`` and on the emulator; compare every kernel output bit for bit."""
+        _, got = self._run_integer(x, backend, overlay_ip)
+        _, want = self._run_integer(x, "emulator")
+        mismatches = sum(int(np.count_nonzero(a != b)) for a, b in zip(got, want)) + abs(len(got) - len(want))
+        return {
+            "backend": backend,
+            "kernel_runs": len(got),
+            "outputs": int(sum(a.size for a in want)),
+            "mismatches": mismatches,
+            "bit_exact": mismatches == 0,
+        }
+
+    # -- reports -------------------------------------------------------------------
+    def report(
+        self, x: np.ndarray | None = None, y: np.ndarray | None = None, backend: str = "emulator"
+    ) -> StageReport:
+        """Per-layer weight errors; with (x, y) the score of float and each stage, and per-layer output errors."""
+        model = self._need_compressed()
+        rep = StageReport(metric="")
+        float_layers = self.layers
+        if self.pruned is not None:
+            # after retraining the float reference for weight errors is the retrained float network
+            float_layers = self.pruned.layers if self.kind == "lstm" else self.pruned
+        rep.layers = weight_errors(float_layers, model)
+        if x is not None:
+            if self.kind != "lstm":
+                for r, e in zip(rep.layers, layer_output_errors(float_layers, model, x)):
+                    r["output_error"] = e
+            if y is not None:
+                stages = {"float": self._float_forward}
+                if self.pruned is not None:
+                    stages["pruned (retrained)"] = self._pruned_forward
+                stages["pruned + shared"] = model.forward
+                stages[f"integer ({backend})"] = lambda v: self.predict(v, backend=backend)
+                for name, fwd in stages.items():
+                    m, v = score(fwd(x), y)
+                    rep.metric = m
+                    rep.scores[name] = v
+            else:
+                ref = self._float_forward(x)
+                rep.metric = "relative_error_vs_float"
+                rep.scores["pruned + shared"] = relative_l2(ref, model.forward(x))
+                rep.scores[f"integer ({backend})"] = relative_l2(ref, self.predict(x, backend=backend))
+        rep.notes = list(self.imported.notes) + aggressive_warnings(model, self.retrained) + self.notes
+        return rep
+
+    # -- files -----------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> str:
+        self._need_compressed().save(path)
+        return str(path)
+
+    def deploy(
+        self,
+        out_dir: str | os.PathLike,
+        board: str | None = None,
+        n_pes: int | None = None,
+        x: np.ndarray | None = None,
+    ) -> dict:
+        """Write the HLS kernel sources and testbench (for ``vitis_hls -f build.tcl``), the model
+        image(s) the driver loads, and the compressed model, into ``out_dir``."""
+        from eie.arithmetic.emulator import quantize_input
+        from eie.hardware.render import render
+
+        if board is not None and board != self.board or n_pes is not None and n_pes != self.n_pes:
+            self.board = board or self.board
+            self.n_pes = n_pes or self.n_pes
+            self._quant, self._backends = None, {}
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        config = self.config()
+        models = self._models()
+        names = [m.layers[0].name.replace(".", "_") for m in models] if self.kind == "lstm" else ["model"]
+        images = []
+        for name, qm in zip(names, models):
+            path = out / f"{name}.image.bin"
+            qm.to_image().astype("<u8").tofile(path)
+            images.append(str(path))
+        first = models[0]
+        rng = np.random.default_rng(0)
+        xv = rng.standard_normal((4, first.in_features)) if x is None else np.asarray(x)
+        rendered = render(config, out / "hls", qm=first, x_int=quantize_input(first, xv))
+        model_path = self.save(out / "compressed.npz")
+        return {
+            "build_dir": str(Path(rendered.out_dir).resolve()),
+            "images": images,
+            "compressed_model": model_path,
+            "board": config.board,
+            "n_pes": config.n_pes,
+            "next": f"vitis_hls -f build.tcl -tclargs {Path(rendered.out_dir).resolve()} csim csynth cosim export",
+        }
+
+
+def from_torch(model) -> Network:
+    """A PyTorch ``nn.Module`` (Sequential of Linear/ReLU, nn.LSTM, LSTM + Linear head; pruned ones too)."""
+    return Network(from_module(model))
+
+
+def from_onnx(path: str | os.PathLike) -> Network:
+    from eie.frontend.onnx import load_onnx
+
+    return Network(load_onnx(str(path)))
+
+
+def load(path: str | os.PathLike, trust_pickle: bool = False) -> Network:
+    """A weights ``.npz``, a ``.pt``/``.pth`` or an ``.onnx`` file."""
+    return Network(load_model(path, trust_pickle=trust_pickle))

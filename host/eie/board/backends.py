@@ -1,0 +1,107 @@
+"""Backends that run quantised models: one interface for emulator, C-simulation and board.
+
+A backend has ``load(qm)`` (a ``QuantModel``) and ``run_int(x_int)`` (integer
+inputs, physical order, in; the kernel's integer outputs, physical order,
+out). ``eie.arithmetic.lstm.LSTMRunner`` and ``eie.api`` drive them.
+
+- ``emulator``: the bit-exact integer emulator (``EmulatorBackend``);
+- ``csim``: the rendered kernel compiled with g++ (``CSimBackend``);
+- ``cosim``: the PYNQ driver's register protocol over the C-simulation
+  (``DriverBackend`` on a ``CoSimAccelerator``);
+- ``board``: the PYNQ driver on a loaded overlay (``DriverBackend`` on
+  ``pynq.Overlay(...).eie``).
+
+``config_for_models`` sizes one accelerator configuration that holds every
+model of a network (an LSTM's gate matrices and head are loaded one after
+another into the same kernel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from eie.arithmetic.lstm import EmulatorBackend
+from eie.errors import ConfigError
+from eie.format.qmodel import QuantModel
+
+BACKENDS = ("emulator", "csim", "cosim", "board")
+
+
+class CSimBackend:
+    name = "csim"
+
+    def __init__(self, config):
+        from eie.hardware.csim import CSim
+
+        self.config = config
+        self.sim = CSim(config)
+
+    def load(self, qm: QuantModel) -> None:
+        self.sim.load(qm.to_image())
+
+    def run_int(self, x_int: np.ndarray) -> np.ndarray:
+        return self.sim.run(x_int)
+
+
+class DriverBackend:
+    """The PYNQ driver (``EIEKernel`` methods): a board overlay's IP or a ``CoSimAccelerator``."""
+
+    name = "board"
+
+    def __init__(self, accelerator, name: str = "board"):
+        self.accelerator = accelerator
+        self.name = name
+
+    def load(self, qm: QuantModel) -> None:
+        self.accelerator.load(qm)
+
+    def run_int(self, x_int: np.ndarray) -> np.ndarray:
+        return self.accelerator.run_int(x_int)
+
+
+def config_for_models(models: Sequence[QuantModel], board: str = "zcu104"):
+    """One configuration (the models' parameters, depths for the largest) that holds each model."""
+    from eie.hardware.config import AcceleratorConfig
+    from eie.hardware.resources import check_fits_board, depths_for_model
+
+    if not models:
+        raise ConfigError("no models to size a configuration for")
+    p = models[0].params
+    if any(m.params != p for m in models):
+        raise ConfigError("the models were quantised for different accelerator parameters")
+    depths = [depths_for_model(m) for m in models]
+    need = {k: max(d[k] for d in depths) for k in depths[0]}
+    config = AcceleratorConfig(
+        board=board,
+        n_pes=p.n_pes,
+        weight_bits=p.weight_bits,
+        index_bits=p.index_bits,
+        act_bits=p.act_bits,
+        cb_bits=p.cb_bits,
+        acc_bits=p.acc_bits,
+        ternary=any(l.ternary for m in models for l in m.layers),
+        **need,
+    )
+    check_fits_board(config)
+    return config
+
+
+def make_backend(name: str, config=None, overlay_ip=None):
+    """A backend by name; ``csim``/``cosim`` need ``config``, ``board`` the overlay's IP (``ol.eie``)."""
+    if name == "emulator":
+        return EmulatorBackend()
+    if name in ("csim", "cosim") and config is None:
+        raise ConfigError(f"backend {name!r} needs an accelerator configuration")
+    if name == "csim":
+        return CSimBackend(config)
+    if name == "cosim":
+        from eie.board.cosim import CoSimAccelerator
+
+        return DriverBackend(CoSimAccelerator(config), "cosim")
+    if name == "board":
+        if overlay_ip is None:
+            raise ConfigError("backend 'board' needs the overlay's IP: pynq.Overlay('eie.bit').eie")
+        return DriverBackend(overlay_ip, "board")
+    raise ConfigError(f"backend {name!r} is not one of {', '.join(BACKENDS)}")

@@ -1,0 +1,36 @@
+"""What every ``eie`` command prints: one JSON object with ``--json``, else text.
+
+The one module command modules share (they do not import each other):
+``add_json_option`` and ``emit`` for the output, ``add_config_option`` for
+the accelerator configuration that inspect, simulate, generate, verify and
+demo take (without it they assume the default hardware of
+``eie.hardware.boards``, and say so in their output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+
+
+def add_json_option(parser: argparse.ArgumentParser, what: str = "text") -> None:
+    parser.add_argument("--json", action="store_true", help=f"print one JSON object instead of the {what}")
+
+
+def add_config_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    from eie.hardware.boards import DEFAULT_BOARD, DEFAULT_PES
+
+    parser.add_argument(
+        "--config",
+        metavar="CONFIG.yaml",
+        help=f"accelerator configuration (default: {DEFAULT_BOARD}, {DEFAULT_PES} PEs at the board's clock{extra})",
+    )
+
+
+def emit(args: argparse.Namespace, obj: dict, text: str | Callable[[], str]) -> None:
+    """Print ``obj`` as one line of JSON when ``args.json``, else ``text`` (or what it returns)."""
+    if getattr(args, "json", False):
+        print(json.dumps(obj))
+    else:
+        print(text() if callable(text) else text)

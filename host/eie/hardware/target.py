@@ -1,0 +1,134 @@
+"""A compressed model targeted at an accelerator: choose the configuration, quantise, size the memories.
+
+The configuration is a YAML file or the one default hardware
+(``eie.hardware.boards.DEFAULT_BOARD`` with ``DEFAULT_PES`` PEs at the
+board's clock, ``default_config``). ``quantized_model`` quantises a
+compressed model for it: a default configuration gets memory depths sized
+from the model, a given one is checked to hold it. ``describe_hardware`` and
+``hardware_line`` are what every command reports about the hardware it
+assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from eie.arithmetic.quant import quantize
+from eie.compression.model import CompressedModel
+from eie.format.qmodel import QuantModel
+from eie.hardware.boards import DEFAULT_BOARD, DEFAULT_PES
+from eie.hardware.config import AcceleratorConfig
+from eie.hardware.resources import check_model_fits, depths_for_model
+
+DEFAULT = "default"
+"""``source`` of the default hardware in ``describe_hardware``."""
+
+
+def default_config(model: CompressedModel | None = None, **fields) -> AcceleratorConfig:
+    """The default hardware: ``DEFAULT_BOARD`` with ``DEFAULT_PES`` PEs at the board's clock.
+
+    With a model: ``weight_bits`` wide enough for its widest codes (at least
+    4) and the ternary PE if any layer is ternary. ``fields`` override any
+    configuration field (e.g. ``n_pes=4``). The memory depths are the
+    configuration's defaults; ``quantized_model`` sizes them from the model.
+    """
+    values: dict = {"board": DEFAULT_BOARD, "n_pes": DEFAULT_PES}
+    if model is not None:
+        values["weight_bits"] = max([4] + [l.weight_bits for l in model.layers])
+        values["ternary"] = any(l.kind == "ternary" for l in model.layers)
+    values.update(fields)
+    return AcceleratorConfig(**values)
+
+
+def load_config(path: str | Path | None = None, model: CompressedModel | None = None) -> AcceleratorConfig:
+    """The configuration in the YAML file ``path``, or ``default_config(model)`` without one."""
+    return AcceleratorConfig.from_yaml(path) if path else default_config(model)
+
+
+def calibration_inputs(
+    model: CompressedModel, x: np.ndarray | None = None, vectors: int = 16, seed: int = 0
+) -> np.ndarray:
+    """The given inputs, or standard-normal random ones (at least 16; the calibrated range is then theirs)."""
+    if x is not None:
+        return np.atleast_2d(x)
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((max(vectors, 16), model.in_features))
+
+
+def quantized_model(
+    model: CompressedModel | str | Path,
+    config: AcceleratorConfig | str | Path | None = None,
+    calib: np.ndarray | None = None,
+    vectors: int = 8,
+    seed: int = 0,
+) -> tuple[AcceleratorConfig, QuantModel, np.ndarray]:
+    """``(config, qm, float calibration inputs)``: the model quantised for an accelerator.
+
+    ``model``: a CompressedModel or the path of its .npz. ``config``: an
+    AcceleratorConfig, the path of a YAML file, or None for
+    ``default_config(model)`` with the memory depths sized from the quantised
+    model. A given configuration is checked to hold the model
+    (CapacityError or ConfigError otherwise). ``calib``: float inputs that set
+    the activation formats, else ``calibration_inputs(model, None, vectors, seed)``.
+    """
+    if not isinstance(model, CompressedModel):
+        model = CompressedModel.load(model)
+    given = config is not None
+    if not isinstance(config, AcceleratorConfig):
+        config = load_config(config, model)
+    xs = calibration_inputs(model, calib, vectors, seed)
+    qm = quantize(model, config.to_hwparams(), calib=xs)
+    if given:
+        check_model_fits(config, qm)
+    else:
+        config = config.replace(**depths_for_model(qm))
+    return config, qm, xs
+
+
+def describe_hardware(
+    config: AcceleratorConfig, config_path: str | Path | None = None, overrides: Sequence[str] = ()
+) -> dict:
+    """The hardware a command assumed: board, PEs, clock and where they came from.
+
+    ``config_path``: the YAML file the configuration came from, None for the
+    default hardware; ``overrides``: the options that changed it (e.g. ``["--pes 4"]``).
+    """
+    source = "config" if config_path else DEFAULT
+    return hardware_dict(config.board, config.n_pes, config.clock, source, config_path, overrides)
+
+
+def hardware_dict(
+    board: str,
+    n_pes: int,
+    clock_mhz: float,
+    source: str = DEFAULT,
+    config_path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+) -> dict:
+    """``describe_hardware`` from its values, also for hardware that is no AcceleratorConfig.
+
+    ``source``: ``"default"``, ``"config"`` (then ``config_path``) or the
+    option that chose it (e.g. ``"--eie-asic"``).
+    """
+    return {
+        "board": str(board),
+        "n_pes": int(n_pes),
+        "clock_mhz": float(clock_mhz),
+        "source": source,
+        "config": None if config_path is None else str(config_path),
+        "overrides": list(overrides),
+    }
+
+
+def hardware_line(hw: dict) -> str:
+    """One line for text output, e.g. ``hardware: zcu104, 16 PEs, 200 MHz (default; --config to change)``."""
+    source = hw["source"]
+    origin = {DEFAULT: "default", "config": f"from {hw.get('config')}"}.get(source, source)
+    if hw.get("overrides"):
+        origin += " with " + " ".join(hw["overrides"])
+    if source == DEFAULT:
+        origin += "; --config to change"
+    return f"hardware: {hw['board']}, {hw['n_pes']} PEs, {hw['clock_mhz']:g} MHz ({origin})"

@@ -1,0 +1,85 @@
+"""Writing files without ever losing one the user had.
+
+Every file the tools write goes through here: it is written to a temporary
+file in the same directory and renamed over the target, so a failure midway
+leaves the old file untouched. Output directories are marked when the tools
+create them; a non-empty directory without the mark is the user's, and is
+refused unless they pass ``--force``. numpy only (runs on the board).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from eie.errors import EIEError
+
+MARKER = ".eie-output"
+
+
+class OutputError(EIEError):
+    """An output path that would overwrite something the tools did not create."""
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+    """A file object for ``path`` that replaces it only when the block succeeds."""
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_open writes only ('wb' or 'w'), not {mode!r}")
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` atomically (bytes, or text as UTF-8)."""
+    with atomic_open(path, "wb") as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)
+
+
+def refuse_same_path(output: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse an output path that names one of the inputs (it would replace it)."""
+    out = Path(output)
+    for src in inputs:
+        if src is None:
+            continue
+        s = Path(src)
+        same = s.exists() and out.exists() and os.path.samefile(s, out)
+        if same or s.resolve() == out.resolve():
+            raise OutputError(f"output {str(output)!r} is the input {str(src)!r}: choose another output path")
+
+
+def prepare_output_dir(path: str | os.PathLike, force: bool = False) -> Path:
+    """Create (or reuse) an output directory that the tools own.
+
+    A missing or empty directory is created and marked. A marked one was made
+    by these tools and may be rewritten. A non-empty directory without the
+    mark holds the user's files and is refused unless ``force``.
+    """
+    d = Path(path)
+    if d.exists() and not d.is_dir():
+        raise OutputError(f"{str(d)!r} exists and is not a directory: choose another output directory")
+    if d.is_dir() and not (d / MARKER).exists() and any(d.iterdir()) and not force:
+        raise OutputError(
+            f"{str(d)!r} is not empty and was not created by eie: choose a new directory, "
+            "or pass --force to write into it (files of the same names are replaced)"
+        )
+    d.mkdir(parents=True, exist_ok=True)
+    marker = d / MARKER
+    if not marker.exists():
+        atomic_write(marker, "This directory was written by eie-pynq; its files may be regenerated.\n")
+    return d

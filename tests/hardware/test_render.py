@@ -1,0 +1,67 @@
+"""The rendered kernel sources take every value from the configuration: no
+arithmetic in the templates, literals in the parameters header."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from eie.hardware import abi
+from eie.hardware.config import AcceleratorConfig
+from eie.hardware.render import hls_dir, kernel_context, render_kernel
+
+CONFIGS = [
+    AcceleratorConfig(),
+    AcceleratorConfig(board="zcu104", n_pes=4, ternary=True, lnzd_window=16, act_depth=10),
+    AcceleratorConfig(n_pes=6, weight_bits=2, index_bits=3, lnzd_window=3, fifo_depth=1),
+]
+LITERAL = re.compile(r"^(-?\d+(ULL)?|true|false)$")
+CONST = re.compile(r"^const\s+(?:unsigned\s+long\s+long|int|bool)\s+([A-Z_][A-Z0-9_]*)\s*=\s*(.*?);")
+DEFINE = re.compile(r"^#define\s+(EIE_[A-Z0-9_]+)\s+(.*)$")
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=["default", "ternary_wide_window", "narrow_window"])
+def test_params_header_defines_literals_only(tmp_path, config):
+    render_kernel(config, tmp_path)
+    lines = [line.split("//")[0].strip() for line in (tmp_path / "eie_params.h").read_text().splitlines()]
+    consts = {m[1]: m[2] for line in lines if (m := CONST.match(line))}
+    defines = {m[1]: m[2].strip() for line in lines if (m := DEFINE.match(line)) and m[1] != "EIE_PARAMS_H"}
+    # Every constant definition was parsed (none hides behind another form).
+    assert len(consts) == sum(line.startswith("const ") for line in lines) > 40
+    for name, value in {**consts, **defines}.items():
+        assert LITERAL.match(value), f"{name} = {value!r} is not a literal"
+    # The derived values are the configuration's properties.
+    for name in (
+        "ENTRY_BITS",
+        "ENTRIES_PER_WORD",
+        "CB_SIZE",
+        "PTR_BANK_DEPTH",
+        "ACT_BUF_DEPTH",
+        "LNZD_WINDOW",
+        "SLOT_BITS",
+        "PTR_BITS",
+        "COL_BITS",
+        "PIDX_BITS",
+    ):
+        assert int(consts[name]) == getattr(config, name.lower()), name
+    for name in ("BROADCAST_TRIPS_MAX", "PE_TRIPS_MAX", "PTR_WORDS_MAX", "MAX_COLS"):
+        assert int(defines["EIE_" + name]) == getattr(config, name.lower()), name
+    # The C-simulation bridge reports exactly these constants.
+    for field in abi.CSIM_INFO_FIELDS:
+        assert field.upper() in consts, field
+
+
+def test_templates_compute_nothing():
+    """Template expressions are names, attributes, filters and conditionals: no arithmetic."""
+    for tpl in sorted(hls_dir().glob("*.j2")):
+        for expr in re.findall(r"\{\{(.*?)\}\}|\{%(.*?)%\}", tpl.read_text()):
+            text = "".join(expr)
+            assert not re.search(r"[-+*/%]", text), f"{tpl.name}: arithmetic in {{{{{text}}}}}"
+
+
+def test_context_has_no_derived_values():
+    """The context carries the configuration itself, not values computed from it."""
+    ctx = kernel_context(CONFIGS[0])
+    assert ctx["cfg"] is CONFIGS[0]
+    assert not {"slot_bits", "ptr_bits", "act_buf_depth", "n_pes", "lnzd_window"} & set(ctx)
