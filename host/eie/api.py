@@ -108,6 +108,8 @@ class Network:
         seed: int = 0,
         retrain_config=None,
         progress: bool = False,
+        prune: bool = True,
+        init: str = "linear",
     ) -> Network:
         """Prune to ``density`` and share in 2^``weight_bits`` - 1 centroids (per layer with dicts).
 
@@ -134,13 +136,39 @@ class Network:
                 progress=progress,
             )
             self.compressed, self.pruned, self.retrained = res.model, res.pruned, True
-        elif self.kind == "lstm":
-            self.compressed = compress_lstm(self.imported.lstm, density=density, weight_bits=weight_bits, seed=seed)
         else:
-            self.compressed = compress_layers(self.imported.layers, density=density, weight_bits=weight_bits, seed=seed)
+            if self.kind == "lstm":
+                self.compressed = compress_lstm(
+                    self.imported.lstm, density=density, prune=prune, weight_bits=weight_bits, init=init, seed=seed
+                )
+            else:
+                self.compressed = compress_layers(
+                    self.imported.layers,
+                    density=density if prune else None,
+                    prune=prune,
+                    weight_bits=weight_bits,
+                    init=init,
+                    seed=seed,
+                )
+            self.pruned, self.retrained = self._masked_float(), False
         self._calib = None if d is None else np.asarray(d.x_train[:256], dtype=np.float64)
         self._quant = None
         return self
+
+    def _masked_float(self):
+        """The imported float weights with the compressed model's pruned positions zeroed."""
+        from eie.compression.weights import DenseLayer
+
+        out = []
+        for f, c in zip(self.layers, self.compressed.layers):
+            keep = c.dense_codes() != 0
+            out.append(DenseLayer(f.name, np.asarray(f.weight) * keep, f.bias, f.activation))
+        if self.kind == "lstm":
+            from eie.compression.lstm import FloatLSTM
+
+            n = len(self.imported.lstm.cells)
+            return FloatLSTM(self.imported.lstm.spec, out[:n], out[n:])
+        return out
 
     def _need_compressed(self):
         if self.compressed is None:
@@ -253,7 +281,7 @@ class Network:
         model = self._need_compressed()
         rep = StageReport(metric="")
         float_layers = self.layers
-        if self.pruned is not None:
+        if self.pruned is not None and self.retrained:
             # after retraining the float reference for weight errors is the retrained float network
             float_layers = self.pruned.layers if self.kind == "lstm" else self.pruned
         rep.layers = weight_errors(float_layers, model)
@@ -264,7 +292,7 @@ class Network:
             if y is not None:
                 stages = {"float": self._float_forward}
                 if self.pruned is not None:
-                    stages["pruned (retrained)"] = self._pruned_forward
+                    stages["pruned (retrained)" if self.retrained else "pruned"] = self._pruned_forward
                 stages["pruned + shared"] = model.forward
                 stages[f"integer ({backend})"] = lambda v: self.predict(v, backend=backend)
                 for name, fwd in stages.items():
@@ -304,12 +332,13 @@ class Network:
         out.mkdir(parents=True, exist_ok=True)
         config = self.config()
         models = self._models()
-        names = [m.layers[0].name.replace(".", "_") for m in models] if self.kind == "lstm" else ["model"]
-        images = []
-        for name, qm in zip(names, models):
-            path = out / f"{name}.image.bin"
-            qm.to_image().astype("<u8").tofile(path)
-            images.append(str(path))
+        if self.kind == "lstm":
+            from eie.arithmetic.lstm import save_quant_lstm
+
+            images = save_quant_lstm(self.quantized(), out)
+        else:
+            images = [str(out / "model.image.bin")]
+            models[0].to_image().astype("<u8").tofile(images[0])
         first = models[0]
         rng = np.random.default_rng(0)
         xv = rng.standard_normal((4, first.in_features)) if x is None else np.asarray(x)
@@ -339,3 +368,152 @@ def from_onnx(path: str | os.PathLike) -> Network:
 def load(path: str | os.PathLike, trust_pickle: bool = False) -> Network:
     """A weights ``.npz``, a ``.pt``/``.pth`` or an ``.onnx`` file."""
     return Network(load_model(path, trust_pickle=trust_pickle))
+
+
+# -- the work behind ``eie compress`` ------------------------------------------------
+
+
+def parse_per_layer(text, kind=float, what: str = "value"):
+    """``"0.1"`` -> 0.1; ``"fc1=0.3,fc2=0.1"`` -> {"fc1": 0.3, "fc2": 0.1}; numbers pass through."""
+    if not isinstance(text, str):
+        return text
+    if "=" not in text:
+        try:
+            return kind(text)
+        except ValueError:
+            raise ConfigError(f"{what} {text!r} is not a number nor LAYER=VALUE pairs") from None
+    out = {}
+    for part in text.split(","):
+        name, sep, value = part.strip().rpartition("=")
+        if not sep or not name:
+            raise ConfigError(f"{what}: {part!r} is not LAYER=VALUE")
+        try:
+            out[name.strip()] = kind(value)
+        except ValueError:
+            raise ConfigError(f"{what}: {value!r} for layer {name!r} is not a number") from None
+    return out
+
+
+def _layer_rows(model) -> list[dict]:
+    return [
+        {
+            "name": l.name,
+            "shape": [int(l.shape[0]), int(l.shape[1])],
+            "nnz": int(l.nnz),
+            "density": float(l.density),
+            "centroids": int(l.codes.max()) if l.nnz else 0,
+            "weight_bits": int(l.weight_bits),
+            "kind": l.kind,
+            "activation": l.activation,
+        }
+        for l in model.layers
+    ]
+
+
+def compress_file(
+    path: str,
+    output: str,
+    density=0.1,
+    weight_bits=4,
+    prune: bool = True,
+    data: str | None = None,
+    retrain: bool = False,
+    ternary: bool = False,
+    sensitivity: bool = False,
+    target_drop: float | None = None,
+    plot: str | None = None,
+    trust_pickle: bool = False,
+    last_activation: str = "none",
+    init: str = "linear",
+    seed: int = 0,
+    progress: bool = False,
+) -> tuple[dict, str]:
+    """Read a model file, compress it (optionally retraining), write it; (summary, text) for the CLI."""
+    from eie.compression.report import load_data, save_plot
+    from eie.compression.report import sensitivity as scan
+
+    density = parse_per_layer(density, float, "--density")
+    weight_bits = parse_per_layer(weight_bits, int, "--weight-bits")
+    # Check settings before the (possibly slow) work.
+    from eie.compression.prune import check_density
+    from eie.errors import check_int
+
+    for v in density.values() if isinstance(density, dict) else [density]:
+        if prune:
+            check_density(v, "--density")
+    for v in weight_bits.values() if isinstance(weight_bits, dict) else [weight_bits]:
+        check_int("--weight-bits", v, 1, 8)
+    if (retrain or ternary) and data is None:
+        raise ConfigError("--retrain and --ternary need --data DATA.npz (x_train, y_train, x_test, y_test)")
+    if sensitivity and data is None:
+        raise ConfigError("--sensitivity needs --data DATA.npz")
+    d = load_data(data) if data else None
+    net = Network(load_model(path, trust_pickle=trust_pickle, last_activation=last_activation))
+    summary: dict = {"input": str(path), "network": net.kind}
+    text: list[str] = []
+    if sensitivity:
+        layers = net.layers
+        if net.kind == "lstm":
+            from eie.compression.lstm import FloatLSTM
+
+            lstm = net.imported.lstm
+            nc = len(lstm.cells)
+
+            def fwd(ls, x):
+                return FloatLSTM(lstm.spec, list(ls[:nc]), list(ls[nc:])).forward(x)
+        else:
+            fwd = dense_forward
+        s = scan(layers, d.x_test, d.y_test, forward=fwd)
+        summary["sensitivity"] = s.to_dict()
+        text.append(s.format())
+        if target_drop is not None:
+            sug = s.suggest(target_drop)
+            summary["sensitivity"]["suggested_densities"] = sug
+            text.append(
+                f"suggested densities for a drop of at most {target_drop:g}: "
+                + ",".join(f"{k}={v:g}" for k, v in sug.items())
+            )
+        if plot:
+            summary["sensitivity"]["plot"] = save_plot(s, plot)
+            text.append(f"plot written to {plot}")
+        text.append("")
+    net.compress(
+        density=density,
+        weight_bits=weight_bits,
+        data=d,
+        retrain=retrain or ternary,
+        ternary=ternary,
+        seed=seed,
+        progress=progress,
+        prune=prune,
+        init=init,
+    )
+    model = net.compressed
+    net.save(output)
+    rows = _layer_rows(model)
+    dense = sum(r["shape"][0] * r["shape"][1] for r in rows)
+    kept = sum(r["nnz"] for r in rows)
+    rep = net.report(d.x_test, d.y_test) if d is not None else net.report()
+    summary.update(
+        {
+            "output": str(output),
+            "layers": rows,
+            "kept": kept,
+            "dense": dense,
+            "weight_bits": max(r["weight_bits"] for r in rows),
+            "retrained": net.retrained,
+            "report": rep.to_dict(),
+        }
+    )
+    for r in rows:
+        text.append(
+            f"{r['name']}: {r['shape'][0]} x {r['shape'][1]}, kept {r['nnz']} ({r['density']:.2%}), "
+            f"{r['centroids']} centroids of {r['weight_bits']} bits ({r['kind']}), {r['activation']}"
+        )
+    what = "compressed LSTM" if net.kind == "lstm" else "compressed model"
+    text.append(f"wrote {output} ({what}): {len(rows)} layers, {kept} of {dense} weights kept")
+    text.append("")
+    if d is None:
+        text.append("per-layer weight reconstruction error (relative L2); give --data for accuracy figures:")
+    text.append(rep.format())
+    return summary, "\n".join(text)

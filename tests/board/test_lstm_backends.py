@@ -62,3 +62,53 @@ def test_lstm_digits_demo_reaches_90_percent_compressed_on_csim():
     assert s["accuracy"]["compressed"] >= 0.9
     assert s["compression_ratio"] > 5
     assert "compression vs float32 dense" in format_summary(s)
+
+
+BOARD_RUN = r"""
+import json, sys
+import numpy as np
+class Block:
+    BANNED = ("sklearn", "scipy", "jinja2", "torch", "yaml", "matplotlib", "hls4ml")
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in self.BANNED:
+            raise ImportError(f"{name} is not on the board")
+        return None
+sys.meta_path.insert(0, Block())
+from eie.arithmetic.lstm import LSTMRunner, load_quant_lstm
+d = sys.argv[1]
+with np.load(d + "/kernel.npz") as z:
+    recorded = [z[f"k{i}"] for i in range(len(z.files))]
+class Replay:  # stands in for the driver: returns what the kernel returned, in order
+    def load(self, qm):
+        pass
+    def run_int(self, x_int):
+        return recorded.pop(0)
+y = LSTMRunner(load_quant_lstm(d), Replay()).run(np.load(d + "/x.npy"))
+np.save(d + "/y.npy", y)
+print(json.dumps({"left": len(recorded)}))
+"""
+
+
+def test_lstm_runner_runs_on_the_board_side_with_numpy_only(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from eie.arithmetic.lstm import EmulatorBackend, save_quant_lstm
+
+    rng = np.random.default_rng(7)
+    spec = LSTMSpec(input_size=3, hidden=2, num_layers=1)
+    cells = [DenseLayer("l0", rng.standard_normal((8, 5)), rng.standard_normal(8), "none")]
+    head = [DenseLayer("fc", rng.standard_normal((2, 2)), np.zeros(2), "none")]
+    model = compress_lstm(FloatLSTM(spec, cells, head), density=0.8, weight_bits=3)
+    x = rng.uniform(0, 1, (4, 3, 3))
+    q = quantize_lstm(model, HWParams(2, 4, 4), x)
+    r = LSTMRunner(q, EmulatorBackend(), trace=True)
+    y = r.run(x)
+    save_quant_lstm(q, tmp_path)
+    np.savez(tmp_path / "kernel.npz", **{f"k{i}": k for i, k in enumerate(r.kernel_outputs)})
+    np.save(tmp_path / "x.npy", x)
+    res = subprocess.run([sys.executable, "-c", BOARD_RUN, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout.splitlines()[-1]) == {"left": 0}
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), y)

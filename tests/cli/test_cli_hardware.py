@@ -107,6 +107,16 @@ def test_commands_use_the_configuration(tmp_path, model, config, capsys):
         "clock_mhz": 150.0,
         "lnzd_window": 4,
         "row_map": "interleave",
+        "occupancy_mask": False,
+        # The Ultra96-V2's streaming master (zynqmp defaults) at 150 MHz: 16 bytes x 150 MHz; LPDDR4 4 x 2133 MB/s.
+        "stream": {
+            "axi_bits": 128,
+            "burst_len": 64,
+            "outstanding": 16,
+            "latency_cycles": 64,
+            "port_peak_gbps": pytest.approx(2.4),
+            "ddr_peak_gbps": pytest.approx(8.532),
+        },
     }
     assert d["total"]["latency_us"] == pytest.approx(d["total"]["cycles"] / 150.0)
     # generate renders for it; verify quantises for it.

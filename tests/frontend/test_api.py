@@ -88,4 +88,10 @@ def test_lstm_network_runs_on_csim_and_deploys(tmp_path, small_config):
     y = m.predict(x, backend="csim")
     assert np.max(np.abs(y - m.predict(x, backend="compressed"))) < 0.05
     out = m.deploy(tmp_path / "dep")
-    assert [p.rsplit("/", 1)[1] for p in out["images"]] == ["l0.image.bin", "l1.image.bin", "fc.image.bin"]
+    assert [p.rsplit("/", 1)[1] for p in out["images"]] == ["0_l0.image.bin", "1_l1.image.bin", "2_fc.image.bin"]
+    # What the board reads back (numpy only) runs the same integers.
+    from eie.arithmetic.lstm import LSTMRunner, load_quant_lstm
+    from eie.board.backends import make_backend
+
+    back = LSTMRunner(load_quant_lstm(tmp_path / "dep"), make_backend("cosim", m.config()))
+    np.testing.assert_array_equal(back.run(x), y)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eie.errors import ConfigError, FormatError
+from eie.errors import ConfigError, FormatError, real_array
 from eie.format.qmodel import QuantLayer, QuantModel
 
 
@@ -109,12 +109,12 @@ def run(qm: QuantModel, x_int: np.ndarray) -> np.ndarray:
 
 def quantize_input(qm: QuantModel, x: np.ndarray) -> np.ndarray:
     """Float inputs to the first layer's signed act_bits format (round half up, saturate)."""
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    if not np.all(np.isfinite(x)):
-        raise FormatError("inputs contain NaN or infinity; they cannot be quantised")
-    q = np.floor(x * 2.0**qm.fa_in + 0.5)
+    x = np.atleast_2d(real_array("inputs", x, FormatError))
     a = qm.params.act_bits
-    return saturate(q, a).astype(np.int64)
+    # Scaled and saturated in float64 (inputs are at most MAX_REAL, 2^fa_in at most 2^40:
+    # no overflow), so the conversion below only sees values inside the act_bits range.
+    q = saturate(np.floor(x * 2.0**qm.fa_in + 0.5), a)
+    return q.astype(np.int64)
 
 
 def dequantize_output(qm: QuantModel, y_int: np.ndarray) -> np.ndarray:

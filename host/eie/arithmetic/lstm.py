@@ -22,12 +22,14 @@ kernel output for comparing backends bit for bit. numpy only.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from eie.arithmetic.emulator import Emulator, dequantize_output, quantize_input, unpermute
-from eie.arithmetic.quant import quantize
 from eie.compression.lstm import CompressedLSTM, LSTMSpec, run_sequence
 from eie.format.qmodel import HWParams, QuantModel
 
@@ -69,10 +71,42 @@ def _cell_inputs(model: CompressedLSTM, x: np.ndarray) -> list[np.ndarray]:
 
 def quantize_lstm(model: CompressedLSTM, params: HWParams, calib: np.ndarray) -> QuantLSTM:
     """Quantise every gate matrix and the head, calibrated on sequences ``calib`` (B x T x I)."""
+    from eie.arithmetic.quant import quantize
+
     inputs = _cell_inputs(model, calib)
     cells = [quantize(c, params, calib=v) for c, v in zip(model.cells, inputs)]
     head = quantize(model.head, params, calib=inputs[-1]) if model.head is not None else None
     return QuantLSTM(model.spec, cells, head)
+
+
+def save_quant_lstm(q: QuantLSTM, out_dir: str | os.PathLike) -> list[str]:
+    """Write ``lstm.json`` and one model image per gate matrix (and the head) into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, qm in enumerate(q.models):
+        path = out / f"{i}_{qm.layers[0].name.replace('.', '_')}.image.bin"
+        qm.to_image().astype("<u8").tofile(path)
+        files.append(path.name)
+    meta = {"spec": q.spec.to_dict(), "cells": files[: len(q.cells)], "head": files[len(q.cells) :]}
+    (out / "lstm.json").write_text(json.dumps(meta, indent=1))
+    return [str(out / f) for f in files]
+
+
+def load_quant_lstm(out_dir: str | os.PathLike) -> QuantLSTM:
+    """Read what ``save_quant_lstm`` wrote (numpy only: this runs on the board)."""
+    import numpy as np
+
+    from eie.format.image import read_image
+
+    d = Path(out_dir)
+    meta = json.loads((d / "lstm.json").read_text())
+
+    def image(name):
+        return read_image(np.fromfile(d / name, dtype="<u8"))
+
+    head = [image(n) for n in meta["head"]]
+    return QuantLSTM(LSTMSpec(**meta["spec"]), [image(n) for n in meta["cells"]], head[0] if head else None)
 
 
 class EmulatorBackend:

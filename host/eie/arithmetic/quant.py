@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from eie.compression.model import CompressedModel
-from eie.errors import ConfigError, OverflowRisk
+from eie.errors import ConfigError, OverflowRisk, real_array
 from eie.format.qmodel import HWParams, QuantLayer, QuantModel
 from eie.format.rowmap import check_perm, encode_layer, identity
 
@@ -38,17 +38,38 @@ class LayerQuantInfo:
         return dict(self.__dict__)
 
 
-def round_half_up(x: np.ndarray) -> np.ndarray:
-    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
+INT_LIMIT = 2.0**62
+"""Scaled values must stay below this magnitude to become int64 (sums of two still fit)."""
+
+
+def round_half_up(x: np.ndarray, what: str = "a scaled value") -> np.ndarray:
+    """floor(x + 0.5) as int64; NaN, infinity or a magnitude of 2^62 or more is an OverflowRisk naming ``what``."""
+    f = np.floor(np.asarray(x, dtype=np.float64) + 0.5)
+    if f.size:
+        with np.errstate(invalid="ignore"):
+            peak = float(np.max(np.abs(f)))
+        if not peak < INT_LIMIT:  # also NaN
+            raise OverflowRisk(f"{what} is {peak:g} after scaling, which no 64-bit integer holds")
+    return f.astype(np.int64)
+
+
+def _log2_floor(x: float, what: str) -> int:
+    """floor(log2(x)) for a positive finite x (a ConfigError naming ``what`` otherwise)."""
+    if not (np.isfinite(x) and x > 0):
+        raise ConfigError(f"{what}: the scale {x:g} has no finite power of two")
+    return int(np.floor(np.log2(x)))
 
 
 def codebook_fw(codebook: np.ndarray, cb_bits: int) -> int:
     """Largest fraction width whose rounded codebook fits signed cb_bits."""
+    codebook = real_array("codebook", codebook, ConfigError)
     peak = float(np.max(np.abs(codebook))) if codebook.size else 0.0
     if peak == 0.0:
         return cb_bits - 1
     limit = (1 << (cb_bits - 1)) - 1
-    fw = int(np.floor(np.log2(limit / peak)))
+    if limit / peak < 2.0**-MAX_FRAC:
+        return -MAX_FRAC  # the caller refuses fw < 0 naming the centroid
+    fw = min(_log2_floor(limit / peak, "codebook"), MAX_FRAC + 1)
     while fw > -MAX_FRAC and np.max(np.abs(round_half_up(codebook * 2.0**fw))) > limit:
         fw -= 1
     while fw + 1 <= MAX_FRAC and np.max(np.abs(round_half_up(codebook * 2.0 ** (fw + 1)))) <= limit:
@@ -61,8 +82,13 @@ def activation_fa(max_abs: float, act_bits: int, guard_bits: int = 1) -> int:
     if not np.isfinite(max_abs) or max_abs <= 0:
         return act_bits // 2
     limit = (1 << (act_bits - 1)) - 1
-    fa = int(np.floor(np.log2(limit / (max_abs * 2.0**guard_bits))))
-    return int(np.clip(fa, 0, MAX_FRAC))
+    with np.errstate(over="ignore", divide="ignore"):
+        ratio = limit / (max_abs * 2.0**guard_bits)
+    if not ratio < 2.0**MAX_FRAC:  # tiny peaks (5e-324), or a ratio that overflows
+        return MAX_FRAC
+    if not ratio >= 1.0:  # peaks beyond the range: the coarsest format, inputs saturate
+        return 0
+    return int(np.clip(int(np.floor(np.log2(ratio))), 0, MAX_FRAC))
 
 
 def accumulator_bound(
@@ -81,10 +107,21 @@ def accumulator_bound(
     rounding term are added on top.
     """
     amax = 1 << (act_bits - 1)
-    l1 = _row_sums(rows, np.abs(cb_int_of_entry).astype(np.int64), m)
-    bias_abs = np.abs(bias_int.astype(np.int64))
+    cb = np.asarray(cb_int_of_entry, dtype=np.int64)
+    bias = np.asarray(bias_int, dtype=np.int64)
+    i64min = np.iinfo(np.int64).min
+    if (cb.size and cb.min() == i64min) or (bias.size and bias.min() == i64min):
+        # np.abs(INT64_MIN) is INT64_MIN, negative: it would pass any bound.
+        raise OverflowRisk("a weight or bias is -2^63, which no accumulator bound can hold")
+    l1 = _row_sums(rows, np.abs(cb), m)
+    bias_abs = np.abs(bias)
     # Python ints from here: exact at any width.
-    peak = max(int(l1.max()) * amax, int((l1 * amax + bias_abs).max())) if m else 0
+    if not m:
+        peak = 0
+    elif int(l1.max()) * amax + int(bias_abs.max()) < 1 << 63:
+        peak = max(int(l1.max()) * amax, int((l1 * amax + bias_abs).max()))
+    else:  # beyond int64: exact in Python integers (rare; linear)
+        peak = max(int(l1.max()) * amax, max(int(a) * amax + int(b) for a, b in zip(l1, bias_abs)))
     peak += (1 << (shift - 1)) if shift > 0 else 0
     if ternary_counts is not None and ternary_counts.size:
         peak = max(peak, int(ternary_counts.max()) * amax)
@@ -139,7 +176,7 @@ def quantize(
 
     # Activation formats: fa[0] for the input, fa[l+1] for layer l's output.
     if calib is not None:
-        calib = np.atleast_2d(np.asarray(calib, dtype=np.float64))
+        calib = np.atleast_2d(real_array("calibration inputs", calib, ConfigError))
         if calib.shape[1] != model.in_features:
             raise ConfigError(f"calibration inputs have {calib.shape[1]} features, the model takes {model.in_features}")
         peaks = [float(np.max(np.abs(calib))) if calib.size else 0.0]
@@ -183,8 +220,8 @@ def quantize(
         while True:
             fa_out = min(fa[i + 1], fa_in + fw)
             shift = fa_in + fw - fa_out
-            cb_int = round_half_up(l.codebook * 2.0**fw)
-            bias_int = round_half_up(l.bias * 2.0 ** (fa_in + fw))
+            cb_int = round_half_up(l.codebook * 2.0**fw, f"layer {l.name!r}: a centroid")
+            bias_int = round_half_up(l.bias * 2.0 ** (fa_in + fw), f"layer {l.name!r}: a bias")
             bound = accumulator_bound(l.rows, cb_int[l.codes], m, bias_int, shift, a_bits, tern)
             if needed_full is None:
                 needed_full = bits_for(bound)

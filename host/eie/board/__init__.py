@@ -8,6 +8,7 @@ they need numpy (and pynq for the overlay) only.
 BOARD_SAFE = (
     "eie",
     "eie.errors",
+    "eie.safeio",
     "eie.format",
     "eie.format.csc",
     "eie.format.qmodel",
@@ -18,4 +19,12 @@ BOARD_SAFE = (
     "eie.hardware.abi",
     "eie.board",
     "eie.board.driver",
+    # LSTMs on the board: the host's cell update and the runner (eie.arithmetic.lstm
+    # reads the deployed images with load_quant_lstm), and the backend adapters.
+    "eie.compression",
+    "eie.compression.weights",
+    "eie.compression.model",
+    "eie.compression.lstm",
+    "eie.arithmetic.lstm",
+    "eie.board.backends",
 )

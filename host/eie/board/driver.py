@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from eie.arithmetic.emulator import dequantize_output, quantize_input, unpermute
-from eie.errors import EIEError, ImageError
+from eie.errors import EIEError, ImageError, KernelTimeout, int_array, real_array
 from eie.format.image import build_image, image_words, read_image
 from eie.format.qmodel import QuantModel
 from eie.hardware.abi import MODE_LOAD, MODE_RUN, VLNV, KernelStatusError, status_error  # noqa: F401
@@ -76,14 +76,28 @@ class EIEKernel:
 
     def _call(self, when: str) -> int:
         self.port.write_ctrl(AP_START)
-        deadline = time.monotonic() + self.timeout_s
+        start = time.monotonic()
+        deadline = start + self.timeout_s
+        pause = 0.0
         while not self.port.read_ctrl() & (AP_DONE | AP_IDLE):
-            if time.monotonic() > deadline:
-                raise EIEError(f"kernel did not finish {when} within {self.timeout_s} s; is the overlay loaded?")
+            now = time.monotonic()
+            if now > deadline:
+                raise KernelTimeout(
+                    when,
+                    now - start,
+                    f"kernel timeout in mode {when}: no ap_done after {now - start:.3g} s "
+                    f"(timeout {self.timeout_s:g} s); is the overlay loaded and the kernel running?",
+                )
+            # Poll tightly at first (runs take microseconds), then back off up to 1 ms.
+            if pause:
+                time.sleep(pause)
+            pause = min(1e-3, pause * 2 or 1e-6)
         status = self.port.read_reg("ap_return") & 0xFFFFFFFF
         if status >= 1 << 31:
             status -= 1 << 32
         if status != 0:
+            # Every nonzero status is an error; one the driver does not know is a
+            # KernelStatusError "unknown_<code>", never success.
             raise status_error(status, f"during {when}")
         return status
 
@@ -119,7 +133,10 @@ class EIEKernel:
         last = len(qm.layers) - 1 if last is None else last
         if not 0 <= first <= last < len(qm.layers):
             raise EIEError(f"layers {first}..{last} are out of range for a {len(qm.layers)}-layer model")
-        x = np.atleast_2d(np.asarray(x_int, dtype=np.int64))
+        try:
+            x = np.atleast_2d(int_array("integer inputs", x_int, -(1 << 63), (1 << 63) - 1))
+        except EIEError as e:
+            raise EIEError(f"{e} (quantise float inputs with run(), or eie.arithmetic.emulator.quantize_input)") from None
         k = qm.layers[first].shape[1]
         m = qm.layers[last].shape[0]
         if x.shape[1] != k:
@@ -146,7 +163,9 @@ class EIEKernel:
     def run(self, x: np.ndarray) -> np.ndarray:
         """Float inputs (B x K or K) -> float outputs, logical order."""
         qm = self._loaded()
-        x = np.asarray(x, dtype=np.float64)
+        x = real_array("inputs", x, EIEError)
+        if x.ndim not in (1, 2):
+            raise EIEError(f"inputs have shape {x.shape}; expected one vector (K,) or a batch (B, K)")
         single = x.ndim == 1
         y = dequantize_output(qm, unpermute(qm, self.run_int(quantize_input(qm, x))))
         return y[0] if single else y

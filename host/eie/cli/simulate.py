@@ -8,9 +8,19 @@ which the output says). The hardware is the accelerator configuration
 FIFO depth, index bits, clock and LNZD window) or, with ``--eie-asic``, the
 EIE ASIC; ``--pes``, ``--fifo``, ``--index-bits``, ``--clock-mhz`` and
 ``--lnzd-window`` override either.
+
+Streamed layers and the occupancy mask (issue 12) are PLANNED KERNEL SUPPORT:
+the figures say what the kernel would do with them (docs/timing.md). Each
+layer's storage follows the configuration's ``storage`` (``--storage``
+overrides; auto: on chip where it fits, else streamed: the given
+configuration's memory depths with ``--config``, the board's memory with the
+default hardware, whose depths are sized from the model); the EIE ASIC holds
+every layer on chip.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -63,6 +73,20 @@ def register(subparsers) -> None:
         "as the generated FPGA kernel does (default: the configuration's, N unless set; "
         "free zero skipping with --eie-asic)",
     )
+    p.add_argument(
+        "--storage",
+        choices=("auto", "onchip", "stream"),
+        default=None,
+        help="where the layers' entries live (default: the configuration's storage, auto: on chip where they "
+        "fit, streamed from DDR otherwise; planned kernel support)",
+    )
+    p.add_argument(
+        "--occupancy-mask",
+        choices=("on", "off"),
+        default=None,
+        help="send each PE only the columns where it has entries (default: the configuration's "
+        "occupancy_mask; planned kernel support)",
+    )
     p.add_argument("--input", help="model mode: input vector .npy of the model's input length")
     p.add_argument(
         "--row-map",
@@ -95,8 +119,8 @@ def _option(flag: str, value) -> str:
     return f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
 
 
-def _hardware(args) -> tuple[dict, int, int, str, float, int | None]:
-    """(hardware report, N, FIFO depth, index bits or 'auto', clock MHz, LNZD window or None)."""
+def _hardware(args) -> tuple[dict, int, int, str, float, int | None, object]:
+    """(hardware report, N, FIFO depth, index bits or 'auto', clock MHz, LNZD window or None, config or None)."""
     from eie.hardware.target import describe_hardware, hardware_dict, load_config
     from eie.performance.timing import EIE_ASIC, EIE_ASIC_INDEX_BITS, EIE_ASIC_PES
 
@@ -113,6 +137,7 @@ def _hardware(args) -> tuple[dict, int, int, str, float, int | None]:
             raise ConfigError("give --config or --eie-asic, not both")
         n, fifo, r, clock = EIE_ASIC_PES, EIE_ASIC.fifo_depth, EIE_ASIC_INDEX_BITS, EIE_ASIC.clock_mhz
         window = None  # free zero skipping
+        config = None
     else:
         config = load_config(args.config)
         n, fifo, r, clock = config.n_pes, config.fifo_depth, config.index_bits, config.clock
@@ -130,7 +155,27 @@ def _hardware(args) -> tuple[dict, int, int, str, float, int | None]:
     else:
         hw = describe_hardware(config, args.config, overrides)
         hw["n_pes"], hw["clock_mhz"] = int(n), clock
-    return hw, n, fifo, r, clock, window
+    return hw, n, fifo, r, clock, window, config
+
+
+def _storage(args, config, n: int, r: int, encoded) -> tuple[list[str], object]:
+    """Per-layer storage and the streaming master's parameters (None for the EIE ASIC)."""
+    from eie.hardware.streaming import board_storage, layer_storage
+    from eie.performance.timing import stream_params_for_config
+
+    if config is None:
+        if args.storage not in (None, "onchip"):
+            raise ConfigError("--eie-asic holds every layer on chip; --storage needs a configuration")
+        return ["onchip"] * len(encoded), None
+    changes = {"n_pes": n, "lnzd_window": None, "index_bits": r}
+    if args.storage is not None:
+        changes["storage"] = args.storage
+    target = config.replace(**changes)
+    if args.config:  # a given accelerator: its memory depths as they are
+        return layer_storage(target, encoded), stream_params_for_config(target)
+    # The default hardware: depths sized from the model, on chip while that fits the board.
+    storage, _ = board_storage(target, encoded)
+    return storage, stream_params_for_config(target)
 
 
 def _index_bits(args, index_bits, layers, masks, n, params):
@@ -157,8 +202,12 @@ def run(args) -> int:
         raise ConfigError(f"--lnzd-window={args.lnzd_window} must be at least 1")
     if args.pes is not None and (args.pes < 1 or args.pes > 256):
         raise ConfigError(f"--pes {args.pes} must be 1..256")
-    hw, n, fifo, index_bits, clock, window = _hardware(args)
-    params = TimingParams(fifo_depth=fifo, clock_mhz=clock, lnzd_window=window)
+    hw, n, fifo, index_bits, clock, window, config = _hardware(args)
+    if args.occupancy_mask is not None:
+        mask = args.occupancy_mask == "on"
+    else:
+        mask = bool(config.occupancy_mask) if config is not None else False
+    params = TimingParams(fifo_depth=fifo, clock_mhz=clock, lnzd_window=window, occupancy_mask=mask)
     synthetic = args.rows is not None or args.cols is not None or args.density is not None
     if args.model and synthetic:
         raise ConfigError("give either MODEL.npz or a synthetic layer (--rows/--cols/--density), not both")
@@ -222,7 +271,9 @@ def run(args) -> int:
         perms = [identity(l.shape[0]) for l in model.layers]
     encoded = encode_model(model, perms, n, r)
     phys = [to_physical(masks[0], None)] + [to_physical(v, p) for v, p in zip(masks[1:], perms[:-1])]
-    timing = simulate_model(encoded, phys, params)
+    storage, stream = _storage(args, config, n, r, encoded)
+    params = replace(params, stream=stream)
+    timing = simulate_model(encoded, phys, params, storage)
 
     out = timing.to_dict()
     for d, layer in zip(out["layers"], model.layers):
@@ -236,6 +287,8 @@ def run(args) -> int:
         "clock_mhz": clock,
         "lnzd_window": window,
         "row_map": args.row_map,
+        "occupancy_mask": mask,
+        "stream": None if stream is None else _stream_dict(stream, clock),
     }
     out["input"] = source
     out["source"] = "EIE timing model (modelled, not measured on hardware)"
@@ -243,6 +296,17 @@ def run(args) -> int:
         out["index_bits_table"] = [o.__dict__ for o in table[0]]
     emit(args, out, lambda: _table(timing, model, hw, out["params"], source, table))
     return 0
+
+
+def _stream_dict(sp, clock: float) -> dict:
+    return {
+        "axi_bits": sp.axi_bits,
+        "burst_len": sp.burst_len,
+        "outstanding": sp.outstanding,
+        "latency_cycles": sp.latency_cycles,
+        "port_peak_gbps": sp.port_peak_gbps(clock),
+        "ddr_peak_gbps": sp.ddr_peak_gbps,
+    }
 
 
 def _table(timing, model, hw: dict, params: dict, source: str, table) -> str:
@@ -253,23 +317,38 @@ def _table(timing, model, hw: dict, params: dict, source: str, table) -> str:
         "EIE timing model — modelled cycles, not a hardware measurement",
         f"  {hardware_line(hw)}",
         f"  {params['pes']} PEs, FIFO {params['fifo']}, index_bits {params['index_bits']}, "
-        f"{params['clock_mhz']:g} MHz, {window}, row map {params['row_map']}",
+        f"{params['clock_mhz']:g} MHz, {window}, row map {params['row_map']}, "
+        f"occupancy mask {'on' if params['occupancy_mask'] else 'off'}",
         f"  activations: {source}",
     ]
+    sp = params["stream"]
+    streamed = any(lt.storage == "stream" for lt in timing.layers)
+    if sp is not None:
+        lines.append(
+            f"  streaming master: {sp['axi_bits']}-bit, bursts of {sp['burst_len']}, {sp['outstanding']} outstanding, "
+            f"port peak {sp['port_peak_gbps']:.2f} GB/s, DDR peak {sp['ddr_peak_gbps']:.2f} GB/s"
+        )
+    if streamed or params["occupancy_mask"]:
+        lines.append("  streamed layers and the occupancy mask are PLANNED kernel support (modelled only)")
     if table is not None:
         lines += ["index_bits considered (all layers, interleaved rows):", table[1]]
     lines.append(
         f"{'layer':<16} {'M x K':>13} {'bcast':>6} {'cycles':>9} {'ideal':>9} {'eff':>6} "
-        f"{'pad':>6} {'stall':>8} {'us':>9}"
+        f"{'pad':>6} {'stall':>8} {'storage':>7} {'MB read':>8} {'comp_us':>9} {'ddr_us':>9} {'us':>9}"
     )
     for lt, layer in zip(timing.layers, model.layers):
         shape = f"{layer.shape[0]}x{layer.shape[1]}"
         lines.append(
             f"{layer.name[:16]:<16} {shape:>13} {lt.broadcasts:>6} {lt.cycles:>9} {lt.ideal_cycles:>9.0f} "
-            f"{lt.efficiency:>6.1%} {lt.padding_fraction:>6.1%} {lt.stall_cycles:>8} {lt.latency_us:>9.2f}"
+            f"{lt.efficiency:>6.1%} {lt.padding_fraction:>6.1%} {lt.stall_cycles:>8} {lt.storage:>7} "
+            f"{lt.bytes_streamed / 1e6:>8.3f} {lt.compute_bound_us:>9.2f} {lt.ddr_bound_us:>9.2f} {lt.latency_us:>9.2f}"
         )
+    tot = timing.to_dict()["total"]
     lines.append(
-        f"{'total':<16} {'':>13} {'':>6} {timing.cycles:>9} {'':>9} {'':>6} {'':>6} {'':>8} {timing.latency_us:>9.2f}"
+        f"{'total':<16} {'':>13} {'':>6} {timing.cycles:>9} {'':>9} {'':>6} {'':>6} {'':>8} {'':>7} "
+        f"{tot['bytes_streamed'] / 1e6:>8.3f} {tot['compute_bound_us']:>9.2f} {tot['ddr_bound_us']:>9.2f} "
+        f"{timing.latency_us:>9.2f}"
     )
     lines.append("eff = load-balance efficiency (ideal / PE-array cycles); pad = padding share of entries")
+    lines.append("comp_us = the layer with free memory; ddr_us = its bytes at min(port, DDR) peak; us = both together")
     return "\n".join(lines)

@@ -16,13 +16,31 @@ from typing import Any
 
 import numpy as np
 
+from eie.safeio import atomic_open
 from eie.compression.weights import open_npz
-from eie.errors import FormatError
+from eie.errors import FormatError, int_array, real_array
 
 SCHEMA = "eie-compressed"
 SCHEMA_VERSION = 1
 ACTIVATIONS = ("relu", "none")
 KINDS = ("shared", "ternary")
+MAX_DIM = 1 << 26
+"""Largest layer dimension: 64 PEs of 2^20 activations, the biggest accelerator configuration."""
+
+
+def _meta_int(where: str, value, lo: int, hi: int) -> int:
+    """An integer metadata field (not a bool, not a float such as 20.7 or 4.0) in [lo, hi]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise FormatError(f"{where} must be an integer, got {value!r}")
+    if not lo <= int(value) <= hi:
+        raise FormatError(f"{where}={value} is out of range {lo}..{hi}")
+    return int(value)
+
+
+def _meta_str(where: str, value) -> str:
+    if not isinstance(value, str):
+        raise FormatError(f"{where} must be a string, got {value!r}")
+    return value
 
 
 @dataclass
@@ -47,19 +65,32 @@ class CompressedLayer:
     kind: str = "shared"
 
     def __post_init__(self) -> None:
-        self.shape = (int(self.shape[0]), int(self.shape[1]))
-        self.rows = np.asarray(self.rows, dtype=np.int32)
-        self.cols = np.asarray(self.cols, dtype=np.int32)
-        self.codes = np.asarray(self.codes, dtype=np.uint8)
-        self.codebook = np.asarray(self.codebook, dtype=np.float64)
-        self.bias = np.asarray(self.bias, dtype=np.float64)
+        # Every field checked for type and range before any cast: a float where
+        # an integer belongs, a wrapping uint64, NaN or a complex value is refused.
+        where = f"layer {self.name!r}"
+        _meta_str("a layer name", self.name)
+        shape = self.shape
+        if isinstance(shape, np.ndarray):
+            shape = shape.tolist()
+        if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+            raise FormatError(f"{where}: shape {shape!r} must be two integers (out, in)")
+        self.shape = (_meta_int(f"{where}: shape[0]", shape[0], 1, MAX_DIM), _meta_int(f"{where}: shape[1]", shape[1], 1, MAX_DIM))
+        self.weight_bits = _meta_int(f"{where}: weight_bits", self.weight_bits, 1, 8)
+        _meta_str(f"{where}: activation", self.activation)
+        _meta_str(f"{where}: kind", self.kind)
+        m, k = self.shape
+        self.rows = int_array(f"{where}: rows", self.rows, 0, m - 1).astype(np.int32)
+        self.cols = int_array(f"{where}: cols", self.cols, 0, k - 1).astype(np.int32)
+        self.codes = int_array(f"{where}: codes", self.codes, 0, 255).astype(np.uint8)
+        self.codebook = real_array(f"{where}: codebook", self.codebook)
+        self.bias = real_array(f"{where}: bias", self.bias)
         self.validate()
 
     def validate(self) -> None:
         m, k = self.shape
         where = f"layer {self.name!r}"
-        if m <= 0 or k <= 0:
-            raise FormatError(f"{where}: shape {self.shape} must be positive")
+        if not (0 < m <= MAX_DIM and 0 < k <= MAX_DIM):
+            raise FormatError(f"{where}: shape {self.shape} must be positive and at most {MAX_DIM}")
         if not (self.rows.shape == self.cols.shape == self.codes.shape) or self.rows.ndim != 1:
             raise FormatError(f"{where}: rows, cols and codes must be 1-D arrays of one length")
         if self.rows.size and (self.rows.min() < 0 or self.rows.max() >= m):
@@ -195,7 +226,7 @@ class CompressedModel:
             arrays[f"{i}.codes"] = l.codes
             arrays[f"{i}.codebook"] = l.codebook
             arrays[f"{i}.bias"] = l.bias
-        with open(path, "wb") as f:
+        with atomic_open(path, "wb") as f:
             np.savez_compressed(f, **arrays)
 
     @classmethod
@@ -210,6 +241,8 @@ class CompressedModel:
             meta = json.loads(bytes(arrays["__meta__"].astype(np.uint8)).decode())
         except (ValueError, UnicodeDecodeError):
             raise FormatError(f"{path}: the model's metadata is corrupted") from None
+        if not isinstance(meta, dict):
+            raise FormatError(f"{path}: the model's metadata is not a mapping")
         if meta.get("schema") != SCHEMA:
             raise FormatError(f"{path}: schema {meta.get('schema')!r} is not {SCHEMA!r}")
         if meta.get("version") != SCHEMA_VERSION:
@@ -217,23 +250,36 @@ class CompressedModel:
                 f"{path}: schema version {meta.get('version')} is not supported "
                 f"(this toolkit reads version {SCHEMA_VERSION})"
             )
+        layer_meta = meta.get("layers", [])
+        if not isinstance(layer_meta, list):
+            raise FormatError(f"{path}: metadata 'layers' must be a list, got {type(layer_meta).__name__}")
+        settings = meta.get("settings", {})
+        if not isinstance(settings, dict):
+            raise FormatError(f"{path}: metadata 'settings' must be a mapping, got {type(settings).__name__}")
         layers = []
-        for i, lm in enumerate(meta.get("layers", [])):
+        for i, lm in enumerate(layer_meta):
+            if not isinstance(lm, dict):
+                raise FormatError(f"{path}: metadata of layer {i} must be a mapping, got {lm!r}")
             try:
                 layers.append(
                     CompressedLayer(
                         name=lm["name"],
-                        shape=tuple(lm["shape"]),
+                        shape=lm["shape"],
                         rows=arrays[f"{i}.rows"],
                         cols=arrays[f"{i}.cols"],
                         codes=arrays[f"{i}.codes"],
                         codebook=arrays[f"{i}.codebook"],
                         bias=arrays[f"{i}.bias"],
                         activation=lm["activation"],
-                        weight_bits=int(lm["weight_bits"]),
+                        weight_bits=lm["weight_bits"],
                         kind=lm.get("kind", "shared"),
                     )
                 )
             except KeyError as e:
                 raise FormatError(f"{path}: layer {i} lacks {e.args[0]!r}") from None
-        return cls(layers=layers, settings=meta.get("settings", {}))
+            except FormatError as e:
+                raise FormatError(f"{path}: {e}") from None
+        try:
+            return cls(layers=layers, settings=settings)
+        except FormatError as e:
+            raise FormatError(f"{path}: {e}") from None

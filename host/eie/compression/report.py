@@ -55,13 +55,9 @@ def dense_forward(layers: Sequence[DenseLayer], x: np.ndarray, upto: int | None 
 
 
 def is_classification(y: np.ndarray) -> bool:
-    """Integer-valued 1-D targets are class labels; anything else is regression."""
+    """1-D arrays of integer dtype are class labels; anything else (floats) is regression targets."""
     y = np.asarray(y)
-    if y.ndim != 1:
-        return False
-    if np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_):
-        return True
-    return bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)) and y.min() >= 0)
+    return y.ndim == 1 and (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_))
 
 
 def score(outputs: np.ndarray, y: np.ndarray) -> tuple[str, float]:
@@ -146,7 +142,7 @@ class StageReport:
 
     def format(self) -> str:
         better = "higher is better" if self.metric == "accuracy" else "lower is better"
-        lines = [f"{self.metric} on the test data ({better}):"]
+        lines = [f"{self.metric} on the test data ({better}):"] if self.scores else []
         for k, v in self.scores.items():
             lines.append(f"  {k:<28}{v:>10.2%}" if self.metric == "accuracy" else f"  {k:<28}{v:>10.4f}")
         if self.layers:

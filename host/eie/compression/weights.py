@@ -8,21 +8,42 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from eie.errors import FormatError
+from eie.errors import FormatError, real_array
+from eie.safeio import atomic_open
+
+IMAGE_MAGIC = b"EIEIMAGE"  # how a model image (eie.format.image) begins; recognised to say what the file is
 
 
 def open_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an .npz file, or a FormatError saying what the file is instead."""
     if not os.path.exists(path):
         raise FormatError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise FormatError(f"{path}: is a directory, not an .npz file")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(IMAGE_MAGIC):
+        raise FormatError(
+            f"{path}: is an EIE model image (written by eie generate as image.bin), not an .npz model; "
+            "the accelerator and eie.format.image.load_image read images, the eie commands take the .npz model"
+        )
+    if head.startswith(b"\x93NUMPY"):
+        raise FormatError(f"{path}: is a single .npy array, not an .npz archive of named arrays")
+    if not head.startswith(b"PK"):
+        raise FormatError(f"{path}: is not an .npz file (no zip archive signature)")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise FormatError(f"{path}: cannot read it as an .npz file ({e})") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as e:
+        detail = " ".join(str(e).split()) or type(e).__name__
+        if "pickle" in detail:
+            detail = "it holds Python objects, which are never loaded"
+        raise FormatError(f"{path}: cannot read it as an .npz file: it is damaged or not one ({detail})") from None
 
 
 @dataclass
@@ -46,6 +67,11 @@ def load_weights(path: str | os.PathLike, last_activation: str = "none") -> list
     ReLU between layers and ``last_activation`` after the last one.
     """
     arrays = open_npz(path)
+    if "__meta__" in arrays:
+        raise FormatError(
+            f"{path}: is already a compressed model (from eie compress); compress reads float weights "
+            "(<layer>.weight and <layer>.bias arrays)"
+        )
     if "__lstm__" in arrays:
         raise FormatError(
             f"{path}: an LSTM weights file; read it with eie.compression.lstm.load_lstm_weights "
@@ -67,14 +93,11 @@ def load_weights(path: str | os.PathLike, last_activation: str = "none") -> list
         w = np.asarray(arrays[name + ".weight"])
         if w.ndim != 2 or w.size == 0:
             raise FormatError(f"{path}: {name}.weight has shape {w.shape}; expected a 2-D (out x in) matrix")
-        if not np.issubdtype(w.dtype, np.floating) and not np.issubdtype(w.dtype, np.integer):
-            raise FormatError(f"{path}: {name}.weight has dtype {w.dtype}; expected numbers")
-        if not np.all(np.isfinite(w)):
-            raise FormatError(f"{path}: {name}.weight contains NaN or infinity")
+        w = real_array(f"{path}: {name}.weight", w)
         b = arrays.get(name + ".bias")
         if b is None:
             b = np.zeros(w.shape[0])
-        b = np.asarray(b, dtype=np.float64)
+        b = real_array(f"{path}: {name}.bias", b)
         if b.shape != (w.shape[0],):
             raise FormatError(f"{path}: {name}.bias has shape {b.shape}, expected ({w.shape[0]},)")
         act = "relu" if i < len(names) - 1 else last_activation
@@ -94,5 +117,5 @@ def save_weights(path: str | os.PathLike, layers: list[DenseLayer], extra: dict[
     for l in layers:
         arrays[f"{l.name}.weight"] = np.asarray(l.weight, dtype=np.float32)
         arrays[f"{l.name}.bias"] = np.asarray(l.bias, dtype=np.float32)
-    with open(path, "wb") as f:
+    with atomic_open(path, "wb") as f:
         np.savez(f, **arrays)

@@ -3,5 +3,6 @@
 ``csc`` the EIE interleaved CSC encoding (per-PE entries, relative indices,
 pointers); ``rowmap`` encoding under a row permutation; ``storage`` storage
 accounting; ``qmodel`` the quantised-model types; ``image`` the model image the
-kernel loads; ``vectors`` input files. csc, qmodel and image are board-safe.
+kernel loads; ``stream`` the streamed-layer layout (planned kernel support);
+``vectors`` input files. csc, qmodel and image are board-safe.
 """

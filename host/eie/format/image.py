@@ -21,6 +21,7 @@ import numpy as np
 from eie.errors import FormatError, ImageError
 from eie.format.csc import from_sections
 from eie.format.qmodel import HWParams, QuantLayer, QuantModel
+from eie.safeio import atomic_write
 
 MAGIC = int.from_bytes(b"EIEIMAGE", "little")
 VERSION = 1
@@ -118,8 +119,7 @@ def image_bytes(img: np.ndarray) -> bytes:
 
 def save_image(path, qm_or_img) -> None:
     img = qm_or_img.to_image() if isinstance(qm_or_img, QuantModel) else qm_or_img
-    with open(path, "wb") as f:
-        f.write(image_bytes(img))
+    atomic_write(path, image_bytes(img))
 
 
 def load_image(path, expect: HWParams | None = None) -> QuantModel:

@@ -61,16 +61,19 @@ def load_model(path: str | os.PathLike, trust_pickle: bool = False, last_activat
     if magic.startswith(b"PK"):
         import zipfile
 
-        with zipfile.ZipFile(p) as z:
-            if any(n.endswith("data.pkl") for n in z.namelist()):
-                from eie.frontend.torch import load_torch_file
+        try:
+            with zipfile.ZipFile(p) as z:
+                is_torch = any(n.endswith("data.pkl") for n in z.namelist())
+        except zipfile.BadZipFile:
+            is_torch = False
+        if is_torch:
+            from eie.frontend.torch import load_torch_file
 
-                return load_torch_file(p, trust_pickle=trust_pickle)
-        from eie.compression.lstm import LSTM_KEY, load_lstm_weights
-        from eie.compression.weights import load_weights, open_npz
+            return load_torch_file(p, trust_pickle=trust_pickle)
+    # A weights .npz (an LSTM's, or Linear layers'); its reader says what is wrong with anything else.
+    from eie.compression.lstm import LSTM_KEY, load_lstm_weights
+    from eie.compression.weights import load_weights, open_npz
 
-        if LSTM_KEY in open_npz(p):
-            return Imported(lstm=load_lstm_weights(p), source=p)
-        layers = load_weights(p, last_activation=last_activation)
-        return Imported(layers=layers, source=p)
-    raise FormatError(f"{p}: not a weights .npz, a PyTorch .pt/.pth or an .onnx file (name it with its extension)")
+    if LSTM_KEY in open_npz(p):
+        return Imported(lstm=load_lstm_weights(p), source=p)
+    return Imported(layers=load_weights(p, last_activation=last_activation), source=p)

@@ -3,7 +3,7 @@
 Board-safe (imports only eie.errors): the PYNQ driver needs these without jinja2.
 """
 
-from eie.errors import CapacityError, EIEError, ImageError
+from eie.errors import CapacityError, EIEError, ImageError, KernelTimeout  # noqa: F401 (KernelTimeout: the driver's)
 
 # The kernel's top function and the VLNV that export_design gives its IP
 # (build.tcl) and that the PYNQ driver binds to.

@@ -6,7 +6,7 @@ The one table of board facts; the overlay script reads them from the rendered
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,50 @@ class Board:
     clock_mhz: float
     family: str
     board_part: str | None = None
+    # The PS DDR the streaming master reads (docs/timing.md, "Streamed layers"):
+    # type, data bus width and transfer rate; None where unknown (board: custom).
+    ddr: str | None = None
+    ddr_bus_bits: int | None = None
+    ddr_mts: float | None = None
+
+    @property
+    def ddr_peak_gbps(self) -> float | None:
+        """The DDR's peak, GB/s (10^9 bytes): bus bytes x mega-transfers per second."""
+        if self.ddr_bus_bits is None or self.ddr_mts is None:
+            return None
+        return self.ddr_bus_bits / 8 * self.ddr_mts / 1000.0
+
+    @property
+    def axi_defaults(self) -> tuple[int, int, int]:
+        """(data bits, burst beats, outstanding reads) of the streaming master on this family."""
+        return AXI_DEFAULTS[self.family]
+
+
+# Streaming master defaults per family: Zynq-7000 HP ports are AXI3, at most
+# 64 bits wide with bursts of at most 16 beats; Zynq UltraScale+ HP ports are
+# AXI4, up to 128 bits, bursts up to 256 beats. The outstanding-read counts
+# are chosen defaults (Vitis HLS m_axi's own default is 16), to be checked
+# against the PS's read acceptance (UG585, UG1085) when the kernel is built.
+AXI_DEFAULTS = {"zynq7": (64, 16, 8), "zynqmp": (128, 64, 16)}
+AXI_MAX_BITS = {"zynq7": 64, "zynqmp": 128}
 
 
 # Vendor data sheets: DS190 (Zynq-7000: XC7Z020 140 BRAM36, 220 DSP48E1),
 # DS891 (Zynq UltraScale+: ZU3EG 216 BRAM36, 360 DSP; ZU7EV 312 BRAM36,
 # 96 URAM, 1728 DSP), DS987 (Kria K26: 144 BRAM36, 64 URAM, 1248 DSP).
 # Board parts: the vendors' Vivado board files (Digilent, TUL, Avnet, AMD).
+# DDR (the boards' user guides): PYNQ-Z1/Z2 DDR3 32-bit at 1066 MT/s (4.3 GB/s);
+# Ultra96-V2 LPDDR4 32-bit at 2133 MT/s (8.5 GB/s); ZCU104 and KV260 DDR4 64-bit
+# at 2400 MT/s (19.2 GB/s).
+_DDR = {
+    "pynq-z2": ("DDR3", 32, 1066),
+    "pynq-z1": ("DDR3", 32, 1066),
+    "ultra96v2": ("LPDDR4", 32, 2133),
+    "zcu104": ("DDR4", 64, 2400),
+    "kv260": ("DDR4", 64, 2400),
+}
 BOARDS: dict[str, Board] = {
-    b.name: b
+    b.name: replace(b, ddr=_DDR[b.name][0], ddr_bus_bits=_DDR[b.name][1], ddr_mts=_DDR[b.name][2])
     for b in (
         Board("pynq-z2", "xc7z020clg400-1", 140, 0, 220, 100.0, "zynq7", "tul.com.tw:pynq-z2:part0:1.0"),
         Board("pynq-z1", "xc7z020clg400-1", 140, 0, 220, 100.0, "zynq7", "www.digilentinc.com:pynq-z1:part0:1.0"),

@@ -17,9 +17,14 @@ from eie.errors import ConfigError, check_int
 from eie.format.csc import entries_per_word
 from eie.format.qmodel import HWParams
 from eie.hardware.abi import TOP
+from eie.hardware.boards import AXI_MAX_BITS as BOARD_AXI_MAX_BITS
 from eie.hardware.boards import BOARDS, CUSTOM, Board
 
 ENTRY_STORAGE = ("auto", "bram", "uram")
+# Where a layer's entries live (docs/image-format.md, "Streamed layers"): on chip,
+# streamed from DDR for every input, or auto (on chip where it fits, per layer).
+STORAGE = ("auto", "onchip", "stream")
+AXI_DATA_BITS = (32, 64, 128)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -42,7 +47,18 @@ class AcceleratorConfig:
     construction it always holds the resolved width. It must be a divisor of
     ``n_pes`` or ``n_pes`` times a power of two. Each all-zero window costs the
     broadcaster one cycle (eie.performance.timing, ``TimingParams.lnzd_window``).
-    ``resources`` (bram36, uram, dsp) is required for ``board: custom``.
+    ``resources`` (bram36, uram, dsp; optionally ``ddr_gbps``, the DDR's
+    peak) is required for ``board: custom``.
+
+    Planned kernel support (issue 12; the timing model, ``eie simulate`` and
+    the resource estimate use them, the kernel does not yet):
+    ``storage`` (``auto``: on chip where a layer fits, streamed from DDR
+    otherwise; ``onchip``; ``stream``; eie.hardware.streaming),
+    ``occupancy_mask`` (send each PE only its columns; N bits per column at
+    the broadcaster, ``mask_bits``), and the streaming master's
+    ``axi_data_bits``, ``axi_burst_len`` and ``axi_outstanding`` (None: the
+    board family's defaults, eie.hardware.boards.AXI_DEFAULTS; read them
+    resolved as ``axi_bits``, ``burst_len``, ``outstanding``).
 
     The kernel's derived widths and depths (``slot_bits``, ``ptr_bits``,
     ``act_buf_depth``, the trip-count maxima, ...) are properties below: the
@@ -67,6 +83,12 @@ class AcceleratorConfig:
     max_layers: int = 8
     ternary: bool = False
     entry_storage: str = "auto"
+    # Planned kernel support (issue 12): streamed layers and the occupancy mask.
+    storage: str = "auto"
+    occupancy_mask: bool = False
+    axi_data_bits: int | None = None  # None: the board family's default (eie.hardware.boards.AXI_DEFAULTS)
+    axi_burst_len: int | None = None
+    axi_outstanding: int | None = None
     top: str = TOP
     resources: dict | None = field(default=None)
 
@@ -90,9 +112,14 @@ class AcceleratorConfig:
                 raise ConfigError("board: custom needs 'part' (the FPGA part name, e.g. xc7z020clg400-1)")
             if not isinstance(self.resources, dict):
                 raise ConfigError("board: custom needs 'resources: {bram36: .., uram: .., dsp: ..}'")
-            unknown = set(self.resources) - {"bram36", "uram", "dsp", "family"}
+            unknown = set(self.resources) - {"bram36", "uram", "dsp", "family", "ddr_gbps"}
             if unknown:
-                raise ConfigError(f"resources has unknown keys {sorted(unknown)}; use bram36, uram, dsp, family")
+                raise ConfigError(
+                    f"resources has unknown keys {sorted(unknown)}; use bram36, uram, dsp, family, ddr_gbps"
+                )
+            ddr = self.resources.get("ddr_gbps")
+            if ddr is not None and (isinstance(ddr, bool) or not isinstance(ddr, (int, float)) or not ddr > 0):
+                raise ConfigError(f"resources.ddr_gbps={ddr!r} must be a positive number (the DDR's peak, GB/s)")
             for key in ("bram36", "uram", "dsp"):
                 _int_field(f"resources.{key}", self.resources.get(key, 0), 0, 1 << 20)
             if self.resources.get("family", "zynqmp") not in ("zynq7", "zynqmp"):
@@ -148,6 +175,27 @@ class AcceleratorConfig:
             raise ConfigError(f"entry_storage={self.entry_storage!r} must be one of {', '.join(ENTRY_STORAGE)}")
         if self.entry_storage == "uram" and self.board_spec.uram == 0:
             raise ConfigError(f"entry_storage: uram, but board {self.board!r} has no UltraRAM; use bram or auto")
+        if self.storage not in STORAGE:
+            raise ConfigError(f"storage={self.storage!r} must be one of {', '.join(STORAGE)}")
+        if not isinstance(self.occupancy_mask, bool):
+            raise ConfigError(f"occupancy_mask={self.occupancy_mask!r} must be true or false")
+        family = self.board_spec.family
+        if self.axi_data_bits is not None:
+            top = BOARD_AXI_MAX_BITS[family]
+            allowed = [b for b in AXI_DATA_BITS if b <= top]
+            if self.axi_data_bits not in allowed or isinstance(self.axi_data_bits, bool):
+                raise ConfigError(
+                    f"axi_data_bits={self.axi_data_bits!r} must be one of {', '.join(map(str, allowed))} "
+                    f"(the {family} HP ports are at most {top} bits)"
+                )
+        if self.axi_burst_len is not None:
+            b = _int_field("axi_burst_len", self.axi_burst_len, 1, 256)
+            if b & (b - 1):
+                raise ConfigError(f"axi_burst_len={b} must be a power of two (1 to 256 beats)")
+            if family == "zynq7" and b > 16:
+                raise ConfigError(f"axi_burst_len={b}: Zynq-7000 HP ports are AXI3, at most 16 beats per burst")
+        if self.axi_outstanding is not None:
+            _int_field("axi_outstanding", self.axi_outstanding, 1, 64)
         if not isinstance(self.top, str) or not _IDENT.match(self.top):
             raise ConfigError(f"top={self.top!r} must be a C identifier (letters, digits, underscore)")
 
@@ -166,6 +214,32 @@ class AcceleratorConfig:
                 str(r.get("family", "zynqmp")),
             )
         return BOARDS[self.board]
+
+    @property
+    def axi_bits(self) -> int:
+        """The streaming master's data width: ``axi_data_bits`` or the family's default."""
+        return int(self.axi_data_bits) if self.axi_data_bits is not None else self.board_spec.axi_defaults[0]
+
+    @property
+    def burst_len(self) -> int:
+        return int(self.axi_burst_len) if self.axi_burst_len is not None else self.board_spec.axi_defaults[1]
+
+    @property
+    def outstanding(self) -> int:
+        return int(self.axi_outstanding) if self.axi_outstanding is not None else self.board_spec.axi_defaults[2]
+
+    @property
+    def ddr_peak_gbps(self) -> float | None:
+        """The board's DDR peak (GB/s); for ``board: custom``, ``resources.ddr_gbps`` (None if not given)."""
+        if self.board == CUSTOM:
+            g = (self.resources or {}).get("ddr_gbps")
+            return None if g is None else float(g)
+        return self.board_spec.ddr_peak_gbps
+
+    @property
+    def mask_bits(self) -> int:
+        """The occupancy mask: N bits per column of every layer (``ptr_depth`` columns), 0 when off."""
+        return self.n_pes * self.ptr_depth if self.occupancy_mask else 0
 
     @property
     def fpga_part(self) -> str:

@@ -6,7 +6,10 @@ codebooks, biases), the FIFOs, and the multipliers. Memories map to BRAM18
 halves the way the tools pick the best aspect ratio (512x36 ... 16Kx1);
 memories of at most 1 Kbit or fewer than 64 words go to LUTRAM / registers.
 Entry memories use UltraRAM (4K x 72) when the board has it and
-``entry_storage`` allows. It is an estimate for sizing, not a synthesis
+``entry_storage`` allows. The occupancy mask (``occupancy_mask``, planned
+kernel support) is one ptr_depth x N memory at the broadcaster: N bits per
+column of every layer; it is optional, for configurations where memory is
+tight. It is an estimate for sizing, not a synthesis
 report: logic (LUTs, FFs) and the AXI adapters are not modelled beyond a
 fixed allowance of BRAMs for the m_axi ports.
 
@@ -64,9 +67,15 @@ class Estimate:
     board_bram36: int
     board_uram: int
     board_dsp: int
+    # The occupancy mask (planned kernel support): one N-bit word per column of
+    # every layer (ptr_depth deep), at the broadcaster; 0 when the mask is off.
+    mask_bits: int = 0
+    mask_bram18: int = 0
 
     def to_dict(self) -> dict:
         return {
+            "mask_bits": self.mask_bits,
+            "mask_bram18": self.mask_bram18,
             "bram36": self.bram36,
             "uram": self.uram,
             "dsp": self.dsp,
@@ -114,7 +123,8 @@ def estimate(config: AcceleratorConfig) -> Estimate:
         bram18 += r
         uram += u
     fifo18 = bram18_for(c.fifo_depth, c.token_bits)
-    total18 = c.n_pes * (bram18 + fifo18)
+    mask18 = bram18_for(c.ptr_depth, c.n_pes) if c.occupancy_mask else 0
+    total18 = c.n_pes * (bram18 + fifo18) + mask18
     dsp_pe = mult_dsps(c.cb_bits, c.act_bits, b.family)
     if c.ternary:
         dsp_pe += 2 * mult_dsps(c.cb_bits, c.acc_bits, b.family)
@@ -124,6 +134,8 @@ def estimate(config: AcceleratorConfig) -> Estimate:
         dsp=c.n_pes * dsp_pe,
         per_pe=per_pe,
         fifo_bram18=fifo18,
+        mask_bits=c.mask_bits,
+        mask_bram18=mask18,
         board=c.board,
         board_bram36=b.bram36,
         board_uram=b.uram,
@@ -166,7 +178,12 @@ def check_fits_board(config: AcceleratorConfig) -> Estimate:
             + "; ".join(over)
             + f". The largest memory per PE is {biggest[0]} ({biggest[1][0]} x {biggest[1][1]} bits). "
             + ("Boards where it fits: " + ", ".join(fits) + ". " if fits else "")
-            + "Reduce n_pes or the depths."
+            + "Reduce n_pes or the depths"
+            + (
+                f", or turn occupancy_mask off (it takes {-(-est.mask_bram18 // 2)} BRAM36)."
+                if est.mask_bram18
+                else "."
+            )
         )
     return est
 

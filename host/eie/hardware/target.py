@@ -18,6 +18,7 @@ import numpy as np
 
 from eie.arithmetic.quant import quantize
 from eie.compression.model import CompressedModel
+from eie.errors import check_alloc
 from eie.format.qmodel import QuantModel
 from eie.hardware.boards import DEFAULT_BOARD, DEFAULT_PES
 from eie.hardware.config import AcceleratorConfig
@@ -54,6 +55,7 @@ def calibration_inputs(
     """The given inputs, or standard-normal random ones (at least 16; the calibrated range is then theirs)."""
     if x is not None:
         return np.atleast_2d(x)
+    check_alloc(f"{max(vectors, 16)} random input vectors", (max(vectors, 16), model.in_features))
     rng = np.random.default_rng(seed)
     return rng.standard_normal((max(vectors, 16), model.in_features))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from eie.errors import check_alloc
 from eie.format.qmodel import QuantModel
 from eie.hardware.config import AcceleratorConfig
 
@@ -39,6 +40,7 @@ def demo_model(config: AcceleratorConfig, seed: int = 0) -> QuantModel:
 
 def random_inputs(qm: QuantModel, vectors: int, seed: int = 0, density: float = 0.5) -> np.ndarray:
     """Integer inputs in the first layer's act_bits range, about half of them zero."""
+    check_alloc(f"{vectors} test vectors", (vectors, qm.in_features))
     rng = np.random.default_rng(seed)
     a = qm.params.act_bits
     lim = 1 << min(a - 1, 8)

@@ -64,12 +64,26 @@ Cycle conventions (hand-worked tests follow exactly these):
 * Stall cycles = ``push[T-1] - (T-1) - sum_t gap[t]``: cycles the broadcaster
   had an item ready but some FIFO was full.
 
+Options (planned kernel support; docs/timing.md states the assumptions):
+
+* ``occupancy_mask``: a PE receives only the columns where it has entries
+  and spends exactly its entry count on each; the broadcaster waits only
+  for the FIFOs of the column's receivers (each PE's FIFO holds only its
+  own items).
+* ``decoupled``: no FIFO limit (every PE reads the non-zero list at its own
+  pace): the same as a FIFO as deep as the input.
+* ``simulate_layer(..., storage="stream")`` with ``stream`` (StreamParams):
+  the layer's column blocks (eie.format.stream) come from DDR through one
+  AXI port; the reader, its buffer, the dispatcher and the PEs form one
+  recurrence (``schedule_items``).
+
 The loop runs over broadcast items only; each step is a handful of numpy
 operations over the N PEs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -93,6 +107,14 @@ class TimingParams:
     # Activations the broadcaster's leading-non-zero detection scans per cycle;
     # None = free zero skipping (the EIE ASIC).
     lnzd_window: int | None = None
+    # Occupancy mask: a PE receives only the broadcast columns in which it has
+    # entries, and spends exactly its entry count on each (not max(1, count)).
+    occupancy_mask: bool = False
+    # Decoupled PEs: no broadcaster back-pressure (every PE reads the layer's
+    # list of non-zero activations at its own pace; docs/timing.md prices it).
+    decoupled: bool = False
+    # Streamed layers (docs/timing.md, "Streamed layers"): the memory side.
+    stream: StreamParams | None = None
 
     def __post_init__(self) -> None:
         if self.slot_frees not in ("pop", "finish"):
@@ -114,11 +136,33 @@ class TimingParams:
         ``overrides`` replace any other field (e.g. ``pipeline_fill``).
         """
         values = dict(
-            fifo_depth=int(config.fifo_depth), clock_mhz=float(config.clock), lnzd_window=int(config.lnzd_window)
+            fifo_depth=int(config.fifo_depth),
+            clock_mhz=float(config.clock),
+            lnzd_window=int(config.lnzd_window),
+            occupancy_mask=bool(getattr(config, "occupancy_mask", False)),
+            stream=stream_params_for_config(config),
         )
         values.update(overrides)
         return cls(**values)
 
+
+def stream_params_for_config(config, **overrides) -> StreamParams:
+    """The streaming master of an AcceleratorConfig and its board's DDR peak.
+
+    A custom board without ``resources.ddr_gbps`` is capped by the port alone.
+    """
+    ddr = config.ddr_peak_gbps
+    values = dict(
+        axi_bits=int(config.axi_bits),
+        burst_len=int(config.burst_len),
+        outstanding=int(config.outstanding),
+        ddr_peak_gbps=float(ddr) if ddr else config.axi_bits / 8 * config.clock / 1000.0,
+    )
+    values.update(overrides)
+    return StreamParams(**values)
+
+
+STORAGE_MODES = ("onchip", "stream")
 
 # The EIE ASIC (Han et al., ISCA 2016): 64 PEs, FIFO depth 8, 4-bit codes and
 # 4-bit relative indices, 800 MHz.
@@ -146,9 +190,19 @@ class LayerTiming:
     n_pes: int
     scan_cycles: int = 0
     broadcast_cycles: int = 0
+    storage: str = "onchip"
+    bytes_streamed: int = 0
+    compute_bound_us: float = 0.0
+    ddr_bound_us: float = 0.0
+    last_push: int = -1
+    receptions: int = 0  # (item, PE) deliveries: T x N without the mask
 
     def to_dict(self) -> dict:
         return {
+            "storage": self.storage,
+            "bytes_streamed": int(self.bytes_streamed),
+            "compute_bound_us": float(self.compute_bound_us),
+            "ddr_bound_us": float(self.ddr_bound_us),
             "cycles": int(self.cycles),
             "array_cycles": int(self.array_cycles),
             "ideal_cycles": float(self.ideal_cycles),
@@ -180,10 +234,20 @@ class ModelTiming:
     def latency_us(self) -> float:
         return float(sum(l.latency_us for l in self.layers))
 
+    @property
+    def bytes_streamed(self) -> int:
+        return int(sum(l.bytes_streamed for l in self.layers))
+
     def to_dict(self) -> dict:
         return {
             "layers": [l.to_dict() for l in self.layers],
-            "total": {"cycles": self.cycles, "latency_us": self.latency_us},
+            "total": {
+                "cycles": self.cycles,
+                "latency_us": self.latency_us,
+                "bytes_streamed": self.bytes_streamed,
+                "compute_bound_us": float(sum(l.compute_bound_us for l in self.layers)),
+                "ddr_bound_us": float(sum(l.ddr_bound_us for l in self.layers)),
+            },
         }
 
 
@@ -223,6 +287,186 @@ def schedule(
     return int(finish.max()), push, pushes
 
 
+@dataclass(frozen=True)
+class StreamParams:
+    """The memory side of a streamed layer (docs/timing.md, "Streamed layers").
+
+    ``axi_bits`` the streaming master's data width (one beat per cycle at
+    the kernel clock at most), ``burst_len`` beats per burst (a power of
+    two; bursts also never cross a 4 KiB boundary), ``outstanding`` read
+    bursts in flight, ``latency_cycles`` from a burst's request to its first
+    beat, ``ddr_peak_gbps`` the board's DDR peak (GB/s, 10^9 bytes), the cap
+    on every modelled transfer. The read buffer holds ``outstanding *
+    burst_len`` beats. ``counts_on_chip``: the blocks carry no count
+    headers (the counts are an on-chip table; eie.format.stream).
+    """
+
+    axi_bits: int = 64
+    burst_len: int = 16
+    outstanding: int = 8
+    latency_cycles: int = 64
+    ddr_peak_gbps: float = 4.264
+    # The variant without block headers: the per-PE counts kept on chip (eie.format.stream).
+    counts_on_chip: bool = False
+
+    def __post_init__(self) -> None:
+        if self.axi_bits not in (32, 64, 128, 256, 512):
+            raise ConfigError(f"axi_bits={self.axi_bits} must be 32, 64, 128, 256 or 512")
+        b = self.burst_len
+        if int(b) != b or not 1 <= b <= 256 or b & (b - 1):
+            raise ConfigError(f"burst_len={b} must be a power of two from 1 to 256 beats")
+        if int(self.outstanding) != self.outstanding or not 1 <= self.outstanding <= 64:
+            raise ConfigError(f"outstanding={self.outstanding} must be an integer from 1 to 64")
+        if int(self.latency_cycles) != self.latency_cycles or self.latency_cycles < 0:
+            raise ConfigError(f"latency_cycles={self.latency_cycles} must be an integer >= 0")
+        if not self.ddr_peak_gbps > 0:
+            raise ConfigError(f"ddr_peak_gbps={self.ddr_peak_gbps} must be positive")
+
+    @property
+    def beat_bytes(self) -> int:
+        return self.axi_bits // 8
+
+    @property
+    def buffer_bytes(self) -> int:
+        return self.outstanding * self.burst_len * self.beat_bytes
+
+    def port_peak_gbps(self, clock_mhz: float) -> float:
+        """One beat per cycle: the port's peak in GB/s."""
+        return self.beat_bytes * clock_mhz / 1000.0
+
+    def peak_bytes_per_cycle(self, clock_mhz: float) -> float:
+        """min(port peak, DDR peak) in bytes per kernel cycle."""
+        return min(float(self.beat_bytes), self.ddr_peak_gbps * 1000.0 / clock_mhz)
+
+    def rate_bytes_per_cycle(self, clock_mhz: float, mean_burst_bytes: float) -> float:
+        """Sustained read rate: the peak, and Little's law over the outstanding bursts.
+
+        ``outstanding`` bursts of ``mean_burst_bytes`` each, each occupying a
+        slot for ``latency_cycles`` plus its beats, deliver at most
+        outstanding * bytes / (latency + beats) per cycle.
+        """
+        peak = self.peak_bytes_per_cycle(clock_mhz)
+        if mean_burst_bytes <= 0:
+            return peak
+        beats = mean_burst_bytes / self.beat_bytes
+        little = self.outstanding * mean_burst_bytes / (self.latency_cycles + beats)
+        return min(peak, little)
+
+
+@dataclass
+class MemoryPlan:
+    """What the reader fetches for one layer and input (eie.format.stream.read_plan), per broadcast item."""
+
+    item_bytes: np.ndarray  # bytes read for each broadcast item (beat rounding of its run included)
+    bursts: int
+    rate: float  # sustained bytes per cycle
+    latency: int
+    buffer_bytes: int
+    beat_bytes: int
+    burst_bytes: int  # the longest burst: min(burst_len beats, 4 KiB)
+
+
+def schedule_items(
+    work: np.ndarray,
+    fifo_depth: int,
+    slot_frees: str = "pop",
+    gaps: np.ndarray | None = None,
+    receivers: np.ndarray | None = None,
+    decoupled: bool = False,
+    memory: MemoryPlan | None = None,
+) -> tuple[int, int, np.ndarray, float]:
+    """The general recurrence: per-PE receivers, decoupled PEs and a streamed memory side.
+
+    ``work`` T x N (cycles of PE p on item t; 0 allowed where p is no
+    receiver), ``receivers`` T x N booleans (None: every PE receives every
+    item). A PE's FIFO holds only the items it receives, so item t waits only
+    for the FIFOs of its receivers. ``decoupled``: no FIFO limit at all.
+    ``memory``: the dispatcher spends ``c_t = max(1, bytes_t / beat)`` cycles
+    on item t (one beat per cycle from a continuous byte stream, at most one
+    item per cycle; its clock is kept fractional, items are pushed at whole
+    cycles), no earlier than its bytes allow (docs/timing.md). Returns (PE
+    finish, dispatcher end, push cycle of each item, last byte's arrival).
+    """
+    work = np.ascontiguousarray(work, dtype=np.int64)
+    t_items, n = work.shape
+    if t_items == 0:
+        return 0, 0, np.zeros(0, dtype=np.int64), 0.0
+    recv = np.ones((t_items, n), dtype=bool) if receivers is None else np.asarray(receivers, dtype=bool)
+    gap = [0] * t_items if gaps is None else [int(g) for g in np.asarray(gaps, dtype=np.int64)]
+    d = int(fifo_depth)
+    at_pop = slot_frees == "pop"
+    finish = np.zeros(n, dtype=np.int64)
+    ring = np.zeros((n, d), dtype=np.int64)  # when each of a PE's last d received items frees its slot
+    count = np.zeros(n, dtype=np.int64)
+    pe_index = np.arange(n)
+    pushes = np.zeros(t_items, dtype=np.int64)
+    if memory is not None:
+        b = np.asarray(memory.item_bytes, dtype=np.float64)
+        cost_a = np.maximum(1.0, b / memory.beat_bytes)
+        cost = cost_a.tolist()
+        q = np.cumsum(b)
+        q_before = q - b
+        first_burst = np.minimum(b, memory.burst_bytes)
+        # The read buffer: byte x can be requested once the dispatcher has consumed
+        # byte x - buffer. Item t's first burst needs x1, its last burst x2; the
+        # dispatcher consumes item u's bytes evenly over its c_u cycles.
+        x1 = q_before + first_burst - memory.buffer_bytes
+        x2 = q - memory.buffer_bytes
+        u1 = np.searchsorted(q, x1, side="left")
+        u2 = np.searchsorted(q, x2, side="left")
+        # Only bytes of earlier items constrain (within an item the sustained rate covers it).
+        idx = np.arange(t_items)
+        ok1 = (x1 > 0) & (u1 < idx)
+        ok2 = (x2 > 0) & (u2 < idx)
+        u1c, u2c = np.minimum(u1, t_items - 1), np.minimum(u2, t_items - 1)
+        frac1 = np.where(ok1, (x1 - q_before[u1c]) / np.maximum(b[u1c], 1e-12) * cost_a[u1c], 0.0)
+        frac2 = np.where(ok2, (x2 - q_before[u2c]) / np.maximum(b[u2c], 1e-12) * cost_a[u2c], 0.0)
+        u1l = np.where(ok1, u1, -1).tolist()
+        u2l = np.where(ok2, u2, -1).tolist()
+        f1, f2 = frac1.tolist(), frac2.tolist()
+        bl = b.tolist()
+        tail = (first_burst / memory.rate).tolist()  # the last burst's transfer (at most one burst)
+        rate = memory.rate
+        lat = memory.latency
+    else:
+        cost = [1] * t_items
+    push = 0
+    prev_end = 0
+    arrived = 0.0
+    starts = [0.0] * t_items  # the dispatcher's (fractional) start of each item
+    for t in range(t_items):
+        at = prev_end + gap[t]
+        if memory is not None:
+            room1 = 0.0 if u1l[t] < 0 else starts[u1l[t]] + f1[t]
+            first = max(arrived, room1 + lat)
+            arrived = first + bl[t] / rate
+            if u2l[t] >= 0:
+                arrived = max(arrived, starts[u2l[t]] + f2[t] + lat + tail[t])
+            # The dispatcher walks the item's beats as they arrive: it starts no
+            # earlier than the first and ends no earlier than the last.
+            at = max(at, first, arrived - cost[t])
+        push = math.ceil(at - 1e-9)
+        r = recv[t]
+        if not decoupled:
+            full = r & (count >= d)
+            if full.any():
+                room = int(ring[full, count[full] % d].max())
+                if room > push:
+                    push = room
+                    at = room
+        pushes[t] = push
+        starts[t] = at
+        prev_end = at + cost[t]
+        start = np.maximum(finish[r], push)
+        done = start + work[t, r]
+        finish[r] = done
+        if not decoupled:
+            slot = count[r] % d
+            ring[pe_index[r], slot] = start if at_pop else done
+            count[r] += 1
+    return int(finish.max()), math.ceil(prev_end - 1e-9), pushes, float(arrived)
+
+
 def scan_gaps(cols: np.ndarray, n_cols: int, window: int | None) -> tuple[np.ndarray, int, int]:
     """All-zero windows the broadcaster skips: (before each item, after the last, total).
 
@@ -251,31 +495,84 @@ def _active_columns(layer: EncodedLayer, activations: np.ndarray) -> np.ndarray:
     return np.flatnonzero(a)
 
 
-def simulate_layer(layer: EncodedLayer, activations: np.ndarray, params: TimingParams = EIE_ASIC) -> LayerTiming:
-    """Model one layer on one input (values or a boolean non-zero mask, physical column order)."""
+def simulate_layer(
+    layer: EncodedLayer, activations: np.ndarray, params: TimingParams = EIE_ASIC, storage: str = "onchip"
+) -> LayerTiming:
+    """Model one layer on one input (values or a boolean non-zero mask, physical column order).
+
+    ``storage="stream"`` models the layer streamed from DDR (``params.stream``
+    is then required; the per-PE counts of the stream layout give every PE
+    only its own columns, with or without ``occupancy_mask``).
+    """
+    if storage not in STORAGE_MODES:
+        raise ConfigError(f"storage={storage!r} must be one of {', '.join(STORAGE_MODES)}")
+    if storage == "stream" and params.stream is None:
+        raise ConfigError("a streamed layer needs TimingParams.stream (the AXI port and the board's DDR)")
     cols = _active_columns(layer, activations)
     per_col = layer.column_entries()  # N x K, padding included
     n = layer.n_pes
     m = layer.shape[0]
     entries = per_col[:, cols]  # N x T
-    work = np.maximum(entries, 1).T
+    masked = params.occupancy_mask or storage == "stream"
     gaps, trailing, skipped = scan_gaps(cols, layer.shape[1], params.lnzd_window)
-    pe_time, last_push, _ = schedule(work, params.fifo_depth, params.slot_frees, gaps)
-    t_items = cols.size
-    scan_end = last_push + 1 + trailing  # = number of windows when nothing is broadcast
-    array_time = max(pe_time, scan_end)
-    ideal = float(entries.sum()) / n
     fill = params.pipeline_fill
     epilogue = params.epilogue_per_row * (-(-m // n)) + params.epilogue_fixed
+    if masked:
+        work = entries.T
+        recv = work > 0
+        pe_time, disp_end, pushes, _ = schedule_items(
+            work, params.fifo_depth, params.slot_frees, gaps, recv, params.decoupled
+        )
+    elif params.decoupled:
+        work = np.maximum(entries, 1).T
+        pe_time, disp_end, pushes, _ = schedule_items(work, params.fifo_depth, params.slot_frees, gaps, None, True)
+    else:
+        work = np.maximum(entries, 1).T
+        pe_time, last_push, pushes = schedule(work, params.fifo_depth, params.slot_frees, gaps)
+        disp_end = last_push + 1
+    t_items = cols.size
+    array_time = max(pe_time, disp_end + trailing)  # = number of windows when nothing is broadcast
+    compute_total = fill + array_time + epilogue
+    bytes_streamed = 0
+    arrived = 0.0
+    stall_base = t_items
+    if storage == "stream":
+        from eie.format.stream import read_plan
+
+        sp = params.stream
+        plan = read_plan(layer, cols, sp.beat_bytes, sp.burst_len, sp.counts_on_chip)
+        bytes_streamed = int(plan.total_bytes)
+        mem = MemoryPlan(
+            plan.item_bytes,
+            plan.bursts,
+            sp.rate_bytes_per_cycle(params.clock_mhz, plan.mean_burst_bytes),
+            sp.latency_cycles,
+            sp.buffer_bytes,
+            sp.beat_bytes,
+            min(sp.burst_len * sp.beat_bytes, 4096),
+        )
+        pe_time, disp_end, pushes, arrived = schedule_items(
+            work, params.fifo_depth, params.slot_frees, gaps, recv, params.decoupled, mem
+        )
+        array_time = max(pe_time, disp_end + trailing)
+        stall_base = math.ceil(float(np.maximum(1.0, plan.item_bytes / sp.beat_bytes).sum()) - 1e-9)
+    ideal = float(entries.sum()) / n
     total = fill + array_time + epilogue
     total_entries = layer.total_entries
+    last_push = int(pushes[-1]) if t_items else -1
+    if storage == "stream":
+        peak = params.stream.peak_bytes_per_cycle(params.clock_mhz)
+        ddr_us = bytes_streamed / peak / params.clock_mhz
+    else:
+        ddr_us = 0.0
     return LayerTiming(
         cycles=int(total),
         array_cycles=int(array_time),
         ideal_cycles=ideal,
         efficiency=(ideal / array_time) if array_time else 1.0,
         padding_fraction=(layer.padding / total_entries) if total_entries else 0.0,
-        stall_cycles=int(last_push - (t_items - 1) - int(gaps.sum())) if t_items else 0,
+        # Cycles the dispatcher had an item ready but waited (a full FIFO or, streamed, the bytes).
+        stall_cycles=int(disp_end - stall_base - int(gaps.sum())) if t_items else 0,
         busy=work.sum(axis=0) if t_items else np.zeros(n, dtype=np.int64),
         broadcasts=int(t_items),
         fill_cycles=int(fill),
@@ -284,6 +581,12 @@ def simulate_layer(layer: EncodedLayer, activations: np.ndarray, params: TimingP
         n_pes=n,
         scan_cycles=int(skipped),
         broadcast_cycles=int(t_items + skipped),
+        storage=storage,
+        bytes_streamed=bytes_streamed,
+        compute_bound_us=compute_total / params.clock_mhz,
+        ddr_bound_us=ddr_us,
+        last_push=last_push,
+        receptions=int((work > 0).sum()) if masked else int(t_items * n),
     )
 
 
@@ -291,11 +594,18 @@ def simulate_model(
     layers: Sequence[EncodedLayer],
     activations: Sequence[np.ndarray],
     params: TimingParams = EIE_ASIC,
+    storage: Sequence[str] | None = None,
 ) -> ModelTiming:
-    """Model a whole network: ``activations[l]`` is layer l's input (physical column order)."""
+    """Model a whole network: ``activations[l]`` is layer l's input (physical column order).
+
+    ``storage[l]`` is "onchip" or "stream" (None: every layer on chip).
+    """
     if len(layers) != len(activations):
         raise ConfigError(f"{len(layers)} layers but {len(activations)} activation vectors")
-    return ModelTiming([simulate_layer(l, a, params) for l, a in zip(layers, activations)])
+    storage = ["onchip"] * len(layers) if storage is None else list(storage)
+    if len(storage) != len(layers):
+        raise ConfigError(f"{len(storage)} storage modes given for {len(layers)} layers")
+    return ModelTiming([simulate_layer(l, a, params, s) for l, a, s in zip(layers, activations, storage)])
 
 
 def simulate_eie_asic(model, activations: Sequence[np.ndarray]) -> ModelTiming:

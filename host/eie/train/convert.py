@@ -182,7 +182,7 @@ def save_module_weights(
 
         layers = lstm_layers(model, lstm_mode)
         if head is not None and not isinstance(head, nn.Sequential):
-            head = nn.Sequential(head)
+            head = nn.Sequential(OrderedDict(fc=head))
         head_layers = [] if head is None else dense_layers(head)
         meta = lstm_meta(lstm_spec(model), lstm_mode, [l.name for l in head_layers])
         save_weights(path, layers + head_layers, extra={LSTM_KEY: meta})

@@ -128,5 +128,7 @@ def from_nn_lstm(lstm: nn.LSTM, head: nn.Module | None = None) -> GateLSTM:
     from eie.train.convert import dense_layers, lstm_layers, lstm_spec
 
     cells = lstm_layers(lstm, "concat")
-    head_layers = [] if head is None else dense_layers(head if isinstance(head, nn.Sequential) else nn.Sequential(head))
+    if head is not None and not isinstance(head, nn.Sequential):
+        head = nn.Sequential(OrderedDict(fc=head))
+    head_layers = [] if head is None else dense_layers(head)
     return GateLSTM.from_float(FloatLSTM(lstm_spec(lstm), cells, head_layers))

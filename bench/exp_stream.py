@@ -1,0 +1,97 @@
+"""Streamed layers (issue 12, PLANNED kernel support): the nine EIE layers streamed from DDR on each board.
+
+MODELLED figures (eie.performance.timing, docs/timing.md "Streamed layers"), not
+measurements: every layer streamed (storage: stream), occupancy mask on,
+interleaved rows (--balanced for balanced rows), each board's default clock,
+streaming master and DDR peak (eie.hardware.boards), FIFO depth --fifo.
+GOP/s counts 2 operations (multiply, add) per kept weight in an active column,
+on the compressed layer (not the dense equivalent). 'DDR' is the fraction of
+the board's DDR peak the layer's reads use over its modelled latency; 'bound'
+says which side is larger ('both' within 5 %), 'vs max' what the interaction adds to the
+larger of the two.
+
+Peers: ESE reaches 282 GOP/s on a KU060 at 200 MHz (the figure issue 12
+quotes, a sparse LSTM, its own accounting); for EIE see the EIE paper,
+Table IV (the repository does not hold those figures).
+"""
+
+import numpy as np
+from eie_layers import INDEX_BITS, LAYERS, WEIGHT_BITS, instance, parser
+
+from eie.hardware.config import AcceleratorConfig
+from eie.performance.balance import balance
+from eie.performance.timing import TimingParams, simulate_layer
+
+# PE count per board (chosen for the bench: what the board's BRAM plausibly holds for the
+# on-chip parts; 8 on a PYNQ-Z2 is the issue's own configuration).
+BOARD_PES = {"pynq-z2": 8, "ultra96v2": 16, "kv260": 32, "zcu104": 64}
+
+
+def main() -> None:
+    p = parser(__doc__)
+    p.add_argument("--fifo", type=int, default=16)
+    p.add_argument("--balanced", action="store_true", help="balanced row maps (slower to compute)")
+    args = p.parse_args()
+    layers = [l for l in LAYERS if l.name not in ("VGG-6",)] if args.quick else LAYERS
+    insts = [instance(layer, args.seed) for layer in layers]
+    print(__doc__.split("\n\n")[0])
+    print(
+        f"MODELLED: FIFO {args.fifo}, {INDEX_BITS}-bit indices, {WEIGHT_BITS}-bit codes, occupancy mask on, "
+        f"rows {'balanced' if args.balanced else 'interleaved'}\n"
+    )
+    for board, n in BOARD_PES.items():
+        cfg = AcceleratorConfig(board=board, n_pes=n, fifo_depth=args.fifo, storage="stream", occupancy_mask=True)
+        params = TimingParams.for_config(cfg)
+        sp = params.stream
+        print(
+            f"{board}: {n} PEs at {cfg.clock:g} MHz; {sp.axi_bits}-bit port ({sp.port_peak_gbps(cfg.clock):.2f} GB/s), "
+            f"bursts of {sp.burst_len}, {sp.outstanding} outstanding; DDR peak {sp.ddr_peak_gbps:.2f} GB/s"
+        )
+        print(
+            f"  {'layer':>8} {'MB read':>8} {'comp_us':>9} {'ddr_us':>9} {'us':>9} {'GOP/s':>7} {'DDR':>6} {'bound':>8}"
+        )
+        tot_us = tot_ops = tot_bytes = 0.0
+        for inst in insts:
+            if args.balanced:
+                perm = balance(inst.rows, inst.cols, inst.shape, n, INDEX_BITS, WEIGHT_BITS, inst.mask, params).perm
+            else:
+                perm = None
+            enc = inst.encode(n, perm=perm)
+            t = simulate_layer(enc, inst.mask, params, storage="stream")
+            cols = np.flatnonzero(inst.mask)
+            kept = int(enc.column_entries()[:, cols].sum()) - int(np.count_nonzero(enc.v[_entries_of(enc, cols)] == 0))
+            ops = 2.0 * kept
+            gops = ops / t.latency_us / 1e3
+            ddr = t.bytes_streamed / t.latency_us / 1e3 / sp.ddr_peak_gbps
+            hi = max(t.compute_bound_us, t.ddr_bound_us)
+            if abs(t.compute_bound_us - t.ddr_bound_us) <= 0.05 * hi:
+                bound = "both"
+            else:
+                bound = "memory" if t.ddr_bound_us > t.compute_bound_us else "compute"
+            interact = t.latency_us / hi - 1
+            tot_us += t.latency_us
+            tot_ops += ops
+            tot_bytes += t.bytes_streamed
+            print(
+                f"  {inst.layer.name:>8} {t.bytes_streamed / 1e6:>8.3f} {t.compute_bound_us:>9.1f} "
+                f"{t.ddr_bound_us:>9.1f} {t.latency_us:>9.1f} {gops:>7.2f} {ddr:>6.1%} {bound:>8} {interact:>+7.1%}"
+            )
+        print(
+            f"  {'all':>8} {tot_bytes / 1e6:>8.3f} {'':>9} {'':>9} {tot_us:>9.1f} {tot_ops / tot_us / 1e3:>7.2f} "
+            f"{tot_bytes / tot_us / 1e3 / sp.ddr_peak_gbps:>6.1%}\n"
+        )
+    print("peers (published, not modelled here): ESE 282 GOP/s on a KU060 at 200 MHz; EIE: see the EIE paper, Table IV")
+
+
+def _entries_of(enc, cols) -> np.ndarray:
+    """Indices into enc.v of every entry (padding included) in columns ``cols``."""
+    starts = enc.pe_start[:-1, None] + enc.ptr[:, cols]
+    ends = enc.pe_start[:-1, None] + enc.ptr[:, cols + 1]
+    lengths = (ends - starts).ravel()
+    first = np.repeat(starts.ravel(), lengths)
+    offs = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return first + offs
+
+
+if __name__ == "__main__":
+    main()
