@@ -338,7 +338,9 @@ class Network:
             images = save_quant_lstm(self.quantized(), out)
         else:
             images = [str(out / "model.image.bin")]
-            models[0].to_image().astype("<u8").tofile(images[0])
+            from eie.safeio import atomic_write
+
+            atomic_write(images[0], models[0].to_image().astype("<u8").tobytes())
         first = models[0]
         rng = np.random.default_rng(0)
         xv = rng.standard_normal((4, first.in_features)) if x is None else np.asarray(x)

@@ -22,6 +22,7 @@ from eie.format.image import build_image
 from eie.format.qmodel import QuantModel
 from eie.hardware.boards import BOARDS
 from eie.hardware.target import hardware_line
+from eie.safeio import prepare_output_dir, refuse_inputs_in
 
 
 @dataclass
@@ -41,6 +42,7 @@ class DemoOptions:
     board: str | None = None
     n_pes: int | None = None
     out_dir: str = "build/demo"
+    force: bool = False  # write into a non-empty directory that eie did not create
     backend: str = "auto"  # auto | csim | emulator
     timing_vectors: int = 64
     progress: bool = True
@@ -129,6 +131,9 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
     t0 = time.perf_counter()
     # Refuse a bad configuration, board or PE count before minutes of training, not after.
     config, hw = hardware(opts)
+    # Refuse an output directory holding the user's files (or the configuration read) up front too.
+    refuse_inputs_in(opts.out_dir, ["config.yaml"], [opts.config_path])
+    prepare_output_dir(opts.out_dir, opts.force)
     log(hardware_line(hw))
     log(f"[1/5] training on scikit-learn's handwritten digits ({'fast' if opts.fast else 'full'} schedule) ...")
     res = train_digits(seed=opts.seed, progress=opts.progress, fast=opts.fast)

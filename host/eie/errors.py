@@ -103,6 +103,8 @@ def int_array(name: str, value, lo: int, hi: int, error: type[EIEError] = Format
     wrap to -1 is refused too.
     """
     a = np.asarray(value)
+    if a.size == 0 and np.issubdtype(a.dtype, np.number):
+        return a.astype(np.int64)  # an empty list is float64 to numpy
     if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
         raise error(f"{name} holds {a.dtype} values; expected integers")
     if a.size:

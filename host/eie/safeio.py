@@ -83,3 +83,23 @@ def prepare_output_dir(path: str | os.PathLike, force: bool = False) -> Path:
     if not marker.exists():
         atomic_write(marker, "This directory was written by eie-pynq; its files may be regenerated.\n")
     return d
+
+
+def refuse_inputs_in(
+    out_dir: str | os.PathLike, names: Iterable[str], inputs: Iterable[str | os.PathLike | None]
+) -> None:
+    """Refuse inputs that a tool writing ``names`` into ``out_dir`` would replace.
+
+    E.g. ``eie generate --config DIR/config.yaml -o DIR`` would rewrite the
+    user's configuration (and drop its comments): refused, naming the file.
+    """
+    inputs = [i for i in inputs if i is not None]
+    for name in names:
+        target = Path(out_dir) / name
+        try:
+            refuse_same_path(target, inputs)
+        except OutputError:
+            raise OutputError(
+                f"{str(target)!r} is an input and {name} is a file this command writes into {str(out_dir)!r}: "
+                "choose another output directory, or move the input out of it"
+            ) from None

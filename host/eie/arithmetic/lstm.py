@@ -32,6 +32,7 @@ import numpy as np
 from eie.arithmetic.emulator import Emulator, dequantize_output, quantize_input, unpermute
 from eie.compression.lstm import CompressedLSTM, LSTMSpec, run_sequence
 from eie.format.qmodel import HWParams, QuantModel
+from eie.safeio import atomic_write
 
 
 @dataclass
@@ -86,10 +87,10 @@ def save_quant_lstm(q: QuantLSTM, out_dir: str | os.PathLike) -> list[str]:
     files = []
     for i, qm in enumerate(q.models):
         path = out / f"{i}_{qm.layers[0].name.replace('.', '_')}.image.bin"
-        qm.to_image().astype("<u8").tofile(path)
+        atomic_write(path, qm.to_image().astype("<u8").tobytes())
         files.append(path.name)
     meta = {"spec": q.spec.to_dict(), "cells": files[: len(q.cells)], "head": files[len(q.cells) :]}
-    (out / "lstm.json").write_text(json.dumps(meta, indent=1))
+    atomic_write(out / "lstm.json", json.dumps(meta, indent=1))
     return [str(out / f) for f in files]
 
 

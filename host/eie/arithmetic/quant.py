@@ -67,9 +67,11 @@ def codebook_fw(codebook: np.ndarray, cb_bits: int) -> int:
     if peak == 0.0:
         return cb_bits - 1
     limit = (1 << (cb_bits - 1)) - 1
-    if limit / peak < 2.0**-MAX_FRAC:
+    with np.errstate(over="ignore"):
+        ratio = limit / peak  # inf for subnormal peaks
+    if ratio < 2.0**-MAX_FRAC:
         return -MAX_FRAC  # the caller refuses fw < 0 naming the centroid
-    fw = min(_log2_floor(limit / peak, "codebook"), MAX_FRAC + 1)
+    fw = MAX_FRAC if ratio >= 2.0**MAX_FRAC else _log2_floor(ratio, "codebook")
     while fw > -MAX_FRAC and np.max(np.abs(round_half_up(codebook * 2.0**fw))) > limit:
         fw -= 1
     while fw + 1 <= MAX_FRAC and np.max(np.abs(round_half_up(codebook * 2.0 ** (fw + 1)))) <= limit:

@@ -136,7 +136,9 @@ class EIEKernel:
         try:
             x = np.atleast_2d(int_array("integer inputs", x_int, -(1 << 63), (1 << 63) - 1))
         except EIEError as e:
-            raise EIEError(f"{e} (quantise float inputs with run(), or eie.arithmetic.emulator.quantize_input)") from None
+            raise EIEError(
+                f"{e} (quantise float inputs with run(), or eie.arithmetic.emulator.quantize_input)"
+            ) from None
         k = qm.layers[first].shape[1]
         m = qm.layers[last].shape[0]
         if x.shape[1] != k:

@@ -19,6 +19,11 @@ def register(sub) -> None:
     add_json_option(p, "table")
     p.add_argument("--fast", action="store_true", help="short training schedule (every stage still runs)")
     p.add_argument("--out", default="build/demo", help="build directory for the rendered kernel (default build/demo)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into --out even if it is a non-empty directory that eie did not create",
+    )
     add_config_option(p, ", memory depths sized for the models; a configuration needs ternary: true")
     p.add_argument("--board", default=None, help="board to render for (default: the configuration's)")
     p.add_argument("--pes", type=int, default=None, help="number of PEs (default: the configuration's)")
@@ -44,6 +49,7 @@ def run(args) -> int:
         board=args.board,
         n_pes=args.pes,
         out_dir=args.out,
+        force=args.force,
         backend=args.backend,
         progress=not args.json,
     )

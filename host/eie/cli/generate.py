@@ -24,6 +24,11 @@ def register(subparsers) -> None:
     p.add_argument("model", nargs="?", help="compressed model .npz (optional; sets the test vectors and depths)")
     add_config_option(p, "; with MODEL.npz, widths and depths from the model")
     p.add_argument("-o", "--output", required=True, help="build directory to write")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into the build directory even if it is non-empty and was not created by eie",
+    )
     p.add_argument("--vectors", type=int, default=8, help="test vectors for the testbench (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random test vectors (default 0)")
     add_json_option(p)
@@ -37,9 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from eie.hardware.resources import check_fits_board
     from eie.hardware.target import describe_hardware, hardware_line, load_config, quantized_model
     from eie.hardware.testmodel import demo_model, random_inputs
+    from eie.safeio import prepare_output_dir, refuse_inputs_in
 
     if args.vectors < 1:
         raise ConfigError(f"--vectors={args.vectors} must be at least 1")
+    # The output directory: never the user's files, never the inputs (checked before any work).
+    refuse_inputs_in(args.output, ["config.yaml", "image.bin", "input.bin", "expected.bin"], [args.config, args.model])
+    prepare_output_dir(args.output, args.force)
     if args.model:
         config, qm, xs = quantized_model(args.model, args.config, None, args.vectors, args.seed)
         x_int = quantize_input(qm, xs[: args.vectors])

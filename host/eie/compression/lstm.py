@@ -222,7 +222,9 @@ class CompressedLSTM:
             for i, l in enumerate(p.layers):
                 for key in ("rows", "cols", "codes", "codebook", "bias"):
                     arrays[f"{j}.{i}.{key}"] = getattr(l, key)
-        with open(path, "wb") as f:
+        from eie.safeio import atomic_open
+
+        with atomic_open(path, "wb") as f:
             np.savez_compressed(f, **arrays)
 
     @classmethod

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from eie.safeio import atomic_open
 from eie.compression.weights import open_npz
 from eie.errors import FormatError, int_array, real_array
+from eie.safeio import atomic_open
 
 SCHEMA = "eie-compressed"
 SCHEMA_VERSION = 1
@@ -74,7 +74,10 @@ class CompressedLayer:
             shape = shape.tolist()
         if not isinstance(shape, (tuple, list)) or len(shape) != 2:
             raise FormatError(f"{where}: shape {shape!r} must be two integers (out, in)")
-        self.shape = (_meta_int(f"{where}: shape[0]", shape[0], 1, MAX_DIM), _meta_int(f"{where}: shape[1]", shape[1], 1, MAX_DIM))
+        self.shape = (
+            _meta_int(f"{where}: shape[0]", shape[0], 1, MAX_DIM),
+            _meta_int(f"{where}: shape[1]", shape[1], 1, MAX_DIM),
+        )
         self.weight_bits = _meta_int(f"{where}: weight_bits", self.weight_bits, 1, 8)
         _meta_str(f"{where}: activation", self.activation)
         _meta_str(f"{where}: kind", self.kind)

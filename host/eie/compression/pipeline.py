@@ -111,6 +111,11 @@ def compress(
             d = check_density(d, f"density of layer {l.name!r}")
             # Keep round(d * size) weights, chosen among those the mask keeps.
             mask = magnitude_mask(np.where(base, w, 0.0), density=d)
+            if base.any() and not mask.any():
+                raise ConfigError(
+                    f"density {d:g} keeps none of layer {l.name!r}'s {w.size} weights: "
+                    f"give at least {1 / w.size:.3g} (one weight)"
+                )
             used[l.name] = d
         else:
             mask = base

@@ -288,6 +288,11 @@ def save_plot(s: Sensitivity, path: str) -> str:
     ax.legend()
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    from eie.safeio import atomic_open
+
+    try:
+        with atomic_open(path, "wb") as f:  # never a half-written plot over an old one
+            fig.savefig(f, format="png")
+    finally:
+        plt.close(fig)
     return path

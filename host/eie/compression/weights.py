@@ -29,13 +29,14 @@ def open_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         head = f.read(8)
     if head.startswith(IMAGE_MAGIC):
         raise FormatError(
-            f"{path}: is an EIE model image (written by eie generate as image.bin), not an .npz model; "
-            "the accelerator and eie.format.image.load_image read images, the eie commands take the .npz model"
+            f"{path}: is an EIE model image (image.bin, written by eie generate), not a compressed model .npz; "
+            "images are read by the board driver (load) and eie.format.image.load_image, "
+            "this command reads the .npz made by eie compress"
         )
     if head.startswith(b"\x93NUMPY"):
-        raise FormatError(f"{path}: is a single .npy array, not an .npz archive of named arrays")
+        raise FormatError(f"{path}: cannot read it as an .npz file: it is a single .npy array")
     if not head.startswith(b"PK"):
-        raise FormatError(f"{path}: is not an .npz file (no zip archive signature)")
+        raise FormatError(f"{path}: cannot read it as an .npz file: it has no zip archive signature")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}

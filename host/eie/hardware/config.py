@@ -390,5 +390,6 @@ class AcceleratorConfig:
     def to_yaml(self, path) -> None:
         import yaml
 
-        with open(path, "w") as f:
-            yaml.safe_dump(self.to_dict(), f, sort_keys=False)
+        from eie.safeio import atomic_write
+
+        atomic_write(path, yaml.safe_dump(self.to_dict(), sort_keys=False))

@@ -10,7 +10,6 @@ jinja2 is imported here only, never by the board-side modules.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from eie.format import image as img
 from eie.format.qmodel import QuantModel
 from eie.hardware import abi
 from eie.hardware.config import AcceleratorConfig
+from eie.safeio import atomic_write
 
 STATIC_SOURCES = ("eie_common.hpp", "eie_pe.hpp", "eie_broadcast.hpp", "eie_load.hpp")
 KERNEL_TEMPLATES = {"eie_params.h.j2": "eie_params.h", "eie_top.h.j2": "eie_top.h", "eie_top.cpp.j2": "eie_top.cpp"}
@@ -115,10 +115,10 @@ def render_kernel(config: AcceleratorConfig, out_dir, bridge: bool = False, **de
         templates["eie_bridge.cpp.j2"] = "eie_bridge.cpp"
     for tpl, name in templates.items():
         path = out / name
-        path.write_text(env.get_template(tpl).render(**ctx))
+        atomic_write(path, env.get_template(tpl).render(**ctx))
         written.append(path)
     for name in STATIC_SOURCES:
-        shutil.copyfile(hls_dir() / name, out / name)
+        atomic_write(out / name, (hls_dir() / name).read_bytes())
         written.append(out / name)
     return written
 
@@ -186,12 +186,13 @@ def render(config: AcceleratorConfig, out_dir, qm: QuantModel, x_int: np.ndarray
     vectors = x_int.shape[0]
     image = qm.to_image()
     y = Emulator(qm).run_layers(x_int)
-    (out / "image.bin").write_bytes(img.image_bytes(image))
-    (out / "input.bin").write_bytes(np.ascontiguousarray(x_int, dtype="<i8").tobytes())
-    (out / "expected.bin").write_bytes(np.ascontiguousarray(y, dtype="<i8").tobytes())
+    atomic_write(out / "image.bin", img.image_bytes(image))
+    atomic_write(out / "input.bin", np.ascontiguousarray(x_int, dtype="<i8").tobytes())
+    atomic_write(out / "expected.bin", np.ascontiguousarray(y, dtype="<i8").tobytes())
     sources = render_kernel(config, out, image_depth=image.size, in_depth=x_int.size, out_depth=y.size)
     tb = out / "eie_tb.cpp"
-    tb.write_text(
+    atomic_write(
+        tb,
         _env()
         .get_template("eie_tb.cpp.j2")
         .render(
@@ -201,17 +202,18 @@ def render(config: AcceleratorConfig, out_dir, qm: QuantModel, x_int: np.ndarray
             out_len=qm.out_features,
             first=0,
             last=len(qm.layers) - 1,
-        )
+        ),
     )
     testbench = [tb, out / "image.bin", out / "input.bin", out / "expected.bin"]
     params = out / "params.tcl"
-    params.write_text(
+    atomic_write(
+        params,
         params_tcl(
             config,
             sources=[p.name for p in sources if p.suffix == ".cpp"],
             headers=[p.name for p in sources if p.suffix != ".cpp"],
             testbench=[p.name for p in testbench],
-        )
+        ),
     )
     config.to_yaml(out / "config.yaml")
     return RenderResult(
