@@ -6,15 +6,10 @@ import json
 import subprocess
 import sys
 
-BLOCKER = r"""
+from board_env import BOARD_ONLY
+
+BLOCKER = BOARD_ONLY + r"""
 import importlib, json, sys
-class Block:
-    BANNED = ("sklearn", "scipy", "jinja2", "torch", "yaml", "matplotlib", "hls4ml")
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in self.BANNED:
-            raise ImportError(f"{name} is not on the board")
-        return None
-sys.meta_path.insert(0, Block())
 import numpy as np
 from eie.board import BOARD_SAFE
 for name in BOARD_SAFE:

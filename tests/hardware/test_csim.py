@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from kernel_configs import kernel_config
 
 from eie.arithmetic.emulator import Emulator
 from eie.errors import CapacityError, ImageError, ToolchainError
@@ -37,11 +38,10 @@ CONFIGS = {
     "n16_w4_i5_ternary": dict(n_pes=16, weight_bits=4, index_bits=5, ternary=True),
     "n3_w2_i2_acc64": dict(n_pes=3, weight_bits=2, index_bits=2, act_bits=32, cb_bits=32, acc_bits=64),
 }
-DEPTHS = dict(entry_depth=512, ptr_depth=512, act_depth=48, bias_depth=128, max_layers=4)
 
 
 def make_config(name: str) -> AcceleratorConfig:
-    return AcceleratorConfig(board="zcu104", **DEPTHS, **CONFIGS[name])
+    return kernel_config(**CONFIGS[name])
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))

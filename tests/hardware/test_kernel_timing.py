@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from kernel_configs import kernel_config
 
 from eie.arithmetic.emulator import Emulator
 from eie.errors import ToolchainError
@@ -36,7 +37,6 @@ try:
 except ToolchainError as e:  # pragma: no cover - depends on the machine
     pytest.skip(str(e), allow_module_level=True)
 
-DEPTHS = dict(entry_depth=512, ptr_depth=512, act_depth=48, bias_depth=128, max_layers=4)
 CONFIGS = {
     # The same parameters as test_csim's n1 kernel: one cached build serves both.
     "n1_w1_i2_fifo8_win1": dict(n_pes=1, weight_bits=1, index_bits=2, act_bits=8, cb_bits=8, acc_bits=16),
@@ -48,7 +48,7 @@ CONFIGS = {
 
 
 def make_config(name: str) -> AcceleratorConfig:
-    return AcceleratorConfig(board="zcu104", **DEPTHS, **CONFIGS[name])
+    return kernel_config(**CONFIGS[name])
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))

@@ -62,28 +62,11 @@ class DriverBackend:
 
 
 def config_for_models(models: Sequence[QuantModel], board: str = "zcu104"):
-    """One configuration (the models' parameters, depths for the largest) that holds each model."""
-    from eie.hardware.config import AcceleratorConfig
-    from eie.hardware.resources import check_fits_board, depths_for_model
+    """One configuration that holds each model, checked against the board."""
+    from eie.hardware.resources import check_fits_board
+    from eie.hardware.resources import config_for_models as sized
 
-    if not models:
-        raise ConfigError("no models to size a configuration for")
-    p = models[0].params
-    if any(m.params != p for m in models):
-        raise ConfigError("the models were quantised for different accelerator parameters")
-    depths = [depths_for_model(m) for m in models]
-    need = {k: max(d[k] for d in depths) for k in depths[0]}
-    config = AcceleratorConfig(
-        board=board,
-        n_pes=p.n_pes,
-        weight_bits=p.weight_bits,
-        index_bits=p.index_bits,
-        act_bits=p.act_bits,
-        cb_bits=p.cb_bits,
-        acc_bits=p.acc_bits,
-        ternary=any(l.ternary for m in models for l in m.layers),
-        **need,
-    )
+    config = sized(models, board)
     check_fits_board(config)
     return config
 

@@ -22,6 +22,7 @@ inner loop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -234,7 +235,19 @@ def depths_for_model(qm: QuantModel, headroom: float = 0.0) -> dict:
 
 def config_for_model(qm: QuantModel, board: str = "zcu104", headroom: float = 0.0, **overrides) -> AcceleratorConfig:
     """A configuration with the model's parameters and depths sized from it."""
-    p = qm.params
+    return config_for_models([qm], board, headroom, **overrides)
+
+
+def config_for_models(
+    models: Sequence[QuantModel], board: str = "zcu104", headroom: float = 0.0, **overrides
+) -> AcceleratorConfig:
+    """One configuration (the models' parameters, depths for the largest) that holds each model."""
+    if not models:
+        raise ConfigError("no models to size a configuration for")
+    p = models[0].params
+    if any(m.params != p for m in models):
+        raise ConfigError("the models were quantised for different accelerator parameters")
+    depths = [depths_for_model(m, headroom) for m in models]
     fields = dict(
         board=board,
         n_pes=p.n_pes,
@@ -243,9 +256,9 @@ def config_for_model(qm: QuantModel, board: str = "zcu104", headroom: float = 0.
         act_bits=p.act_bits,
         cb_bits=p.cb_bits,
         acc_bits=p.acc_bits,
-        ternary=any(l.ternary for l in qm.layers),
+        ternary=any(l.ternary for m in models for l in m.layers),
     )
-    fields.update(depths_for_model(qm, headroom))
+    fields.update({k: max(d[k] for d in depths) for k in depths[0]})
     fields.update(overrides)
     return AcceleratorConfig(**fields)
 
