@@ -65,6 +65,10 @@ class CSimRegisters:
         self.regs: dict[str, int] = {}
         self.ctrl = AP_IDLE
         self.starts = 0
+        # Control-register reads for which a start has not yet taken effect
+        # (the IP still shows its previous idle state), as a slow bus might.
+        self.start_latency = 0
+        self._pending = 0
 
     def write_reg(self, name: str, value: int) -> None:
         if not 0 <= int(value) < 1 << 32:
@@ -75,7 +79,14 @@ class CSimRegisters:
         return self.regs.get(name, 0)
 
     def read_ctrl(self) -> int:
-        return self.ctrl
+        if self._pending:
+            self._pending -= 1
+            if not self._pending:
+                self._execute()
+            return AP_IDLE
+        value = self.ctrl
+        self.ctrl &= ~AP_DONE  # ap_done is clear-on-read, as in Vitis HLS's ap_ctrl_hs
+        return value
 
     def _buffer(self, name: str) -> np.ndarray:
         return self.memory.resolve(self.regs.get(f"{name}_1", 0) | (self.regs.get(f"{name}_2", 0) << 32))
@@ -84,6 +95,13 @@ class CSimRegisters:
         if not value & AP_START:
             return
         self.starts += 1
+        if self.start_latency:
+            self._pending = self.start_latency
+            self.ctrl = AP_IDLE
+            return
+        self._execute()
+
+    def _execute(self) -> None:
         self.ctrl = 0
         mode = self.regs.get("mode")
         if mode == MODE_LOAD:

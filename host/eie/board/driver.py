@@ -79,7 +79,10 @@ class EIEKernel:
         start = time.monotonic()
         deadline = start + self.timeout_s
         pause = 0.0
-        while not self.port.read_ctrl() & (AP_DONE | AP_IDLE):
+        # ap_done only: ap_idle may still show the previous call's idle if this read
+        # lands before the start has taken effect (ap_done is clear-on-read in
+        # ap_ctrl_hs, so a done seen here belongs to this call).
+        while not self.port.read_ctrl() & AP_DONE:
             now = time.monotonic()
             if now > deadline:
                 raise KernelTimeout(
