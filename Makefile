@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[train,csim,onnx,test]'
+	$(BIN)/pip install --quiet -e '.[host,train,csim,onnx,test]'
 	touch $(STAMP)
 
 demo: $(STAMP)

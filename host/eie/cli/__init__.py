@@ -46,6 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Which extra of eie-pynq brings each optional third-party package.
+EXTRA_OF = {
+    "sklearn": "host",
+    "scipy": "host",
+    "jinja2": "host",
+    "yaml": "host",
+    "torch": "train",
+    "tqdm": "train",
+    "hls4ml": "csim",
+    "onnx": "onnx",
+    "matplotlib": "plot",
+    "pynq": "board",
+}
+
+
+def missing_package_message(e: ModuleNotFoundError) -> str | None:
+    """'needs X: pip install eie-pynq[extra]' for a package an extra provides, else None."""
+    top = (e.name or "").split(".")[0]
+    extra = EXTRA_OF.get(top)
+    if extra is None:
+        return None
+    return f"this needs the Python package {top!r}, which is not installed: pip install 'eie-pynq[{extra}]'"
+
+
 def _debug() -> bool:
     return os.environ.get("EIE_DEBUG", "") not in ("", "0")
 
@@ -78,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except ModuleNotFoundError as e:
+        message = missing_package_message(e)
+        if message is None:
+            return _internal_error(command, e)
+        print(f"{command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
@@ -88,15 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{command}: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as e:
-        if _debug():
-            traceback.print_exc()
-        detail = _one_line(f"{type(e).__name__}: {e}")
-        print(
-            f"{command}: internal error: {detail} (a bug in eie, worth reporting with the command line; "
-            "EIE_DEBUG=1 shows the traceback)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+        return _internal_error(command, e)
+
+
+def _internal_error(command: str, e: BaseException) -> int:
+    if _debug():
+        traceback.print_exception(type(e), e, e.__traceback__)
+    detail = _one_line(f"{type(e).__name__}: {e}")
+    print(
+        f"{command}: internal error: {detail} (a bug in eie, worth reporting with the command line; "
+        "EIE_DEBUG=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
