@@ -6,12 +6,12 @@ internal error; no traceback ever).
 
 from __future__ import annotations
 
-import json
 import random
 import shlex
 
 import numpy as np
 import pytest
+from model_edits import edited_model
 
 from eie.cli import main
 from eie.compression.weights import DenseLayer, save_weights
@@ -41,19 +41,6 @@ def refused(capsys, *argv) -> str:
     assert code == 2, err
     assert err.startswith(prefix) and err.count("\n") == 1 and "Traceback" not in err, err
     return err[len(prefix) : -1]
-
-
-def edited_model(files, tmp_path, edit_meta=None, **arrays):
-    z = dict(np.load(files / "M.npz"))
-    meta = json.loads(bytes(z["__meta__"]).decode())
-    if edit_meta:
-        edit_meta(meta)
-    z["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    for key, fn in arrays.items():
-        z[key.replace("_", ".", 1)] = fn(z[key.replace("_", ".", 1)])
-    path = tmp_path / "X.npz"
-    np.savez(path, **z)
-    return path
 
 
 def test_input_values_that_are_not_numbers(files, tmp_path, capsys):
@@ -98,7 +85,7 @@ def test_input_values_that_are_not_numbers(files, tmp_path, capsys):
     ],
 )
 def test_bad_model_files_are_refused_by_every_command(files, tmp_path, capsys, edit, arrays, message):
-    path = edited_model(files, tmp_path, edit, **arrays)
+    path = edited_model(files / "M.npz", tmp_path, edit, name="X.npz", **arrays)
     for argv in (["verify", path, "--backend", "csim"], ["inspect", path], ["generate", path, "-o", tmp_path / "b"]):
         err = refused(capsys, *argv)
         assert err.startswith(f"{path}: layer 'fc1': ") and err.endswith(message), err
@@ -113,7 +100,9 @@ def test_sizes_that_cannot_fit_are_refused_up_front(files, tmp_path, capsys):
     )
     err = refused(capsys, "generate", "-o", tmp_path / "g", "--vectors", 10**10)
     assert err.startswith("10000000000 test vectors would need ")
-    path = edited_model(files, tmp_path, lambda m: m["layers"][0].__setitem__("shape", [40, 10**12]))
+    path = edited_model(
+        files / "M.npz", tmp_path, lambda m: m["layers"][0].__setitem__("shape", [40, 10**12]), name="X.npz"
+    )
     assert (
         refused(capsys, "inspect", path) == f"{path}: layer 'fc1': shape[1]=1000000000000 is out of range 1..67108864"
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import zipfile
 import zlib
 
 import numpy as np
 import pytest
+from model_edits import edited_model
 
 from eie.compression.model import CompressedLayer, CompressedModel
 from eie.compression.weights import DenseLayer, load_weights, save_weights
@@ -23,19 +23,6 @@ def model_path(tmp_path):
     path = tmp_path / "m.npz"
     CompressedModel([layer]).save(path)
     return path
-
-
-def edited(path, tmp_path, meta_edit=None, **arrays):
-    z = dict(np.load(path))
-    meta = json.loads(bytes(z["__meta__"]).decode())
-    if meta_edit:
-        meta_edit(meta)
-    z["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    for key, value in arrays.items():
-        z[key.replace("_", ".", 1)] = value(z[key.replace("_", ".", 1)])
-    out = tmp_path / "edited.npz"
-    np.savez(out, **z)
-    return out
 
 
 def set_layer(field, value):
@@ -59,7 +46,7 @@ META_CASES = [
 
 @pytest.mark.parametrize("edit,message", META_CASES)
 def test_hand_edited_metadata_is_refused_naming_the_field(model_path, tmp_path, edit, message):
-    path = edited(model_path, tmp_path, edit)
+    path = edited_model(model_path, tmp_path, edit)
     with pytest.raises(FormatError) as e:
         CompressedModel.load(path)
     assert str(e.value) == f"{path}: {message}"
@@ -84,7 +71,7 @@ ARRAY_CASES = [
 
 @pytest.mark.parametrize("arrays,message", ARRAY_CASES)
 def test_bad_arrays_are_refused_not_cast(model_path, tmp_path, arrays, message):
-    path = edited(model_path, tmp_path, **arrays)
+    path = edited_model(model_path, tmp_path, **arrays)
     with pytest.raises(FormatError) as e:
         CompressedModel.load(path)
     assert str(e.value) == f"{path}: {message}"
