@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+# The larger kernel fuzz (the test suite runs a bounded one): prints its counts.
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz_kernel.py
 
 clean:
 	rm -rf $(VENV) build "$${EIE_CACHE_DIR:-$$HOME/.cache/eie-pynq}"

@@ -52,6 +52,13 @@ inline counters_t& counters() {
 #define EIE_COUNT(stmt)
 #endif
 
+// x is a signed bits-wide value (the load path's range checks).
+inline bool signed_fits(ap_int<64> x, int bits) {
+    if (bits >= 64) return true;
+    const ap_int<64> hi = (ap_int<64>(1) << (bits - 1)) - 1;
+    return x <= hi && x >= -hi - 1;
+}
+
 // Rows of layer L held by PE p (physical row i -> PE i mod N).
 inline int local_rows(const layer_t& L, int p) {
 #pragma HLS INLINE

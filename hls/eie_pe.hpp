@@ -118,9 +118,11 @@ struct PE {
         return (ptr_t(word) << SLOT_BITS) | ptr_t(slot + 1);
     }
 
-    // Copy this PE's share of layer L from the image. Returns false when
-    // the pointers are not increasing from 0 to the entry count (the caller
-    // has already checked that everything fits).
+    // Copy this PE's share of layer L from the image. Returns false when a
+    // bias does not fit the accumulator, the pointers are not increasing
+    // from 0 to the entry count, or a weight's row runs past this PE's rows
+    // (the caller has already checked that every section lies in the image
+    // and that everything fits).
     static bool load_layer(const word_t* image, const layer_t& L, unsigned long long cb_off,
                            unsigned long long bias_off, unsigned long long ptr_off,
                            unsigned long long ent_off, unsigned count, unsigned words) {
@@ -131,12 +133,15 @@ struct PE {
             codebook[l][c] = cb_t(ap_int<64>(image[cb_off + c]));
         }
         const int rows = local_rows(L, P);
+        bool bias_ok = true;
         unsigned long long bias_at = bias_off + P;  // running offset: bias of local row r is at r * N + P
     LOAD_BIAS:
         for (int r = 0; r < rows; r++) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_ACT_DEPTH
-            bias[L.bias_base + r] = acc_t(ap_int<64>(image[bias_at]));
+            const ap_int<64> b = image[bias_at];
+            if (!signed_fits(b, ACC_BITS)) bias_ok = false;
+            bias[L.bias_base + r] = acc_t(b);
             bias_at += N_PES;
         }
         // Pointers become absolute (word, slot) pairs in this PE's entry
@@ -182,6 +187,45 @@ struct PE {
             entries[used + w] = image[ent_off + w];
         }
         used = used + words;
+        // Only well-formed pointers bound the walk below.
+        if (ok) ok = rows_in_range(L, rows);
+        return ok && bias_ok;
+    }
+
+    // Every weight (code != 0) of layer L lands on one of this PE's rows:
+    // the run would otherwise drop it without a word. The walk is the
+    // accumulation loop's, without the arithmetic: trips = 1 + sum max(1, n).
+    // Padding entries (code 0) may run past the rows; they add nothing.
+    static bool rows_in_range(const layer_t& L, int rows) {
+        bool ok = true;
+        ptr_t e = 0, e_end = 0;
+        unsigned j = 0;
+        const unsigned k = L.cols;
+        // Wide enough for every entry of a full memory at the longest run:
+        // no wrap-around can bring an overflowing row back in range.
+        ap_int<PTR_BITS + INDEX_BITS + 2> row = -1;
+    CHECK_ROWS:
+        while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
+            const bool has_entry = e != e_end;
+            if (has_entry) {
+                code_t v;
+                zrun_t z;
+                decode(e, v, z);
+                row += z + 1;
+                if (v != 0 && row >= rows) ok = false;
+            }
+            const ptr_t e_next = next_ptr(e);
+            if (!has_entry || e_next == e_end) {
+                if (j == k) break;
+                column_range(ap_uint<PIDX_BITS>(L.ptr_base + j), e, e_end);
+                j++;
+                row = -1;
+            } else {
+                e = e_next;
+            }
+        }
         return ok;
     }
 

@@ -74,7 +74,7 @@ def test_a_kernel_that_never_finishes_times_out_naming_mode_and_time(setup, mode
     assert np.array_equal(acc.run(x), predict(qm, x))
 
 
-@pytest.mark.parametrize("code", [9, 77, -5])
+@pytest.mark.parametrize("code", [10, 77, -5])
 def test_an_unknown_status_is_an_error_not_success(setup, code):
     qm, x, config = setup
     acc = CoSimAccelerator(config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,15 +12,23 @@ from hypothesis import strategies as st
 from eie.errors import ImageError
 from eie.format.csc import encode_dense
 from eie.format.image import (
+    D_BIAS,
+    D_CODEBOOK,
     D_ENTRIES,
+    D_FLAGS,
+    D_FW,
+    D_SHIFT,
     DESC_WORDS,
+    FLAG_TERNARY,
     H_CHECKSUM,
     H_DESC,
     H_TOTAL,
     H_VERSION,
     HEADER_WORDS,
+    VERSION,
     build_image,
     checksum,
+    crc32_word_masks,
     image_bytes,
     load_image,
     read_image,
@@ -104,7 +114,7 @@ def test_header_words_little_endian():
     qm, _ = make_model()
     raw = image_bytes(build_image(qm))
     assert raw[:8] == b"EIEIMAGE"
-    assert int.from_bytes(raw[8:16], "little") == 1
+    assert int.from_bytes(raw[8:16], "little") == VERSION == 2
     # N, weight_bits, index_bits, act_bits, cb_bits, acc_bits follow the total.
     fields = [int.from_bytes(raw[8 * i : 8 * i + 8], "little") for i in range(3, 9)]
     assert fields == [3, 3, 2, 16, 12, 32]
@@ -135,8 +145,8 @@ def test_bad_magic():
 
 def test_bad_version():
     img = build_image(make_model()[0])
-    img[H_VERSION] = 2
-    assert "version 2" in refused(resealed(img), "bad_version")
+    img[H_VERSION] = 1  # the plain-sum format before CRC-32
+    assert "version 1" in refused(resealed(img), "bad_version")
 
 
 def test_truncated():
@@ -171,6 +181,56 @@ def test_checksum():
     img = build_image(make_model()[0])
     img[HEADER_WORDS + 2 * DESC_WORDS + 3] ^= np.uint64(1 << 40)  # a codebook word
     assert "checksum" in refused(img, "checksum")
+
+
+def test_checksum_is_zlib_crc32_of_the_bytes_with_the_checksum_word_zero():
+    img = build_image(make_model()[0])
+    raw = bytearray(image_bytes(img))
+    raw[8 * H_CHECKSUM : 8 * H_CHECKSUM + 8] = bytes(8)
+    assert int(img[H_CHECKSUM]) == zlib.crc32(bytes(raw))
+
+
+def test_swapped_bias_words_change_the_checksum():
+    """A plain sum (format version 1) could not see this; CRC-32 does."""
+    qm, _ = make_model()
+    img = build_image(qm)
+    at = int(img[HEADER_WORDS + D_BIAS])
+    assert img[at] != img[at + 1]
+    img[[at, at + 1]] = img[[at + 1, at]]
+    assert "checksum" in refused(img, "checksum")
+
+
+def test_crc_word_masks_reproduce_zlib():
+    """The kernel's one-word-per-cycle CRC (XOR masks) against zlib on random words."""
+    state_masks, data_masks = crc32_word_masks()
+
+    def parity(x: int) -> int:
+        return bin(x).count("1") & 1
+
+    words = np.random.default_rng(3).integers(0, 2**64 - 1, 40, dtype=np.uint64, endpoint=True)
+    s = 0xFFFFFFFF
+    for w in map(int, words):
+        s = sum((parity(s & state_masks[i]) ^ parity(w & data_masks[i])) << i for i in range(32))
+    assert s ^ 0xFFFFFFFF == zlib.crc32(words.astype("<u8").tobytes())
+
+
+def test_shift_at_or_past_the_accumulator_is_refused():
+    img = build_image(make_model()[0])
+    d = HEADER_WORDS  # layer 0's descriptor
+    bad = img.copy()
+    bad[d + D_FW] += np.uint64(32)  # acc_bits is 32: shift grows to >= 32
+    bad[d + D_SHIFT] += np.uint64(32)
+    assert "acc_bits=32" in refused(resealed(bad), "bad_layer")
+
+
+def test_ternary_layer_with_other_codes_is_refused():
+    qm, _ = make_model()
+    img = build_image(qm)
+    d = HEADER_WORDS
+    bad = img.copy()
+    bad[d + D_FLAGS] |= np.uint64(FLAG_TERNARY)
+    bad[int(bad[d + D_CODEBOOK]) + 3] = np.uint64(5)
+    assert "codes 1" in refused(resealed(bad), "bad_layer")
 
 
 def test_layers_built_for_other_parameters_are_not_written():

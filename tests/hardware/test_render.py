@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from eie.format.image import crc32_word_masks
 from eie.hardware import abi
 from eie.hardware.config import AcceleratorConfig
 from eie.hardware.render import hls_dir, kernel_context, render_kernel
@@ -16,8 +17,10 @@ CONFIGS = [
     AcceleratorConfig(board="zcu104", n_pes=4, ternary=True, lnzd_window=16, act_depth=10),
     AcceleratorConfig(n_pes=6, weight_bits=2, index_bits=3, lnzd_window=3, fifo_depth=1),
 ]
-LITERAL = re.compile(r"^(-?\d+(ULL)?|true|false)$")
-CONST = re.compile(r"^const\s+(?:unsigned\s+long\s+long|int|bool)\s+([A-Z_][A-Z0-9_]*)\s*=\s*(.*?);")
+LITERAL = re.compile(r"^(-?\d+(ULL)?|0x[0-9a-f]+(u|ULL)|true|false)$")
+CONST = re.compile(
+    r"^const\s+(?:unsigned\s+long\s+long|unsigned|int|bool)\s+([A-Z_][A-Z0-9_]*)(?:\[\d+\])?\s*=\s*(.*?);"
+)
 DEFINE = re.compile(r"^#define\s+(EIE_[A-Z0-9_]+)\s+(.*)$")
 
 
@@ -30,7 +33,12 @@ def test_params_header_defines_literals_only(tmp_path, config):
     # Every constant definition was parsed (none hides behind another form).
     assert len(consts) == sum(line.startswith("const ") for line in lines) > 40
     for name, value in {**consts, **defines}.items():
-        assert LITERAL.match(value), f"{name} = {value!r} is not a literal"
+        items = value.strip("{} ").split(", ") if value.startswith("{") else [value]
+        assert all(LITERAL.match(v) for v in items), f"{name} = {value!r} is not a literal"
+    # The CRC-32 masks are the image format's, bit for bit.
+    state_masks, data_masks = crc32_word_masks()
+    assert [int(v.rstrip("uUL"), 16) for v in consts["CRC_STATE_MASK"].strip("{} ").split(", ")] == list(state_masks)
+    assert [int(v.rstrip("uUL"), 16) for v in consts["CRC_DATA_MASK"].strip("{} ").split(", ")] == list(data_masks)
     # The derived values are the configuration's properties.
     for name in (
         "ENTRY_BITS",

@@ -88,8 +88,18 @@ class CSimRegisters:
         self.ctrl &= ~AP_DONE  # ap_done is clear-on-read, as in Vitis HLS's ap_ctrl_hs
         return value
 
-    def _buffer(self, name: str) -> np.ndarray:
-        return self.memory.resolve(self.regs.get(f"{name}_1", 0) | (self.regs.get(f"{name}_2", 0) << 32))
+    def _buffer(self, name: str, length_reg: str) -> np.ndarray:
+        """The words the kernel may access: the buffer at the address registers, cut to the length register.
+
+        A length beyond the buffer would be a DMA fault on the board (the
+        driver's bug, never the model file's), so it is an error here.
+        """
+        buf = self.memory.resolve(self.regs.get(f"{name}_1", 0) | (self.regs.get(f"{name}_2", 0) << 32))
+        words = np.asarray(buf).reshape(-1)
+        n = self.regs.get(length_reg, 0)
+        if n > words.size:
+            raise EIEError(f"register {length_reg}={n} exceeds the {words.size}-word buffer at {name}")
+        return words[:n]
 
     def write_ctrl(self, value: int) -> None:
         if not value & AP_START:
@@ -105,15 +115,17 @@ class CSimRegisters:
         self.ctrl = 0
         mode = self.regs.get("mode")
         if mode == MODE_LOAD:
-            status = self.sim.load_status(np.asarray(self._buffer("image")))
+            status = self.sim.load_status(self._buffer("image", "image_words"))
         elif mode == MODE_RUN:
-            x, y = self._buffer("x_in"), self._buffer("y_out")
-            n = self.regs.get("n_vectors", 0)
-            try:
-                y[:n] = self.sim.run(np.asarray(x[:n]), self.regs.get("first", 0), self.regs.get("last", 0))
-                status = 0
-            except EIEError as e:
-                status = _CODE.get(getattr(e, "status", ""), -1)
+            x, y = self._buffer("x_in", "in_words"), self._buffer("y_out", "out_words")
+            if self.sim.layers is None:
+                status = _CODE["not_loaded"]
+            else:
+                # Integer registers as the kernel sees them (first/last are C ints).
+                first, last, n = (_as_int32(self.regs.get(r, 0)) for r in ("first", "last", "n_vectors"))
+                status, out = self.sim.run_raw(first, last, n, x, y.size)
+                if status == 0:
+                    y[:] = out
         else:
             status = _CODE["bad_mode"]
         self.regs["ap_return"] = status & 0xFFFFFFFF
@@ -130,3 +142,7 @@ class CoSimAccelerator(KernelMethods):
         self.memory = HostMemory()
         self.registers = CSimRegisters(CSim(config), self.memory)
         self.kernel = EIEKernel(self.registers, self.memory.allocate)
+
+
+def _as_int32(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value

@@ -116,11 +116,15 @@ class EIEKernel:
         else:
             img = image_words(model)
             qm = read_image(model) if check else None
+        if img.size > 0xFFFFFFFF:
+            raise ImageError("too_large", f"image of {img.size} words exceeds the kernel's 32-bit length register")
         buf = self.allocate(shape=(img.size,), dtype=np.uint64)
         buf[:] = img
         _sync_to_device(buf)
         self._set_pointer("image", buf)
-        for name, value in (("mode", MODE_LOAD), ("first", 0), ("last", 0), ("n_vectors", 0)):
+        # image_words: the kernel reads no further than the allocation, whatever the image says.
+        load_regs = (("mode", MODE_LOAD), ("first", 0), ("last", 0), ("n_vectors", 0), ("image_words", buf.size))
+        for name, value in load_regs:
             self.port.write_reg(name, value)
         self.model = None
         self._call("load")
@@ -155,7 +159,15 @@ class EIEKernel:
         _sync_to_device(xin)
         self._set_pointer("x_in", xin)
         self._set_pointer("y_out", yout)
-        for name, value in (("mode", MODE_RUN), ("first", first), ("last", last), ("n_vectors", x.shape[0])):
+        run_regs = (
+            ("mode", MODE_RUN),
+            ("first", first),
+            ("last", last),
+            ("n_vectors", x.shape[0]),
+            ("in_words", xin.size),
+            ("out_words", yout.size),
+        )
+        for name, value in run_regs:
             self.port.write_reg(name, value)
         self._call("run")
         _sync_from_device(yout)

@@ -4,7 +4,7 @@ Layout (word offsets from the start; docs/image-format.md has the table):
 
 * header, 16 words: magic, version, total words, the accelerator parameters
   (N, weight_bits, index_bits, act_bits, cb_bits, acc_bits), layer count,
-  descriptor offset, input and output lengths, checksum;
+  descriptor offset, input and output lengths, CRC-32;
 * one 16-word descriptor per layer: shape, flags, fixed-point formats and the
   offsets of its sections;
 * per layer: codebook (2^b int64), bias (M int64, physical row order), row
@@ -16,6 +16,9 @@ This module imports numpy only (it runs on the board).
 
 from __future__ import annotations
 
+import zlib
+from functools import lru_cache
+
 import numpy as np
 
 from eie.errors import FormatError, ImageError
@@ -24,7 +27,7 @@ from eie.format.qmodel import HWParams, QuantLayer, QuantModel
 from eie.safeio import atomic_write
 
 MAGIC = int.from_bytes(b"EIEIMAGE", "little")
-VERSION = 1
+VERSION = 2  # 2: CRC-32 in the checksum word (1 had a plain sum)
 HEADER_WORDS = 16
 DESC_WORDS = 16
 
@@ -107,10 +110,39 @@ def build_image(qm: QuantModel) -> np.ndarray:
 
 
 def checksum(img: np.ndarray) -> np.uint64:
-    """Sum of all words mod 2^64 with the checksum word counted as 0."""
-    with np.errstate(over="ignore"):
-        total = np.sum(img, dtype=np.uint64) - img[H_CHECKSUM]
-    return np.uint64(total)
+    """CRC-32 (zlib's, as in PNG and gzip) of the image's little-endian bytes, the checksum word counted as 0.
+
+    Unlike a sum it sees swapped words, and it detects every error burst of
+    up to 32 bits; the kernel computes the same value at one word per cycle
+    (``crc32_word_masks``).
+    """
+    words = np.array(img, dtype="<u8", copy=True).reshape(-1)
+    if words.size > H_CHECKSUM:
+        words[H_CHECKSUM] = 0
+    return np.uint64(zlib.crc32(words.tobytes()))
+
+
+@lru_cache(maxsize=1)
+def crc32_word_masks() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The CRC-32 register update for one 64-bit word as XOR masks: (state_masks, data_masks).
+
+    CRC-32 without its initial and final inversion is linear over GF(2), so
+    after one little-endian word w the register's bit i is
+    parity(s & state_masks[i]) ^ parity(w & data_masks[i]). The kernel's load
+    loop evaluates these 32 XOR trees in one cycle; a table-driven CRC
+    would need eight chained lookups per word and could not keep II=1.
+    The masks come from zlib itself, by feeding it unit vectors.
+    """
+
+    def raw(state: int, word: int) -> int:
+        # zlib.crc32(data, c) starts from register ~c and returns ~register.
+        return zlib.crc32(word.to_bytes(8, "little"), state ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+    from_state = [raw(1 << j, 0) for j in range(32)]
+    from_data = [raw(0, 1 << j) for j in range(64)]
+    state_masks = tuple(sum(1 << j for j in range(32) if from_state[j] >> i & 1) for i in range(32))
+    data_masks = tuple(sum(1 << j for j in range(64) if from_data[j] >> i & 1) for i in range(32))
+    return state_masks, data_masks
 
 
 def image_bytes(img: np.ndarray) -> bytes:
@@ -215,10 +247,11 @@ def read_image(data, expect: HWParams | None = None) -> QuantModel:
         if d[D_FLAGS] & ~(FLAG_RELU | FLAG_TERNARY):
             raise ImageError("bad_layer", f"{where}: unknown flags {d[D_FLAGS]:#x}")
         fa_in, fw, fa_out, shift = d[D_FA_IN], d[D_FW], d[D_FA_OUT], d[D_SHIFT]
-        if max(fa_in, fw, fa_out) > 62 or shift != fa_in + fw - fa_out or shift > 62:
+        if max(fa_in, fw, fa_out) > 62 or shift != fa_in + fw - fa_out or shift > 62 or shift >= params.acc_bits:
             raise ImageError(
                 "bad_layer",
-                f"{where}: fixed-point formats fa_in={fa_in}, fw={fw}, fa_out={fa_out}, shift={shift} are inconsistent",
+                f"{where}: fixed-point formats fa_in={fa_in}, fw={fw}, fa_out={fa_out}, shift={shift} are inconsistent "
+                f"(shift = fa_in + fw - fa_out, below acc_bits={params.acc_bits})",
             )
         ptr_words = _ptr_words(k)
 
@@ -247,6 +280,8 @@ def read_image(data, expect: HWParams | None = None) -> QuantModel:
             raise ImageError(
                 "bad_layer", f"{where}: codebook values exceed cb_bits={params.cb_bits} or code 0 is not zero"
             )
+        if d[D_FLAGS] & FLAG_TERNARY and np.any(cb[3:] != 0):
+            raise ImageError("bad_layer", f"{where}: a ternary layer uses codes 1 (+Wp) and 2 (-Wn) only")
         if not _signed_fits(bias, params.acc_bits):
             raise ImageError("bad_layer", f"{where}: a bias exceeds acc_bits={params.acc_bits}")
         if not np.array_equal(np.sort(perm), np.arange(m)):

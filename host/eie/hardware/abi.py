@@ -27,6 +27,7 @@ KERNEL_STATUS = {
     6: "bad_image",
     7: "not_loaded",
     8: "bad_mode",
+    9: "buffer_size",
 }
 
 # The C-simulation bridge (hls/eie_bridge.cpp.j2 renders both from these;
@@ -65,9 +66,11 @@ _STATUS_HELP = {
     "rebuild it for this configuration",
     "capacity": "the model does not fit the kernel's on-chip memories; raise the depths or use more PEs",
     "layer_range": "the requested layers first..last are not in the loaded model",
-    "bad_image": "the image is inconsistent (checksum, section offsets, pointers or codebook)",
+    "bad_image": "the image is damaged or inconsistent (length, CRC, section offsets, formats, permutation, "
+    "codebook, biases, pointers or row indices)",
     "not_loaded": "no model is loaded; call load() first",
     "bad_mode": "unknown kernel mode",
+    "buffer_size": "the input or output buffer holds fewer words than n_vectors vectors of the layers need",
 }
 
 

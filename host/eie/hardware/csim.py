@@ -82,15 +82,30 @@ def compiler() -> str:
     return path
 
 
+# The sanitizer build (EIE_CSIM_SANITIZE=1, or build(sanitize=True)): out-of-bounds
+# accesses and undefined behaviour in the kernel become reports on stderr. The
+# library needs the ASan runtime preloaded into Python (eie.hardware.fuzz.sanitizer_env).
+SANITIZE_FLAGS = ("-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-static-libubsan")
+
+
+def sanitize_requested() -> bool:
+    return os.environ.get("EIE_CSIM_SANITIZE", "") == "1"
+
+
 def cache_dir() -> Path:
     env = os.environ.get("EIE_CACHE_DIR")
     return Path(env) if env else Path.home() / ".cache" / "eie-pynq"
 
 
-def build(config: AcceleratorConfig, verbose: bool = False) -> Path:
-    """Render and compile the kernel for ``config``; returns the cached shared library."""
+def build(config: AcceleratorConfig, verbose: bool = False, sanitize: bool | None = None) -> Path:
+    """Render and compile the kernel for ``config``; returns the cached shared library.
+
+    ``sanitize`` (default: $EIE_CSIM_SANITIZE=1) builds with AddressSanitizer
+    and UBSan, cached separately.
+    """
     from eie.hardware.render import render_kernel
 
+    flags = CXXFLAGS + (SANITIZE_FLAGS if (sanitize_requested() if sanitize is None else sanitize) else ())
     cxx = compiler()
     inc = ap_types_dir()
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,7 +113,7 @@ def build(config: AcceleratorConfig, verbose: bool = False) -> Path:
         h = hashlib.sha256()
         for f in sorted(Path(tmp).iterdir()):
             h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
-        h.update(" ".join((cxx,) + CXXFLAGS).encode())
+        h.update(" ".join((cxx,) + flags).encode())
         h.update(str(inc).encode())
         key = h.hexdigest()[:20]
         target = cache_dir() / key
@@ -109,7 +124,7 @@ def build(config: AcceleratorConfig, verbose: bool = False) -> Path:
         for f in Path(tmp).iterdir():
             shutil.copyfile(f, target / f.name)
     tmp_lib = target / f"libeie_csim.{os.getpid()}.so"
-    cmd = [cxx, *CXXFLAGS, f"-I{target}", f"-I{inc}", str(target / "eie_bridge.cpp"), "-o", str(tmp_lib)]
+    cmd = [cxx, *flags, f"-I{target}", f"-I{inc}", str(target / "eie_bridge.cpp"), "-o", str(tmp_lib)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise ToolchainError(f"compiling the C-simulation failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
@@ -120,9 +135,9 @@ def build(config: AcceleratorConfig, verbose: bool = False) -> Path:
 class CSim:
     """The kernel compiled for ``config``, driven like the board: load an image, then run vectors."""
 
-    def __init__(self, config: AcceleratorConfig):
+    def __init__(self, config: AcceleratorConfig, sanitize: bool | None = None):
         self.config = config
-        self.library = build(config)
+        self.library = build(config, sanitize=sanitize)
         lib = ctypes.CDLL(str(self.library))
         i64p = ctypes.POINTER(ctypes.c_int64)
         lib.eie_load.argtypes = (ctypes.POINTER(ctypes.c_uint64), ctypes.c_int64)
@@ -189,14 +204,27 @@ class CSim:
                 raise ConfigError(f"input integers exceed the signed {a}-bit range [{lo}, {hi}]")
         else:
             m = 1
-        y = np.zeros((x.shape[0], m), dtype=np.int64)
-        i64p = ctypes.POINTER(ctypes.c_int64)
-        status = int(
-            self._lib.eie_run(first, last, x.shape[0], x.ctypes.data_as(i64p), x.size, y.ctypes.data_as(i64p), y.size)
-        )
+        status, y = self.run_raw(first, last, x.shape[0], x.reshape(-1), x.shape[0] * m)
         if status != 0:
             raise status_error(status, f"layers {first}..{last} of a {nl}-layer model")
-        return y
+        return y.reshape(x.shape[0], m)
+
+    def run_raw(self, first: int, last: int, n_vectors: int, x_words: np.ndarray, out_words: int):
+        """The kernel's run call as the board makes it: (status, output words).
+
+        ``x_words`` is the whole input buffer and ``out_words`` the output
+        buffer's length; the kernel itself checks them against ``n_vectors``
+        and the layers' sizes (status ``buffer_size``).
+        """
+        x = np.ascontiguousarray(np.asarray(x_words).reshape(-1), dtype=np.int64)
+        y = np.zeros(int(out_words), dtype=np.int64)
+        i64p = ctypes.POINTER(ctypes.c_int64)
+        status = int(
+            self._lib.eie_run(
+                int(first), int(last), int(n_vectors), x.ctypes.data_as(i64p), x.size, y.ctypes.data_as(i64p), y.size
+            )
+        )
+        return status, y
 
     def counters(self) -> dict[str, np.ndarray]:
         """Loop trip counts of the last ``run`` (C-simulation instrumentation), summed over its vectors.

@@ -24,8 +24,8 @@ from eie.safeio import atomic_write
 
 STATIC_SOURCES = ("eie_common.hpp", "eie_pe.hpp", "eie_broadcast.hpp", "eie_load.hpp")
 KERNEL_TEMPLATES = {"eie_params.h.j2": "eie_params.h", "eie_top.h.j2": "eie_top.h", "eie_top.cpp.j2": "eie_top.cpp"}
-# The image format's word indices the kernel reads (eie.format.image); the
-# host-only ones (feature scales, row permutation, in/out sizes) are left out.
+# The image format's word indices the kernel reads (eie.format.image): every
+# field the host reader checks, so that the two accept the same images.
 HEADER_NAMES = (
     "H_MAGIC",
     "H_VERSION",
@@ -38,15 +38,21 @@ HEADER_NAMES = (
     "H_ACCBITS",
     "H_LAYERS",
     "H_DESC",
+    "H_IN",
+    "H_OUT",
     "H_CHECKSUM",
 )
 DESC_NAMES = (
     "D_ROWS",
     "D_COLS",
     "D_FLAGS",
+    "D_FA_IN",
+    "D_FW",
+    "D_FA_OUT",
     "D_SHIFT",
     "D_CODEBOOK",
     "D_BIAS",
+    "D_PERM",
     "D_COUNTS",
     "D_PTR",
     "D_ENTRIES",
@@ -92,6 +98,9 @@ def kernel_context(
         "desc_index": [(n, getattr(img, n)) for n in DESC_NAMES],
         "flag_relu": img.FLAG_RELU,
         "flag_ternary": img.FLAG_TERNARY,
+        # C array initialisers: the literals, formatted here so the template computes nothing.
+        "crc_state_masks": ", ".join(f"{m:#010x}u" for m in img.crc32_word_masks()[0]),
+        "crc_data_masks": ", ".join(f"{m:#018x}ULL" for m in img.crc32_word_masks()[1]),
         "statuses": [(name, code) for code, name in sorted(abi.KERNEL_STATUS.items())],
         "mode_load": abi.MODE_LOAD,
         "mode_run": abi.MODE_RUN,
