@@ -2,8 +2,9 @@
 // detection, LNZD). Activation j of a layer's input sits in PE bank j mod N
 // at local index j div N. The broadcaster looks at a window of W = LNZD_WINDOW
 // consecutive activations at a time: W a multiple of N reads F = W/N words
-// from each bank (the buffers are partitioned cyclically by F, a power of
-// two), W a divisor of N takes one of the N/W W-wide slices of a bank row.
+// from each bank, one from each of its F lanes (src[b][f] is a separate
+// memory, see ACT_LANES), W a divisor of N takes one of the N/W W-wide slices
+// of a bank row.
 //
 // One flattened loop at II=1. Every iteration emits the lowest pending
 // non-zero of the current window to every PE's FIFO (if there is one); in
@@ -21,19 +22,20 @@
 namespace eie {
 
 template <int N, int W>
-void broadcast(layer_t L, act_t src[N][ACT_BUF_DEPTH], hls::stream<token_t> fifo[N]) {
+void broadcast(layer_t L, act_t src[N][ACT_LANES][ACT_LANE_DEPTH], hls::stream<token_t> fifo[N]) {
 #pragma HLS ARRAY_PARTITION variable=src complete dim=1
+#pragma HLS ARRAY_PARTITION variable=src complete dim=2
     const unsigned k = L.cols;
     // Words per bank per window (W >= N) and windows per bank row (W < N):
     // lane i of slice s is offset s*W + i of the bank row, i.e. bank
     // (s*W + i) mod N, word (s*W + i) div N; both constants once unrolled.
-    const int F = W >= N ? W / N : 1;
+    const int F = W >= N ? W / N : 1;  // == ACT_LANES
     const int S = W >= N ? 1 : N / W;
     act_t window[W];
 #pragma HLS ARRAY_PARTITION variable=window complete
     ap_uint<W> pending = 0;
     // Running counters instead of j / N, j % N and ceil(K / W): the next
-    // window's first column, its first word in every bank, its slice of the
+    // window's first column, its word in every lane of every bank, its slice of the
     // bank row, and the pointer index (ptr_base + column) of the current one.
     unsigned base = 0;
     unsigned row = 0;
@@ -71,7 +73,7 @@ SCAN:
 #pragma HLS UNROLL
                 for (int f = 0; f < F; f++) {
 #pragma HLS UNROLL
-                    words[b][f] = src[b][row + f];
+                    words[b][f] = src[b][f][row];
                 }
             }
             for (int i = 0; i < W; i++) {
@@ -89,7 +91,7 @@ SCAN:
             base += W;
             if (++slice == S) {
                 slice = 0;
-                row += F;
+                row++;
             }
         }
         pending = rest;

@@ -324,7 +324,8 @@ struct PE {
     // this PE's rows into its destination buffer, one row per cycle. The
     // accumulators start at zero (cleared at load) and the write-out clears
     // each row it reads, so no clearing pass precedes the accumulation.
-    static void run_layer(layer_t L, hls::stream<token_t>& fifo, act_t dst[ACT_BUF_DEPTH]) {
+    static void run_layer(layer_t L, hls::stream<token_t>& fifo, act_t dst[ACT_LANES][ACT_LANE_DEPTH]) {
+#pragma HLS ARRAY_PARTITION variable=dst complete dim=1
         // One read port and one write port per cycle: the accumulation loop
         // reads row r and writes it back, the write-out reads and clears it.
 #pragma HLS BIND_STORAGE variable=acc type=ram_s2p impl=bram latency=1
@@ -341,6 +342,7 @@ struct PE {
         const cb_t wp = codebook[l][1 % CB_SIZE];
         const cb_t wn = codebook[l][2 % CB_SIZE];
         const bool relu = L.flags & FLAG_RELU;
+        int lane = 0, word = 0;  // local row r = word * ACT_LANES + lane, no divide
     EPILOGUE:
         for (int r = 0; r < rows; r++) {
 #pragma HLS PIPELINE II=1
@@ -348,7 +350,11 @@ struct PE {
             EIE_COUNT(counters().epilogue[l][P]++;)
             acc_t sum = acc[r];
             if (tern) sum = acc_t(wp * acc[r] + wn * acc_neg[r]);
-            dst[r] = requantize(sum, bias[L.bias_base + r], L.shift, relu);
+            dst[lane][word] = requantize(sum, bias[L.bias_base + r], L.shift, relu);
+            if (++lane == ACT_LANES) {
+                lane = 0;
+                word++;
+            }
             acc[r] = 0;
             if (TERNARY) acc_neg[r] = 0;
         }

@@ -46,6 +46,7 @@ def test_params_header_defines_literals_only(tmp_path, config):
         "CB_SIZE",
         "PTR_BANK_DEPTH",
         "ACT_BUF_DEPTH",
+        "ACT_LANE_DEPTH",
         "LNZD_WINDOW",
         "SLOT_BITS",
         "PTR_BITS",
@@ -53,6 +54,8 @@ def test_params_header_defines_literals_only(tmp_path, config):
         "PIDX_BITS",
     ):
         assert int(consts[name]) == getattr(config, name.lower()), name
+    assert int(consts["ACT_LANES"]) == config.lnzd_words
+    assert int(consts["ACT_LANES"]) * int(consts["ACT_LANE_DEPTH"]) == config.act_buf_depth
     for name in ("BROADCAST_TRIPS_MAX", "PE_TRIPS_MAX", "PTR_WORDS_MAX", "MAX_COLS"):
         assert int(defines["EIE_" + name]) == getattr(config, name.lower()), name
     # The C-simulation bridge reports exactly these constants.
@@ -73,3 +76,32 @@ def test_context_has_no_derived_values():
     ctx = kernel_context(CONFIGS[0])
     assert ctx["cfg"] is CONFIGS[0]
     assert not {"slot_bits", "ptr_bits", "act_buf_depth", "n_pes", "lnzd_window"} & set(ctx)
+
+
+ACT_PARAM = re.compile(r"act_t\s+(\w+)((?:\[\w+\])+)")
+
+
+@pytest.mark.parametrize("config", CONFIGS[1:2], ids=["ternary_wide_window"])
+def test_activation_buffers_partitioned_alike_everywhere(tmp_path, config):
+    """Issue 13 item 1: every declaration and every function parameter of an activation buffer
+    ([N][lanes][words] or a PE's [lanes][words]) partitions its bank and lane dimensions
+    completely, so the broadcaster's window reads and the PE's writes use constant indices into
+    separate memories in every function, not only where the buffer is declared."""
+    render_kernel(config, tmp_path)
+    assert config.lnzd_words > 1
+    seen = 0
+    for path in sorted(tmp_path.glob("*.[ch]*")):
+        text = "\n".join(line.split("//")[0] for line in path.read_text().splitlines())
+        for m in ACT_PARAM.finditer(text):
+            name, dims = m[1], m[2]
+            if "ACT_LANE_DEPTH" not in dims:
+                continue
+            seen += 1
+            # A parameter: the partitions are in its function's body. A static
+            # buffer: in the function that uses it (anywhere in the file).
+            is_declaration = text[m.end() :].lstrip().startswith(";")
+            body = text if is_declaration else text[m.end() : text.find("\n}", m.end())]
+            want = [1, 2] if dims.count("[") == 3 else [1]
+            for d in want:
+                assert f"ARRAY_PARTITION variable={name} complete dim={d}" in body, (path.name, name, d)
+    assert seen >= 6  # act_a, act_b, layer_pass src/dst, broadcast src, PE dst

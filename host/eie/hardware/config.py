@@ -329,6 +329,16 @@ class AcceleratorConfig:
         return -(-self.act_depth // f) * f
 
     @property
+    def act_lane_depth(self) -> int:
+        """Words of each of the lnzd_words lanes of an activation bank (act_buf_depth / lnzd_words).
+
+        A bank is stored as [lanes][lane depth], local index t in lane t mod F
+        at word t div F, so the broadcaster's F reads of a window hit F
+        different memories at constant lane indices.
+        """
+        return self.act_buf_depth // self.lnzd_words
+
+    @property
     def broadcast_trips_max(self) -> int:
         """Most iterations of the broadcaster's loop: one per column plus the prologue."""
         return self.max_cols + 1
