@@ -7,6 +7,9 @@
 
 namespace eie {
 
+// Depth of a PE's second accumulator: ternary kernels add code-2 activations there.
+const int ACC_NEG_DEPTH = TERNARY ? ACT_DEPTH : 1;
+
 // One broadcast item: a non-zero activation a_j, or the end-of-layer mark.
 // The column travels as its pointer-table index g = ptr_base + j, so the PE
 // addresses its pointer banks straight from the token.

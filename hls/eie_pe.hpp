@@ -1,7 +1,9 @@
-// One EIE processing element (docs/kernel.md). PE<P> owns its on-chip
-// memories as static members, so each of the N rendered instances has its
-// own entries, pointer banks, codebooks, biases and accumulators, and they
-// keep their contents between the load and the run calls of the kernel.
+// One EIE processing element (docs/kernel.md). PE<P> is the PE's logic; its
+// on-chip memories (entries, pointer banks, codebooks, biases, accumulators)
+// are passed in. They are declared in the kernel's top function, where Vitis
+// HLS takes BIND_STORAGE for a variable (in the body of the function that
+// defines it), as static arrays partitioned by PE, so each of the N PEs has
+// its own and they keep their contents between the load and the run calls.
 #ifndef EIE_PE_HPP
 #define EIE_PE_HPP
 
@@ -75,23 +77,19 @@ struct TernaryAdd {
 
 template <int P>
 struct PE {
-    static word_t entries[ENTRY_DEPTH];
-    // Pointer g lives in bank g % 2 at address g / 2, so ptr[j] and ptr[j+1]
-    // always sit in different banks and are read in the same cycle. A
-    // pointer is an absolute (word, slot) pair (see ptr_t), not an entry number.
-    static ptr_t ptr_even[PTR_BANK_DEPTH];
-    static ptr_t ptr_odd[PTR_BANK_DEPTH];
-    static cb_t codebook[MAX_LAYERS][CB_SIZE];
-    static acc_t bias[BIAS_DEPTH];
-    static acc_t acc[ACT_DEPTH];
-    // Ternary layers add code-2 activations here (code-1 ones go to acc).
-    static acc_t acc_neg[TERNARY ? ACT_DEPTH : 1];
-    static ap_uint<32> used;  // entry words filled so far by the loader
+    // The memories, passed to every function that uses them:
+    //   entries[ENTRY_DEPTH]        64-bit words of packed (v, z) entries;
+    //   ptr_even/ptr_odd[PTR_BANK_DEPTH]  pointer g lives in bank g % 2 at
+    //       address g / 2, so ptr[j] and ptr[j+1] always sit in different
+    //       banks and are read in the same cycle. A pointer is an absolute
+    //       (word, slot) pair (see ptr_t), not an entry number;
+    //   codebook[MAX_LAYERS][CB_SIZE], bias[BIAS_DEPTH];
+    //   acc[ACT_DEPTH], and acc_neg[ACC_NEG_DEPTH] where ternary layers add
+    //       their code-2 activations (code-1 ones go to acc).
 
     // Before a model is loaded: empty entry memory and zero accumulators
     // (the run keeps them zero between layers, see run_layer).
-    static void reset() {
-        used = 0;
+    static void reset(acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
     CLEAR_ACC:
         for (int r = 0; r < ACT_DEPTH; r++) {
 #pragma HLS PIPELINE II=1
@@ -123,9 +121,13 @@ struct PE {
     // from 0 to the entry count, or a weight's row runs past this PE's rows
     // (the caller has already checked that every section lies in the image
     // and that everything fits).
+    // base: the entry words earlier layers filled in this PE's memory.
     static bool load_layer(const word_t* image, const layer_t& L, unsigned long long cb_off,
                            unsigned long long bias_off, unsigned long long ptr_off,
-                           unsigned long long ent_off, unsigned count, unsigned words) {
+                           unsigned long long ent_off, unsigned count, unsigned words, unsigned base,
+                           word_t entries[ENTRY_DEPTH], ptr_t ptr_even[PTR_BANK_DEPTH],
+                           ptr_t ptr_odd[PTR_BANK_DEPTH], cb_t codebook[MAX_LAYERS][CB_SIZE],
+                           acc_t bias[BIAS_DEPTH]) {
         const int l = L.index;
     LOAD_CB:
         for (int c = 0; c < CB_SIZE; c++) {
@@ -149,7 +151,6 @@ struct PE {
         // iteration: consecutive reads, so the m_axi adapter can burst.
         // Pointers i and i + 1 sit in different banks, so both are stored in
         // the same cycle.
-        const unsigned base = used;
         const unsigned k = L.cols;
         const unsigned pw = (k + 2) >> 1;
         bool ok = true;
@@ -184,11 +185,10 @@ struct PE {
         for (unsigned w = 0; w < words; w++) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_ENTRY_DEPTH
-            entries[used + w] = image[ent_off + w];
+            entries[base + w] = image[ent_off + w];
         }
-        used = used + words;
         // Only well-formed pointers bound the walk below.
-        if (ok) ok = rows_in_range(L, rows);
+        if (ok) ok = rows_in_range(L, rows, entries, ptr_even, ptr_odd);
         return ok && bias_ok;
     }
 
@@ -196,7 +196,8 @@ struct PE {
     // the run would otherwise drop it without a word. The walk is the
     // accumulation loop's, without the arithmetic: trips = 1 + sum max(1, n).
     // Padding entries (code 0) may run past the rows; they add nothing.
-    static bool rows_in_range(const layer_t& L, int rows) {
+    static bool rows_in_range(const layer_t& L, int rows, const word_t entries[ENTRY_DEPTH],
+                              const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH]) {
         bool ok = true;
         ptr_t e = 0, e_end = 0;
         unsigned j = 0;
@@ -212,14 +213,14 @@ struct PE {
             if (has_entry) {
                 code_t v;
                 zrun_t z;
-                decode(e, v, z);
+                decode(entries, e, v, z);
                 row += z + 1;
                 if (v != 0 && row >= rows) ok = false;
             }
             const ptr_t e_next = next_ptr(e);
             if (!has_entry || e_next == e_end) {
                 if (j == k) break;
-                column_range(ap_uint<PIDX_BITS>(L.ptr_base + j), e, e_end);
+                column_range(ptr_even, ptr_odd, ap_uint<PIDX_BITS>(L.ptr_base + j), e, e_end);
                 j++;
                 row = -1;
             } else {
@@ -231,7 +232,8 @@ struct PE {
 
     // Pointers of column j: ptr[g] and ptr[g+1], g = ptr_base + j (the token
     // carries g), one read per bank.
-    static void column_range(ap_uint<PIDX_BITS> g, ptr_t& start, ptr_t& end) {
+    static void column_range(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+                             ap_uint<PIDX_BITS> g, ptr_t& start, ptr_t& end) {
 #pragma HLS INLINE
         const ptr_t ev = ptr_even[(g + 1) >> 1];
         const ptr_t od = ptr_odd[g >> 1];
@@ -239,7 +241,7 @@ struct PE {
         end = (g & 1) ? ev : od;
     }
 
-    static void decode(ptr_t e, code_t& v, zrun_t& z) {
+    static void decode(const word_t entries[ENTRY_DEPTH], ptr_t e, code_t& v, zrun_t& z) {
 #pragma HLS INLINE
         const word_t w = entries[e >> SLOT_BITS];
         const ap_uint<SLOT_BITS> slot = e(SLOT_BITS - 1, 0);
@@ -261,10 +263,9 @@ struct PE {
     // trips = 1 + sum max(1, n). The end token is popped by the last entry's
     // iteration, which then leaves.
     template <class Acc>
-    static void accumulate(const layer_t& L, int rows, hls::stream<token_t>& fifo) {
-#if EIE_ENTRY_URAM
-#pragma HLS BIND_STORAGE variable=entries type=ram_2p impl=uram
-#endif
+    static void accumulate(const layer_t& L, int rows, hls::stream<token_t>& fifo, const word_t entries[ENTRY_DEPTH],
+                           const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+                           const cb_t codebook[CB_SIZE], acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
         typedef typename Acc::sum_t sum_t;
         const int l = L.index;
         ptr_t e = 0, e_end = 0;
@@ -289,7 +290,7 @@ struct PE {
             if (has_entry) {
                 code_t v;
                 zrun_t z;
-                decode(e, v, z);
+                decode(entries, e, v, z);
                 row += int(z) + 1;
                 // Rows past this layer's share are never touched: the epilogue
                 // clears exactly rows 0..rows-1 for the next layer.
@@ -299,7 +300,7 @@ struct PE {
                         cur = fwd0;
                     else if (row == fwd_row1)
                         cur = fwd1;
-                    const sum_t next = Acc::add(cur, codebook[l], v, a);
+                    const sum_t next = Acc::add(cur, codebook, v, a);
                     Acc::write(acc, acc_neg, row, next);
                     fwd_row1 = fwd_row0;
                     fwd1 = fwd0;
@@ -311,7 +312,7 @@ struct PE {
             if (!has_entry || e_next == e_end) {
                 const token_t t = fifo.read();
                 if (t.last) break;
-                column_range(t.g, e, e_end);
+                column_range(ptr_even, ptr_odd, t.g, e, e_end);
                 a = t.val;
                 row = -1;
             } else {
@@ -324,20 +325,17 @@ struct PE {
     // this PE's rows into its destination buffer, one row per cycle. The
     // accumulators start at zero (cleared at load) and the write-out clears
     // each row it reads, so no clearing pass precedes the accumulation.
-    static void run_layer(layer_t L, hls::stream<token_t>& fifo, act_t dst[ACT_LANES][ACT_LANE_DEPTH]) {
+    static void run_layer(layer_t L, hls::stream<token_t>& fifo, act_t dst[ACT_LANES][ACT_LANE_DEPTH],
+                          const word_t entries[ENTRY_DEPTH], const ptr_t ptr_even[PTR_BANK_DEPTH],
+                          const ptr_t ptr_odd[PTR_BANK_DEPTH], const cb_t codebook[MAX_LAYERS][CB_SIZE],
+                          const acc_t bias[BIAS_DEPTH], acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
 #pragma HLS ARRAY_PARTITION variable=dst complete dim=1
-        // One read port and one write port per cycle: the accumulation loop
-        // reads row r and writes it back, the write-out reads and clears it.
-#pragma HLS BIND_STORAGE variable=acc type=ram_s2p impl=bram latency=1
-#if EIE_TERNARY
-#pragma HLS BIND_STORAGE variable=acc_neg type=ram_s2p impl=bram latency=1
-#endif
         const int rows = local_rows(L, P);
         const bool tern = TERNARY && (L.flags & FLAG_TERNARY);
         if (tern)
-            accumulate<TernaryAdd>(L, rows, fifo);
+            accumulate<TernaryAdd>(L, rows, fifo, entries, ptr_even, ptr_odd, codebook[L.index], acc, acc_neg);
         else
-            accumulate<CodebookMul>(L, rows, fifo);
+            accumulate<CodebookMul>(L, rows, fifo, entries, ptr_even, ptr_odd, codebook[L.index], acc, acc_neg);
         const int l = L.index;
         const cb_t wp = codebook[l][1 % CB_SIZE];
         const cb_t wn = codebook[l][2 % CB_SIZE];
@@ -361,14 +359,6 @@ struct PE {
     }
 };
 
-template <int P> word_t PE<P>::entries[ENTRY_DEPTH];
-template <int P> ptr_t PE<P>::ptr_even[PTR_BANK_DEPTH];
-template <int P> ptr_t PE<P>::ptr_odd[PTR_BANK_DEPTH];
-template <int P> cb_t PE<P>::codebook[MAX_LAYERS][CB_SIZE];
-template <int P> acc_t PE<P>::bias[BIAS_DEPTH];
-template <int P> acc_t PE<P>::acc[ACT_DEPTH];
-template <int P> acc_t PE<P>::acc_neg[TERNARY ? ACT_DEPTH : 1];
-template <int P> ap_uint<32> PE<P>::used;
 
 }  // namespace eie
 

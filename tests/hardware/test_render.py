@@ -105,3 +105,27 @@ def test_activation_buffers_partitioned_alike_everywhere(tmp_path, config):
             for d in want:
                 assert f"ARRAY_PARTITION variable={name} complete dim={d}" in body, (path.name, name, d)
     assert seen >= 6  # act_a, act_b, layer_pass src/dst, broadcast src, PE dst
+
+
+@pytest.mark.parametrize("board", ["zcu104", "pynq-z2"])
+def test_storage_bound_where_the_memories_are_declared(tmp_path, board):
+    """Issue 13 item 4: Vitis HLS takes BIND_STORAGE in the body of the function that defines the
+    variable. The PEs' memories are static locals of the top function, bound there: entries to
+    URAM on boards that have it, the accumulators to simple dual-port BRAM. No other source binds
+    storage (the old pragmas in PE member functions named static class members)."""
+    config = AcceleratorConfig(board=board, n_pes=4, ternary=True)
+    render_kernel(config, tmp_path)
+    for path in tmp_path.iterdir():
+        if path.name != "eie_top.cpp":
+            assert "#pragma HLS BIND_STORAGE" not in path.read_text(), path.name
+    text = (tmp_path / "eie_top.cpp").read_text()
+    top = text[text.index(f"int {config.top}(") :]
+    binds = re.findall(r"#pragma HLS BIND_STORAGE variable=(\w+) type=(\w+) impl=(\w+)", top)
+    for var, _, _ in binds:
+        decl = re.search(rf"static [\w:<>]+ {var}\[", top)
+        assert decl and decl.start() < top.index(f"variable={var} "), var
+    expect = {("acc", "ram_s2p", "bram"), ("acc_neg", "ram_s2p", "bram")}
+    if config.uses_uram:
+        expect.add(("entries", "ram_2p", "uram"))
+    assert set(binds) == expect
+    assert config.uses_uram == (board == "zcu104")

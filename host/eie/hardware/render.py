@@ -105,6 +105,8 @@ def kernel_context(
         "mode_load": abi.MODE_LOAD,
         "mode_run": abi.MODE_RUN,
         "info_fields": abi.CSIM_INFO_FIELDS,
+        # The PEs' memories the top declares and passes down (one array each, partitioned by PE).
+        "pe_memories": ("entries", "ptr_even", "ptr_odd", "codebook", "bias", "acc", "acc_neg"),
         "counters": abi.CSIM_COUNTERS,
         "image_depth": max(1, int(image_depth)),
         "in_depth": max(1, int(in_depth)),
