@@ -6,13 +6,20 @@
 // memory, see ACT_LANES), W a divisor of N takes one of the N/W W-wide slices
 // of a bank row.
 //
-// One flattened loop at II=1. Every iteration emits the lowest pending
-// non-zero of the current window to every PE's FIFO (if there is one); in
-// the iteration that empties the window it also loads the next window, so a
-// window with n non-zeros costs n iterations and an all-zero window costs
-// exactly one (the cycle that loads it and finds nothing). The loop starts
-// on an empty pseudo-window, so iteration 0 only loads window 0:
-//   trips = 1 + sum over the ceil(K / W) windows of max(1, non-zeros).
+// One flattened loop at II=1, in two stages so that no cycle holds both the
+// memory read and the leading-non-zero detection:
+//  - prefetch: whenever the next-window register is empty, read the next
+//    window's words (one per lane of every bank), zero its out-of-range lanes
+//    and compute its non-zero mask, into registers;
+//  - emit: the lowest pending non-zero of the current window (registers) goes
+//    to every PE's FIFO; the iteration that empties the current window moves
+//    the next window into it.
+// A window with n non-zeros costs n iterations and an all-zero window one
+// (the iteration after it became current). The loop starts with both
+// registers empty: iteration 0 prefetches window 0 and iteration 1 makes it
+// current (and prefetches window 1), so
+//   trips = 2 + sum over the ceil(K / W) windows of max(1, non-zeros)
+// (eie.performance.timing: broadcast_prologue = 2).
 // A write blocks while a FIFO is full (the stall the timing model adds).
 #ifndef EIE_BROADCAST_HPP
 #define EIE_BROADCAST_HPP
@@ -31,22 +38,24 @@ void broadcast(layer_t L, act_t src[N][ACT_LANES][ACT_LANE_DEPTH], hls::stream<t
     // (s*W + i) mod N, word (s*W + i) div N; both constants once unrolled.
     const int F = W >= N ? W / N : 1;  // == ACT_LANES
     const int S = W >= N ? 1 : N / W;
-    act_t window[W];
+    act_t window[W], next_window[W];
 #pragma HLS ARRAY_PARTITION variable=window complete
-    ap_uint<W> pending = 0;
+#pragma HLS ARRAY_PARTITION variable=next_window complete
+    ap_uint<W> pending = 0, next_pending = 0;
+    bool next_valid = false;
     // Running counters instead of j / N, j % N and ceil(K / W): the next
-    // window's first column, its word in every lane of every bank, its slice of the
-    // bank row, and the pointer index (ptr_base + column) of the current one.
+    // prefetch's first column, its word in every lane of every bank, its slice
+    // of the bank row, and the pointer indices (ptr_base + column) of the
+    // current window, the prefetched one and the next prefetch.
     unsigned base = 0;
     unsigned row = 0;
     int slice = 0;
-    ap_uint<PIDX_BITS> g_next = L.ptr_base, g_cur = 0;
+    ap_uint<PIDX_BITS> g_load = L.ptr_base, g_next = 0, g_cur = 0;
 SCAN:
     while (true) {
 #pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=2 max=EIE_BROADCAST_TRIPS_MAX
+#pragma HLS LOOP_TRIPCOUNT min=3 max=EIE_BROADCAST_TRIPS_MAX
         EIE_COUNT(counters().broadcast[L.index]++;)
-        ap_uint<W> rest = pending;
         if (pending != 0) {
             int q = 0;
             for (int i = W - 1; i >= 0; i--) {  // priority encoder: lowest set bit
@@ -61,12 +70,27 @@ SCAN:
 #pragma HLS UNROLL
                 fifo[p].write(tok);
             }
-            rest[q] = 0;
         }
+        // The mask without its lowest set bit: whether the window is done
+        // does not wait for the encoder.
+        const ap_uint<W> rest = pending & ap_uint<W>(pending - 1);
+        ap_uint<W> pending_next = rest;
         if (rest == 0) {
-            if (base >= k) break;
-            // Every bank read once, at a constant bank index; the slice mux
-            // below picks the lanes (no variable bank select).
+            if (next_valid) {
+                for (int i = 0; i < W; i++) {
+#pragma HLS UNROLL
+                    window[i] = next_window[i];
+                }
+                pending_next = next_pending;
+                g_cur = g_next;
+                next_valid = false;
+            } else if (base >= k) {
+                break;
+            }
+        }
+        if (!next_valid && base < k) {
+            // Every bank and lane read once, at constant indices; the slice
+            // mux below picks the lanes (no variable bank select).
             act_t words[N][F];
 #pragma HLS ARRAY_PARTITION variable=words complete dim=0
             for (int b = 0; b < N; b++) {
@@ -83,18 +107,19 @@ SCAN:
 #pragma HLS UNROLL
                     if (slice == s) a = words[(s * W + i) % N][(s * W + i) / N];
                 }
-                window[i] = (base + i < k) ? a : act_t(0);
-                rest[i] = window[i] != 0;
+                next_window[i] = (base + i < k) ? a : act_t(0);
+                next_pending[i] = next_window[i] != 0;
             }
-            g_cur = g_next;
-            g_next += W;
+            next_valid = true;
+            g_next = g_load;
+            g_load += W;
             base += W;
             if (++slice == S) {
                 slice = 0;
                 row++;
             }
         }
-        pending = rest;
+        pending = pending_next;
     }
     token_t end;
     end.g = 0;

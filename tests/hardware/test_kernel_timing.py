@@ -121,7 +121,9 @@ def test_loop_trip_counts_equal_the_timing_model(sim):
             for l, ql in enumerate(qm.layers):
                 t = simulate_layer(ql.encoded, acts, params)
                 np.testing.assert_array_equal(c["pe"][l], t.busy + 1, err_msg=f"layer {l} PE loop trips")
-                assert c["broadcast"][l] == t.broadcast_cycles + 1, f"layer {l} broadcaster trips"
+                assert c["broadcast"][l] == t.broadcast_cycles + params.broadcast_prologue == t.broadcast_cycles + 2, (
+                    f"layer {l} broadcaster trips"
+                )
                 m = ql.shape[0]
                 np.testing.assert_array_equal(c["epilogue"][l], local_rows(m, cfg.n_pes))
                 assert c["epilogue"][l].max() * params.epilogue_per_row + params.epilogue_fixed == t.epilogue_cycles
@@ -147,7 +149,7 @@ def test_counters_sum_over_vectors_and_layer_ranges(sim):
     want_pe2 = sum(simulate_layer(qm.layers[2].encoded, v, params).busy + 1 for v in h)
     np.testing.assert_array_equal(c["pe"][1], want_pe)
     np.testing.assert_array_equal(c["pe"][2], want_pe2)
-    assert c["broadcast"][1] == sum(simulate_layer(qm.layers[1].encoded, v, params).broadcast_cycles + 1 for v in x)
+    assert c["broadcast"][1] == sum(simulate_layer(qm.layers[1].encoded, v, params).broadcast_cycles + 2 for v in x)
     assert not c["pe"][0].any() and not c["broadcast"][0].any()  # layer 0 not run
 
 
@@ -163,18 +165,18 @@ def test_hand_worked_trip_counts():
     ql = QuantLayer("l", enc, np.array([0, 3]), np.zeros(m, np.int64), np.arange(m), 0, 0, 0, relu=False)
     s.load(QuantModel(cfg.to_hwparams(), [ql]).to_image())
     # Column 0: 3 weights + 18 // 4 = 4 padding entries = 7 iterations; column 1 (empty): 1; prologue: 1.
-    # Broadcaster: windows of 1, both non-zero: 2 emissions + 1 prologue.
+    # Broadcaster: windows of 1, both non-zero: 2 emissions + 2 prologue (prefetch window 0, make it current).
     s.run(np.array([[5, 7]]))
     c = s.counters()
-    assert (c["pe"][0, 0], c["broadcast"][0], c["epilogue"][0, 0]) == (9, 3, 23)
+    assert (c["pe"][0, 0], c["broadcast"][0], c["epilogue"][0, 0]) == (9, 4, 23)
     # a_0 = 0: the broadcaster spends a cycle on the all-zero window 0; the PE only sees column 1.
     s.run(np.array([[0, 7]]))
     c = s.counters()
-    assert (c["pe"][0, 0], c["broadcast"][0]) == (2, 3)
+    assert (c["pe"][0, 0], c["broadcast"][0]) == (2, 4)
     # All zero: two skipped windows; the PE only pops the end of the layer.
     s.run(np.array([[0, 0]]))
     c = s.counters()
-    assert (c["pe"][0, 0], c["broadcast"][0]) == (1, 3)
+    assert (c["pe"][0, 0], c["broadcast"][0]) == (1, 4)
     t = simulate_layer(
         enc, np.array([0, 0]), TimingParams.for_config(cfg, pipeline_fill=0, epilogue_per_row=0, epilogue_fixed=0)
     )

@@ -50,14 +50,16 @@ Cycle conventions (hand-worked tests follow exactly these):
   last item, each PE writes its local rows (bias, ReLU, requantise), one row
   per cycle, in parallel. ``pipeline_fill`` covers the PE pipeline stages
   (pointer read, entry read, multiply-accumulate, activation write), which EIE
-  has four of; in the FPGA kernel it also covers the one prologue iteration
-  of the broadcaster loop and of each PE loop (the first window load and the
-  first pointer fetch, which nothing precedes to overlap with).
+  has four of; in the FPGA kernel it also covers the prologue iterations
+  of the broadcaster loop and of each PE loop (the first window's prefetch
+  and its move into the current-window register, ``broadcast_prologue``; the
+  first pointer fetch), which nothing precedes to overlap with.
 * Busy cycles (what the kernel's C-simulation counters measure, docs/kernel.md):
   ``busy[p] = sum_t work_p[t]`` per PE, and ``broadcast_cycles = T +
   scan_cycles`` for the broadcaster (``scan_cycles`` = all-zero windows
   skipped; 0 with free skipping). The kernel's loop trip counts are exactly
-  these plus 1 (the prologue iteration); stalls lengthen cycles, not trips.
+  these plus the prologue iterations (``broadcast_prologue`` for the
+  broadcaster, 1 for each PE); stalls lengthen cycles, not trips.
 * Ideal cycles = entries of the broadcast columns summed over all PEs / N;
   ``efficiency = ideal / array time`` is the load-balance efficiency (fill and
   epilogue are excluded, they are not load imbalance).
@@ -101,6 +103,11 @@ class TimingParams:
     fifo_depth: int = 8
     clock_mhz: float = 800.0
     pipeline_fill: int = 4
+    # Broadcaster loop iterations before its first push: 2 in the FPGA kernel
+    # (prefetch window 0, then make it current: the memory read and the
+    # leading-non-zero detection are in different cycles); counted in
+    # pipeline_fill, here for the trip-count comparison with the C-simulation.
+    broadcast_prologue: int = 1
     epilogue_per_row: int = 1
     epilogue_fixed: int = 2
     slot_frees: str = "pop"
@@ -123,7 +130,7 @@ class TimingParams:
             raise ConfigError(f"fifo_depth={self.fifo_depth} must be an integer >= 1")
         if not self.clock_mhz > 0:
             raise ConfigError(f"clock_mhz={self.clock_mhz} must be positive")
-        for name in ("pipeline_fill", "epilogue_per_row", "epilogue_fixed"):
+        for name in ("pipeline_fill", "epilogue_per_row", "epilogue_fixed", "broadcast_prologue"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
         if self.lnzd_window is not None and (int(self.lnzd_window) != self.lnzd_window or self.lnzd_window < 1):
@@ -138,6 +145,10 @@ class TimingParams:
         values = dict(
             fifo_depth=int(config.fifo_depth),
             clock_mhz=float(config.clock),
+            # EIE's four pipeline stages plus the kernel's second broadcaster
+            # prologue iteration (the window prefetch, hls/eie_broadcast.hpp).
+            pipeline_fill=5,
+            broadcast_prologue=2,
             lnzd_window=int(config.lnzd_window),
             occupancy_mask=bool(getattr(config, "occupancy_mask", False)),
             stream=stream_params_for_config(config),
