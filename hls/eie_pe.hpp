@@ -255,13 +255,19 @@ struct PE {
     // row's sum is and what one entry adds to it. One flattened loop at
     // II=1: every iteration either processes one entry of the current column
     // (padding included) or, when the current column is empty, only moves
-    // on. In the iteration that processes a column's last entry (or its only
-    // cycle if it is empty) the PE pops the next token and reads ptr[j],
-    // ptr[j+1] from the two banks: EIE's pointer prefetch, so a column with
-    // n entries costs max(1, n) iterations. The loop starts on an empty
-    // pseudo-column, so iteration 0 is the only one that just fetches:
-    // trips = 1 + sum max(1, n). The end token is popped by the last entry's
-    // iteration, which then leaves.
+    // on. The next column is looked up one column ahead: a lookahead
+    // register holds the next token's activation and its pointers ptr[j],
+    // ptr[j+1] (read from the two banks when the token was popped). The
+    // iteration that finishes a column (its last entry, or its only cycle if
+    // it is empty) takes the lookahead as the current column, and an empty
+    // lookahead is refilled from the FIFO in the same iteration. So the pop
+    // and the pointer reads never wait on pointers read in the same cycle
+    // (issue 13 item 3: the FIFO pop, the pointer read, the compares and the
+    // next read were one cycle), and a column with n entries still costs
+    // max(1, n) iterations. The loop starts on an empty pseudo-column with an
+    // empty lookahead: iteration 0 only fills the lookahead, iteration 1 only
+    // takes it, so trips = 2 + sum max(1, n). The end token leaves the loop
+    // when it is taken, in the last entry's iteration.
     template <class Acc>
     static void accumulate(const layer_t& L, int rows, hls::stream<token_t>& fifo, const word_t entries[ENTRY_DEPTH],
                            const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
@@ -271,6 +277,9 @@ struct PE {
         ptr_t e = 0, e_end = 0;
         act_t a = 0;
         int row = -1;
+        ptr_t next_start = 0, next_end = 0;
+        act_t next_a = 0;
+        bool next_valid = false, next_last = false;
         // EIE's bypass: the last two writes, forwarded when the same row is
         // read again before its write has reached the memory. The registers
         // cover a row revisited 1 or 2 iterations later; the memory itself
@@ -309,14 +318,29 @@ struct PE {
                 }
             }
             const ptr_t e_next = next_ptr(e);
-            if (!has_entry || e_next == e_end) {
-                const token_t t = fifo.read();
-                if (t.last) break;
-                column_range(ptr_even, ptr_odd, t.g, e, e_end);
-                a = t.val;
+            const bool done = !has_entry || e_next == e_end;
+            bool took = false;
+            if (done && next_valid) {
+                if (next_last) break;
+                e = next_start;
+                e_end = next_end;
+                a = next_a;
                 row = -1;
-            } else {
+                took = true;
+            } else if (!done) {
                 e = e_next;
+            }
+            // Non-blocking: a PE with entries left keeps working while its
+            // FIFO is empty (only a PE that is waiting spins, as it would
+            // stall on a blocking read).
+            if ((took || !next_valid) && !fifo.empty()) {
+                const token_t t = fifo.read();
+                next_last = t.last;
+                next_a = t.val;
+                if (!t.last) column_range(ptr_even, ptr_odd, t.g, next_start, next_end);
+                next_valid = true;
+            } else if (took) {
+                next_valid = false;
             }
         }
     }

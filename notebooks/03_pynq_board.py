@@ -203,21 +203,24 @@ RESULTS["modelled_us"] = modelled_us
 # %% [markdown]
 # What the model counts is what the kernel does: the C-simulation counts
 # the iterations of each PE's accumulation loop (docs/kernel.md), and for
-# every layer and PE that is the model's busy cycles plus one (the loop's
-# prologue), summed over the vectors of the last run. (The board has no
+# every layer and PE that is the model's busy cycles plus the loop's prologue
+# (`params.pe_prologue`: two iterations that fill and take the PE's
+# one-column lookahead), summed over the vectors of the last run. (The board has no
 # such counters; there the wall time above is the measurement.)
 
 # %%
 if not ON_BOARD:
     acc.run_int(inputs[0])
     trips = acc.registers.sim.counters()["pe"][: len(qm.layers)]
-    model_trips = np.array([sum(t.layers[i].busy + 1 for t in timings) for i in range(len(qm.layers))])
+    model_trips = np.array(
+        [sum(t.layers[i].busy + params.pe_prologue for t in timings) for i in range(len(qm.layers))]
+    )
     RESULTS["trip_counts_match"] = bool(np.array_equal(trips, model_trips))
-    print("C-simulation PE loop trips equal the timing model's busy cycles + 1:", RESULTS["trip_counts_match"])
+    print("C-simulation PE loop trips equal the timing model's busy cycles + prologue:", RESULTS["trip_counts_match"])
 
     fig, axes = plt.subplots(1, len(qm.layers), figsize=(13, 3.2), sharey=False)
     for i, ax in enumerate(axes):
-        ax.bar(np.arange(config.n_pes) - 0.2, model_trips[i], 0.4, label="timing model (busy + 1)")
+        ax.bar(np.arange(config.n_pes) - 0.2, model_trips[i], 0.4, label="timing model (busy + prologue)")
         ax.bar(np.arange(config.n_pes) + 0.2, trips[i], 0.4, label="C-simulation loop trips")
         ax.set_xlabel("PE")
         ax.set_title(f"{qm.layers[i].name}, {len(inputs[0])} images")

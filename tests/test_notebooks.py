@@ -264,5 +264,5 @@ def test_board_notebook_runs_in_cosimulation(kernel_env):
     assert res["accuracy"] > 0.85
     assert all(c > 0 for c in res["modelled_cycles"])
     assert res["modelled_us"] > 0
-    # The C-simulation's PE loop trip counts are the timing model's busy cycles + 1.
+    # The C-simulation's PE loop trip counts are the timing model's busy cycles + the PE prologue.
     assert res["trip_counts_match"] is True

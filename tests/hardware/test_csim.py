@@ -248,7 +248,7 @@ def test_same_row_revisited_one_two_and_three_columns_apart(name):
     np.testing.assert_array_equal(got, Emulator(qm).run_layers(x))
     np.testing.assert_array_equal(got, dense_reference(qm, x))
     # Each broadcast column is one iteration in every PE, so column distance = pipeline distance.
-    np.testing.assert_array_equal(s.counters()["pe"][0], 3 * (1 + k) - 2)
+    np.testing.assert_array_equal(s.counters()["pe"][0], 3 * (2 + k) - 2)
     # Hand check of local row 1 of PE 0 on the first (all non-zero) vector.
     j1 = np.flatnonzero(local == 1)
     w1 = cb[codes.reshape(k, n)[j1, 0]]

@@ -105,7 +105,8 @@ def local_rows(m: int, n: int) -> np.ndarray:
 def test_loop_trip_counts_equal_the_timing_model(sim):
     cfg, s = sim
     params = TimingParams.for_config(cfg)
-    assert params.lnzd_window == cfg.lnzd_window and params.fifo_depth == cfg.fifo_depth
+    # The model's FIFO is the kernel's plus the PE's lookahead register.
+    assert params.lnzd_window == cfg.lnzd_window and params.fifo_depth == cfg.fifo_depth + 1
     for seed in range(2):
         qm = random_model(cfg, seed)
         emu = Emulator(qm)
@@ -120,7 +121,10 @@ def test_loop_trip_counts_equal_the_timing_model(sim):
             acts = x
             for l, ql in enumerate(qm.layers):
                 t = simulate_layer(ql.encoded, acts, params)
-                np.testing.assert_array_equal(c["pe"][l], t.busy + 1, err_msg=f"layer {l} PE loop trips")
+                np.testing.assert_array_equal(
+                    c["pe"][l], t.busy + params.pe_prologue, err_msg=f"layer {l} PE loop trips"
+                )
+                assert params.pe_prologue == 2
                 assert c["broadcast"][l] == t.broadcast_cycles + params.broadcast_prologue == t.broadcast_cycles + 2, (
                     f"layer {l} broadcaster trips"
                 )
@@ -145,8 +149,8 @@ def test_counters_sum_over_vectors_and_layer_ranges(sim):
     s.run(x, 1, 2)
     c = s.counters()
     h = emu.run_layers(x, 1, 1)
-    want_pe = sum(simulate_layer(qm.layers[1].encoded, v, params).busy + 1 for v in x)
-    want_pe2 = sum(simulate_layer(qm.layers[2].encoded, v, params).busy + 1 for v in h)
+    want_pe = sum(simulate_layer(qm.layers[1].encoded, v, params).busy + 2 for v in x)
+    want_pe2 = sum(simulate_layer(qm.layers[2].encoded, v, params).busy + 2 for v in h)
     np.testing.assert_array_equal(c["pe"][1], want_pe)
     np.testing.assert_array_equal(c["pe"][2], want_pe2)
     assert c["broadcast"][1] == sum(simulate_layer(qm.layers[1].encoded, v, params).broadcast_cycles + 2 for v in x)
@@ -164,19 +168,20 @@ def test_hand_worked_trip_counts():
     enc = encode(rows, cols, np.ones(rows.size, int), (m, 2), 1, 2, 1)
     ql = QuantLayer("l", enc, np.array([0, 3]), np.zeros(m, np.int64), np.arange(m), 0, 0, 0, relu=False)
     s.load(QuantModel(cfg.to_hwparams(), [ql]).to_image())
-    # Column 0: 3 weights + 18 // 4 = 4 padding entries = 7 iterations; column 1 (empty): 1; prologue: 1.
+    # Column 0: 3 weights + 18 // 4 = 4 padding entries = 7 iterations; column 1 (empty): 1; prologue: 2
+    # (fill the lookahead register, take it).
     # Broadcaster: windows of 1, both non-zero: 2 emissions + 2 prologue (prefetch window 0, make it current).
     s.run(np.array([[5, 7]]))
     c = s.counters()
-    assert (c["pe"][0, 0], c["broadcast"][0], c["epilogue"][0, 0]) == (9, 4, 23)
+    assert (c["pe"][0, 0], c["broadcast"][0], c["epilogue"][0, 0]) == (10, 4, 23)
     # a_0 = 0: the broadcaster spends a cycle on the all-zero window 0; the PE only sees column 1.
     s.run(np.array([[0, 7]]))
     c = s.counters()
-    assert (c["pe"][0, 0], c["broadcast"][0]) == (2, 4)
+    assert (c["pe"][0, 0], c["broadcast"][0]) == (3, 4)
     # All zero: two skipped windows; the PE only pops the end of the layer.
     s.run(np.array([[0, 0]]))
     c = s.counters()
-    assert (c["pe"][0, 0], c["broadcast"][0]) == (1, 4)
+    assert (c["pe"][0, 0], c["broadcast"][0]) == (2, 4)
     t = simulate_layer(
         enc, np.array([0, 0]), TimingParams.for_config(cfg, pipeline_fill=0, epilogue_per_row=0, epilogue_fixed=0)
     )

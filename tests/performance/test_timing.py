@@ -311,7 +311,8 @@ def test_params_for_config_and_validation():
 
     c = AcceleratorConfig(n_pes=4, fifo_depth=3, clock_mhz=150)
     p = TimingParams.for_config(c)
-    assert (p.fifo_depth, p.clock_mhz, p.lnzd_window) == (3, 150.0, 4)
+    # The FIFO plus the PE's one-column lookahead register (hls/eie_pe.hpp).
+    assert (p.fifo_depth, p.clock_mhz, p.lnzd_window) == (3 + 1, 150.0, 4)
     assert TimingParams.for_config(c.replace(lnzd_window=8)).lnzd_window == 8
     assert TimingParams.for_config(c.replace(lnzd_window=2), pipeline_fill=0).pipeline_fill == 0
     assert TimingParams().lnzd_window is None  # the EIE ASIC default: free zero skipping

@@ -59,7 +59,7 @@ Cycle conventions (hand-worked tests follow exactly these):
   scan_cycles`` for the broadcaster (``scan_cycles`` = all-zero windows
   skipped; 0 with free skipping). The kernel's loop trip counts are exactly
   these plus the prologue iterations (``broadcast_prologue`` for the
-  broadcaster, 1 for each PE); stalls lengthen cycles, not trips.
+  broadcaster, ``pe_prologue`` for each PE); stalls lengthen cycles, not trips.
 * Ideal cycles = entries of the broadcast columns summed over all PEs / N;
   ``efficiency = ideal / array time`` is the load-balance efficiency (fill and
   epilogue are excluded, they are not load imbalance).
@@ -108,6 +108,9 @@ class TimingParams:
     # leading-non-zero detection are in different cycles); counted in
     # pipeline_fill, here for the trip-count comparison with the C-simulation.
     broadcast_prologue: int = 1
+    # PE loop iterations before its first column: 2 in the FPGA kernel (fill
+    # the one-column lookahead register, then take it); also in pipeline_fill.
+    pe_prologue: int = 1
     epilogue_per_row: int = 1
     epilogue_fixed: int = 2
     slot_frees: str = "pop"
@@ -130,7 +133,7 @@ class TimingParams:
             raise ConfigError(f"fifo_depth={self.fifo_depth} must be an integer >= 1")
         if not self.clock_mhz > 0:
             raise ConfigError(f"clock_mhz={self.clock_mhz} must be positive")
-        for name in ("pipeline_fill", "epilogue_per_row", "epilogue_fixed", "broadcast_prologue"):
+        for name in ("pipeline_fill", "epilogue_per_row", "epilogue_fixed", "broadcast_prologue", "pe_prologue"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
         if self.lnzd_window is not None and (int(self.lnzd_window) != self.lnzd_window or self.lnzd_window < 1):
@@ -143,12 +146,17 @@ class TimingParams:
         ``overrides`` replace any other field (e.g. ``pipeline_fill``).
         """
         values = dict(
-            fifo_depth=int(config.fifo_depth),
+            # The PE's lookahead register holds one popped token besides its
+            # FIFO's fifo_depth: a FIFO slot frees when the token before is
+            # taken, one column earlier than the pop of a PE without it.
+            fifo_depth=int(config.fifo_depth) + 1,
             clock_mhz=float(config.clock),
             # EIE's four pipeline stages plus the kernel's second broadcaster
-            # prologue iteration (the window prefetch, hls/eie_broadcast.hpp).
-            pipeline_fill=5,
+            # prologue iteration (the window prefetch, hls/eie_broadcast.hpp)
+            # and the PE's (its lookahead register's first fill, hls/eie_pe.hpp).
+            pipeline_fill=6,
             broadcast_prologue=2,
+            pe_prologue=2,
             lnzd_window=int(config.lnzd_window),
             occupancy_mask=bool(getattr(config, "occupancy_mask", False)),
             stream=stream_params_for_config(config),
