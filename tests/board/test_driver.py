@@ -171,3 +171,71 @@ def test_driver_waits_for_done_when_start_takes_effect_late():
 
     got = acc.run_int(x)
     assert np.array_equal(got, want)
+
+
+def test_interrupt_driven_run_equals_polling(setup):
+    """run_async waits for the ap_done interrupt (pynq.Interrupt on a board; its co-simulated
+    stand-in here): it enables the interrupt once (IER bit 0, GIE), acknowledges it (ISR is
+    toggle-on-write) and returns the same integers as the polling run, with a late start too."""
+    import asyncio
+
+    from eie.board.driver import GIE, IER, ISR
+
+    qm, x, _, config = setup
+    acc = CoSimAccelerator(config)
+    acc.load(qm)
+    want = acc.run(x)
+    acc.registers.start_latency = 4  # the start takes effect while the driver waits
+    got = asyncio.run(acc.run_async(x))
+    np.testing.assert_array_equal(got, want)
+    irq = acc.registers.irq
+    assert (irq[GIE], irq[IER], irq[ISR]) == (1, 1, 0)  # enabled, and this call's interrupt acknowledged
+    assert acc.interrupt.waits == 1
+    np.testing.assert_array_equal(asyncio.run(acc.run_async(x[:2])), want[:2])
+    assert acc.interrupt.waits == 2
+
+
+def test_interrupt_path_refuses_an_overlay_without_it(setup):
+    import asyncio
+
+    qm, x, _, config = setup
+    acc = CoSimAccelerator(config, interrupt=False)
+    acc.load(qm)
+    with pytest.raises(EIEError, match="does not wire the kernel's interrupt"):
+        asyncio.run(acc.run_async(x))
+    assert acc.run(x).shape == (x.shape[0], qm.out_features)  # polling still works
+
+
+def test_benchmark_reports_latency_throughput_and_what_measured_it(setup):
+    qm, x, _, config = setup
+    acc = CoSimAccelerator(config)
+    acc.load(qm)
+    starts = acc.registers.starts
+    r = acc.benchmark(x, runs=5)
+    assert acc.registers.starts - starts == 6  # one warm-up call, then the timed runs
+    assert (r["runs"], r["batch"]) == (5, x.shape[0])
+    for key in ("latency_us", "kernel_us"):
+        s = r[key]
+        assert 0 < s["min"] <= s["median"] <= s["max"] and s["min"] <= s["mean"] <= s["max"]
+    # The kernel's share of a call cannot exceed the call.
+    assert r["kernel_us"]["min"] <= r["latency_us"]["max"]
+    assert r["throughput_vectors_per_s"] == pytest.approx(x.shape[0] / (r["latency_us"]["median"] * 1e-6))
+    assert "not a hardware measurement" in r["source"]
+    t = acc.throughput_test(runs=2, batch=4)
+    assert (t["runs"], t["batch"]) == (2, 4)
+    with pytest.raises(EIEError, match="runs=0"):
+        acc.benchmark(x, runs=0)
+
+
+def test_interrupt_that_never_comes_times_out(setup):
+    import asyncio
+
+    from eie.errors import KernelTimeout
+
+    qm, x, _, config = setup
+    acc = CoSimAccelerator(config)
+    acc.load(qm)
+    acc.kernel.timeout_s = 0.2
+    acc.registers.start_latency = 10**12  # the kernel never finishes
+    with pytest.raises(KernelTimeout, match="no interrupt after"):
+        asyncio.run(acc.run_async(x))

@@ -10,9 +10,11 @@ use it where no board is present.
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
-from eie.board.driver import AP_DONE, AP_IDLE, AP_START, EIEKernel, KernelMethods
+from eie.board.driver import AP_DONE, AP_IDLE, AP_START, GIE, IER, ISR, EIEKernel, KernelMethods
 from eie.errors import EIEError
 from eie.hardware.abi import KERNEL_STATUS, MODE_LOAD, MODE_RUN
 
@@ -69,6 +71,8 @@ class CSimRegisters:
         # (the IP still shows its previous idle state), as a slow bus might.
         self.start_latency = 0
         self._pending = 0
+        # Interrupt registers (ap_ctrl_hs): global enable, IP enable, status.
+        self.irq = {GIE: 0, IER: 0, ISR: 0}
 
     def write_reg(self, name: str, value: int) -> None:
         if not 0 <= int(value) < 1 << 32:
@@ -77,6 +81,26 @@ class CSimRegisters:
 
     def read_reg(self, name: str) -> int:
         return self.regs.get(name, 0)
+
+    def write_at(self, offset: int, value: int) -> None:
+        if offset not in self.irq:
+            raise EIEError(f"no control register at offset {offset:#x}")
+        if offset == ISR:
+            self.irq[ISR] ^= int(value) & 0x1  # toggle-on-write
+        else:
+            self.irq[offset] = int(value) & 0x1
+
+    def read_at(self, offset: int) -> int:
+        if offset not in self.irq:
+            raise EIEError(f"no control register at offset {offset:#x}")
+        return self.irq[offset]
+
+    def tick(self) -> None:
+        """One bus cycle of a start that has not yet taken effect (see start_latency)."""
+        if self._pending:
+            self._pending -= 1
+            if not self._pending:
+                self._execute()
 
     def read_ctrl(self) -> int:
         if self._pending:
@@ -130,18 +154,42 @@ class CSimRegisters:
             status = _CODE["bad_mode"]
         self.regs["ap_return"] = status & 0xFFFFFFFF
         self.ctrl = AP_DONE | AP_IDLE
+        if self.irq[GIE] and self.irq[IER] & 0x1:
+            self.irq[ISR] |= 0x1
+
+
+class CoSimInterrupt:
+    """A stand-in for pynq.Interrupt on the co-simulated IP: ``await wait()`` until the status bit is set."""
+
+    def __init__(self, registers: CSimRegisters):
+        self.registers = registers
+        self.waits = 0
+
+    async def wait(self) -> None:
+        self.waits += 1
+        while not self.registers.irq[ISR] & 0x1:
+            self.registers.tick()
+            await asyncio.sleep(0)
 
 
 class CoSimAccelerator(KernelMethods):
     """The driver of ``eie.board.driver`` on the C-simulation of ``config``'s kernel."""
 
-    def __init__(self, config):
+    def __init__(self, config, interrupt: bool = True):
         from eie.hardware.csim import CSim
 
         self.config = config
         self.memory = HostMemory()
         self.registers = CSimRegisters(CSim(config), self.memory)
-        self.kernel = EIEKernel(self.registers, self.memory.allocate)
+        # As on an overlay built by overlays/build_overlay.tcl, the interrupt is wired;
+        # interrupt=False is an overlay without it.
+        self.interrupt = CoSimInterrupt(self.registers) if interrupt else None
+        self.kernel = EIEKernel(
+            self.registers,
+            self.memory.allocate,
+            interrupt=self.interrupt,
+            timing_source="co-simulation: host wall clock around the C model, not a hardware measurement",
+        )
 
 
 def _as_int32(value: int) -> int:

@@ -8,6 +8,8 @@ and passes ``pynq.allocate`` buffers to its AXI4 master ports:
     ol = pynq.Overlay("eie.bit")
     ol.eie.load(qmodel_or_image)        # copy the model image on chip
     y = ol.eie.run(x)                   # float in, float out
+    y = await ol.eie.run_async(x)       # the same, waiting for the interrupt
+    ol.eie.benchmark(x, runs=100)       # latency and throughput, measured
 
 The protocol itself lives in ``EIEKernel``, which needs only a register port
 and an allocator. The board supplies pynq's; the tests supply one backed by
@@ -17,6 +19,7 @@ This module imports numpy and, if present, pynq; nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -36,8 +39,10 @@ except ImportError:  # pragma: no cover - exercised only where pynq is missing
     _DefaultIP = object
     _pynq_allocate = None
 
-# AXI4-Lite block-level control register (ap_ctrl_hs), fixed at offset 0.
-CTRL = 0x00
+# AXI4-Lite block-level control registers (ap_ctrl_hs), at fixed offsets:
+# control, global interrupt enable, IP interrupt enable and status (bit 0:
+# ap_done; the status bit is toggle-on-write).
+CTRL, GIE, IER, ISR = 0x00, 0x04, 0x08, 0x0C
 AP_START, AP_DONE, AP_IDLE = 0x1, 0x2, 0x4
 
 
@@ -50,6 +55,10 @@ class RegisterPort(Protocol):
 
     def read_ctrl(self) -> int: ...
 
+    def write_at(self, offset: int, value: int) -> None: ...
+
+    def read_at(self, offset: int) -> int: ...
+
 
 def _address(buf) -> int:
     for attr in ("device_address", "physical_address"):
@@ -61,12 +70,25 @@ def _address(buf) -> int:
 class EIEKernel:
     """The load / run protocol of the kernel, independent of where it runs."""
 
-    def __init__(self, port: RegisterPort, allocate: Callable, timeout_s: float = 10.0):
+    def __init__(
+        self,
+        port: RegisterPort,
+        allocate: Callable,
+        timeout_s: float = 10.0,
+        interrupt=None,
+        timing_source: str = "host wall clock",
+    ):
         self.port = port
         self.allocate = allocate
         self.timeout_s = timeout_s
+        # An object with ``async wait()`` that returns when the kernel's
+        # interrupt fires (pynq.Interrupt where the overlay wires it).
+        self.interrupt = interrupt
+        self.timing_source = timing_source
         self.model: QuantModel | None = None
         self._image_buf = None
+        self.last_kernel_s = 0.0  # start to done seen, of the last call
+        self._irq_enabled = False
 
     # -- low level -----------------------------------------------------
     def _set_pointer(self, name: str, buf) -> None:
@@ -75,6 +97,7 @@ class EIEKernel:
         self.port.write_reg(f"{name}_2", (addr >> 32) & 0xFFFFFFFF)
 
     def _call(self, when: str) -> int:
+        t0 = time.perf_counter()
         self.port.write_ctrl(AP_START)
         start = time.monotonic()
         deadline = start + self.timeout_s
@@ -95,6 +118,37 @@ class EIEKernel:
             if pause:
                 time.sleep(pause)
             pause = min(1e-3, pause * 2 or 1e-6)
+        self.last_kernel_s = time.perf_counter() - t0
+        return self._status(when)
+
+    async def _call_async(self, when: str) -> int:
+        """Start the kernel and wait for its ap_done interrupt instead of polling."""
+        if self.interrupt is None:
+            raise EIEError(
+                "this overlay does not wire the kernel's interrupt to the PS (no ip.interrupt); "
+                "use run() (polling), or rebuild the overlay with overlays/build_overlay.tcl"
+            )
+        if not self._irq_enabled:
+            self.port.write_at(IER, 0x1)  # ap_done
+            self.port.write_at(GIE, 0x1)
+            self._irq_enabled = True
+        t0 = time.perf_counter()
+        self.port.write_ctrl(AP_START)
+        try:
+            await asyncio.wait_for(self.interrupt.wait(), self.timeout_s)
+        except asyncio.TimeoutError:
+            waited = time.perf_counter() - t0
+            raise KernelTimeout(
+                when,
+                waited,
+                f"kernel timeout in mode {when}: no interrupt after {waited:.3g} s (timeout {self.timeout_s:g} s)",
+            ) from None
+        self.last_kernel_s = time.perf_counter() - t0
+        self.port.write_at(ISR, 0x1)  # acknowledge (toggle-on-write)
+        self.port.read_ctrl()  # clears ap_done, as the polling path does
+        return self._status(when)
+
+    def _status(self, when: str) -> int:
         status = self.port.read_reg("ap_return") & 0xFFFFFFFF
         if status >= 1 << 31:
             status -= 1 << 32
@@ -134,6 +188,12 @@ class EIEKernel:
 
     def run_int(self, x_int: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
         """Integer inputs (B x K, physical order) through layers first..last; physical outputs."""
+        x, first, last, m = self._check_run(x_int, first, last)
+        xin, yout = self._prepare_run(x, first, last, m)
+        self._call("run")
+        return self._finish_run(xin, yout)
+
+    def _check_run(self, x_int: np.ndarray, first: int, last: int | None):
         if self.model is None:
             raise EIEError("no model loaded: call load() first")
         qm = self.model
@@ -153,6 +213,16 @@ class EIEKernel:
         a = qm.params.act_bits
         if x.size and (x.min() < -(1 << (a - 1)) or x.max() > (1 << (a - 1)) - 1):
             raise EIEError(f"input integers exceed the signed {a}-bit activation range")
+        return x, first, last, m
+
+    async def run_int_async(self, x_int: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
+        """``run_int`` that waits for the kernel's interrupt (asyncio) instead of polling its status."""
+        x, first, last, m = self._check_run(x_int, first, last)
+        xin, yout = self._prepare_run(x, first, last, m)
+        await self._call_async("run")
+        return self._finish_run(xin, yout)
+
+    def _prepare_run(self, x: np.ndarray, first: int, last: int, m: int):
         xin = self.allocate(shape=x.shape, dtype=np.int64)
         yout = self.allocate(shape=(x.shape[0], m), dtype=np.int64)
         xin[:] = x
@@ -169,7 +239,9 @@ class EIEKernel:
         )
         for name, value in run_regs:
             self.port.write_reg(name, value)
-        self._call("run")
+        return xin, yout
+
+    def _finish_run(self, xin, yout) -> np.ndarray:
         _sync_from_device(yout)
         out = np.array(yout, dtype=np.int64)
         for b in (xin, yout):
@@ -187,8 +259,70 @@ class EIEKernel:
         y = dequantize_output(qm, unpermute(qm, self.run_int(quantize_input(qm, x))))
         return y[0] if single else y
 
+    async def run_async(self, x: np.ndarray) -> np.ndarray:
+        """``run`` that waits for the kernel's interrupt (asyncio) instead of polling."""
+        qm = self._loaded()
+        x = real_array("inputs", x, EIEError)
+        if x.ndim not in (1, 2):
+            raise EIEError(f"inputs have shape {x.shape}; expected one vector (K,) or a batch (B, K)")
+        single = x.ndim == 1
+        y = dequantize_output(qm, unpermute(qm, await self.run_int_async(quantize_input(qm, x))))
+        return y[0] if single else y
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.argmax(np.atleast_2d(self.run(x)), axis=1)
+
+    def benchmark(self, x: np.ndarray | None = None, runs: int = 50, batch: int = 1, seed: int = 0) -> dict:
+        """Latency and throughput of ``runs`` calls, in the manner of FINN's ``throughput_test``.
+
+        ``x`` (float, B x K) or ``batch`` random inputs in the model's range.
+        Each call is timed twice: end to end (``run_int``: buffers, copies,
+        registers, the kernel) and the kernel alone (start written to done
+        seen). ``source`` says what clock measured them: on the board, the
+        board's; in co-simulation, the host running the C model, which is
+        not a hardware figure.
+        """
+        qm = self._loaded()
+        if int(runs) < 1:
+            raise EIEError(f"runs={runs} must be at least 1")
+        if x is None:
+            rng = np.random.default_rng(seed)
+            lim = 1 << min(qm.params.act_bits - 1, 8)
+            x_int = rng.integers(-lim, lim, size=(int(batch), qm.in_features))
+        else:
+            x_int = quantize_input(qm, np.atleast_2d(real_array("inputs", x, EIEError)))
+        self.run_int(x_int)  # warm-up: first-touch allocations, caches
+        total, kernel = [], []
+        for _ in range(int(runs)):
+            t0 = time.perf_counter()
+            self.run_int(x_int)
+            total.append(time.perf_counter() - t0)
+            kernel.append(self.last_kernel_s)
+
+        def stats(v: list[float]) -> dict:
+            a = np.asarray(v) * 1e6
+            return {
+                "min": float(a.min()),
+                "median": float(np.median(a)),
+                "mean": float(a.mean()),
+                "max": float(a.max()),
+            }
+
+        b = x_int.shape[0]
+        t_med, k_med = float(np.median(total)), float(np.median(kernel))
+        return {
+            "runs": int(runs),
+            "batch": int(b),
+            "latency_us": stats(total),
+            "kernel_us": stats(kernel),
+            "throughput_vectors_per_s": b / t_med if t_med > 0 else float("inf"),
+            "kernel_throughput_vectors_per_s": b / k_med if k_med > 0 else float("inf"),
+            "source": self.timing_source,
+        }
+
+    def throughput_test(self, runs: int = 50, batch: int = 16) -> dict:
+        """``benchmark`` on random inputs with a batch (FINN's driver name for it)."""
+        return self.benchmark(None, runs=runs, batch=batch)
 
     def _loaded(self) -> QuantModel:
         if self.model is None:
@@ -240,6 +374,12 @@ class _PynqRegisterPort:
     def read_ctrl(self) -> int:
         return int(self.ip.read(CTRL))
 
+    def write_at(self, offset: int, value: int) -> None:
+        self.ip.write(offset, int(value))
+
+    def read_at(self, offset: int) -> int:
+        return int(self.ip.read(offset))
+
 
 class KernelMethods:
     """The user-facing methods, shared by the board driver and its co-simulation."""
@@ -258,6 +398,15 @@ class KernelMethods:
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.kernel.predict(x)
 
+    async def run_async(self, x: np.ndarray) -> np.ndarray:
+        return await self.kernel.run_async(x)
+
+    def benchmark(self, x: np.ndarray | None = None, runs: int = 50, batch: int = 1) -> dict:
+        return self.kernel.benchmark(x, runs=runs, batch=batch)
+
+    def throughput_test(self, runs: int = 50, batch: int = 16) -> dict:
+        return self.kernel.throughput_test(runs=runs, batch=batch)
+
 
 class EIEAccelerator(KernelMethods, _DefaultIP):
     """pynq driver bound to the EIE kernel IP (see module docstring)."""
@@ -268,7 +417,14 @@ class EIEAccelerator(KernelMethods, _DefaultIP):
         if _pynq_allocate is None:
             raise EIEError("pynq is not installed: the board driver runs on a PYNQ image (pip install eie-pynq[board])")
         super().__init__(description=description)
-        self.kernel = EIEKernel(_PynqRegisterPort(self), _pynq_allocate)
+        # pynq gives the IP an `interrupt` attribute when the overlay connects its
+        # interrupt pin to an AXI interrupt controller (overlays/build_overlay.tcl).
+        self.kernel = EIEKernel(
+            _PynqRegisterPort(self),
+            _pynq_allocate,
+            interrupt=getattr(self, "interrupt", None),
+            timing_source="measured on the board: its clock, start written to ap_done seen",
+        )
 
 
 def open_overlay(bitfile: str, ip_name: str = "eie"):
