@@ -5,7 +5,9 @@ jinja2, pyyaml or torch) imports exactly the modules listed in
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from board_env import BOARD_ONLY
 
 BLOCKER = BOARD_ONLY + r"""
@@ -37,3 +39,18 @@ def test_board_side_imports_exactly_the_board_safe_set_with_numpy_only():
     assert out["bindto"] == ["eie-pynq.org:hls:eie_top:1.0"]
     # Using the board-safe modules pulls in no other eie module.
     assert out["loaded"] == out["safe"]
+
+
+def test_pynq_imports_the_driver_through_its_entry_point():
+    """pynq loads the `pynq.lib` entry points when an Overlay is created: ours names the driver
+    module, which is board-safe and binds the IP's VLNV, so no manual import is needed."""
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[2]
+    points = tomllib.loads((root / "pyproject.toml").read_text())["project"]["entry-points"]["pynq.lib"]
+    from eie.board import BOARD_SAFE
+    from eie.board.driver import EIEAccelerator
+    from eie.hardware.abi import VLNV
+
+    assert points == {"eie": "eie.board.driver"}
+    assert points["eie"] in BOARD_SAFE
+    assert EIEAccelerator.bindto == [VLNV]
