@@ -352,7 +352,7 @@ class Network:
             "compressed_model": model_path,
             "board": config.board,
             "n_pes": config.n_pes,
-            "next": f"vitis_hls -f build.tcl -tclargs {Path(rendered.out_dir).resolve()} csim csynth cosim export",
+            "next": f"eie build {Path(rendered.out_dir).resolve()} --steps csim csynth cosim export",
         }
 
 

@@ -274,7 +274,7 @@ def format_summary(s: dict) -> str:
         "",
         f"resource estimate for {r['board']}: BRAM36 {r['bram36']}/{r['board_bram36']}, "
         f"URAM {r['uram']}/{r['board_uram']}, DSP {r['dsp']}/{r['board_dsp']} (estimate, not synthesised)",
-        f"build directory (ready for: vitis_hls -f build.tcl -tclargs {s['build_dir']} csim csynth cosim export):",
+        f"build directory (ready for: eie build {s['build_dir']} --steps csim csynth cosim export):",
         f"  {s['build_dir']}",
         f"finished in {s['seconds']} s",
     ]

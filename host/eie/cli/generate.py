@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from eie.errors import ConfigError
     from eie.hardware.render import render
     from eie.hardware.resources import check_fits_board
+    from eie.hardware.sources import build_tcl
     from eie.hardware.target import describe_hardware, hardware_line, load_config, quantized_model
     from eie.hardware.testmodel import demo_model, random_inputs
     from eie.safeio import prepare_output_dir, refuse_inputs_in
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             "board_uram": est.board_uram,
             "board_dsp": est.board_dsp,
         },
-        "next": f"vitis_hls -f build.tcl -tclargs {result.out_dir} csim csynth",
+        "next": f"vitis_hls -f {build_tcl()} -tclargs {result.out_dir} csim csynth",
     }
     text = "\n".join(
         [

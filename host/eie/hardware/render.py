@@ -9,16 +9,14 @@ jinja2 is imported here only, never by the board-side modules.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from eie.errors import ConfigError
 from eie.format import image as img
 from eie.format.qmodel import QuantModel
-from eie.hardware import abi
+from eie.hardware import abi, sources
 from eie.hardware.config import AcceleratorConfig
 from eie.safeio import atomic_write
 
@@ -61,12 +59,8 @@ DESC_NAMES = (
 
 
 def hls_dir() -> Path:
-    """The template directory: $EIE_HLS_DIR, or hls/ at the repository root."""
-    env = os.environ.get("EIE_HLS_DIR")
-    d = Path(env) if env else Path(__file__).resolve().parents[3] / "hls"
-    if not (d / "eie_top.cpp.j2").is_file():
-        raise ConfigError(f"HLS templates not found in {d}; set EIE_HLS_DIR to the project's hls/ directory")
-    return d
+    """The template directory: $EIE_HLS_DIR, else the installed package data or hls/ of the checkout."""
+    return sources.hls_dir()
 
 
 def _env():

@@ -28,10 +28,10 @@ HLS_STEPS = ("csim", "csynth", "cosim", "export")
 
 
 def project_file(relative: str) -> Path:
-    """A file of the project beside hls/ (build.tcl, overlays/build_overlay.tcl)."""
-    from eie.hardware.render import hls_dir
+    """A file of the project beside hls/ (build.tcl, overlays/build_overlay.tcl): see eie.hardware.sources."""
+    from eie.hardware import sources
 
-    path = hls_dir().parent / relative
+    path = sources.project_file(relative)
     if not path.is_file():
         raise ConfigError(f"{relative} not found beside the HLS templates ({path}); reinstall eie-pynq")
     return path
