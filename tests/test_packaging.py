@@ -182,6 +182,17 @@ def test_the_installed_wheel_generates_and_verifies_without_the_checkout(wheel, 
     assert Path(where[0]).resolve() == site.resolve() / "eie" / "__init__.py"
     found = [Path(p).resolve() for p in where[1:]]
     assert found == [data / "hls", data / "build.tcl", data / "overlays", data / "notebooks"]
+    # `pynq get-notebooks` loads the pynq.notebooks entry point's module and copies its folder.
+    target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["pynq.notebooks"]
+    nb_path = json.loads(
+        eie(
+            "-c",
+            "import importlib, json; "
+            f"print(json.dumps(list(importlib.import_module({target['eie-pynq']!r}).__path__)))",
+        )
+    )
+    assert [Path(p).resolve() for p in nb_path] == [data / "notebooks"]
+    assert (data / "notebooks" / "03_pynq_board.ipynb").is_file()
 
     rng = np.random.default_rng(0)
     layers = [
