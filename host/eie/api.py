@@ -189,11 +189,14 @@ class Network:
         else:
             params = HWParams(self.n_pes, bits, self.index_bits)
         calib = self._calib
-        if calib is None:
+        if calib is None and self.kind == "lstm":
             rng = np.random.default_rng(0)
             shape = (64, *self._input_shape())
             calib = rng.standard_normal(shape)
-            self.notes.append("no data given: activation formats calibrated on standard-normal random inputs")
+            self.notes.append(
+                "no data given: the LSTM's activation formats are calibrated on standard-normal random inputs; "
+                "give data=... for your inputs' range"
+            )
         if self.kind == "lstm":
             from eie.arithmetic.lstm import quantize_lstm
 
@@ -201,7 +204,14 @@ class Network:
         else:
             from eie.arithmetic.quant import quantize
 
+            # Without data: the calibration stored with the model (compress --calib), else the default
+            # format, reported in the notes; never random data.
             self._quant = quantize(model, params, calib=calib)
+            if self._quant.info.get("calibration") == "default":
+                self.notes.append(
+                    f"no data given: activations use the default format ({self._quant.fa_in} fraction bits of "
+                    f"{params.act_bits}, range +-{2.0 ** (params.act_bits - 1 - self._quant.fa_in):g})"
+                )
         return self._quant
 
     def _input_shape(self) -> tuple[int, ...]:
@@ -429,8 +439,13 @@ def compress_file(
     init: str = "linear",
     seed: int = 0,
     progress: bool = False,
+    calib: str | None = None,
 ) -> tuple[dict, str]:
-    """Read a model file, compress it (optionally retraining), write it; (summary, text) for the CLI."""
+    """Read a model file, compress it (optionally retraining), write it; (summary, text) for the CLI.
+
+    ``calib``: a .npy of representative float inputs; their activation peaks
+    are stored with the model (``CompressedModel.calibrate``).
+    """
     from eie.compression.report import load_data, save_plot
     from eie.compression.report import sensitivity as scan
 
@@ -491,6 +506,18 @@ def compress_file(
         init=init,
     )
     model = net.compressed
+    calibration = None
+    if calib is not None:
+        if net.kind == "lstm":
+            raise ConfigError("--calib is supported for MLPs only; LSTMs are calibrated by the Python API (eie.api)")
+        from eie.format.vectors import load_vectors
+
+        x_calib = load_vectors(calib, model.in_features)
+        calibration = model.calibrate(x_calib)
+        net._calib, net._quant = x_calib, None  # the report's integer figures use the stored calibration
+    elif net.kind != "lstm":
+        # The report's integer figures are those of the image the tools will build: the default format.
+        net._calib, net._quant = None, None
     net.save(output)
     rows = _layer_rows(model)
     dense = sum(r["shape"][0] * r["shape"][1] for r in rows)
@@ -504,6 +531,7 @@ def compress_file(
             "dense": dense,
             "weight_bits": max(r["weight_bits"] for r in rows),
             "retrained": net.retrained,
+            "calibration": None if calibration is None else {"source": str(calib), **calibration},
             "report": rep.to_dict(),
         }
     )
@@ -514,6 +542,16 @@ def compress_file(
         )
     what = "compressed LSTM" if net.kind == "lstm" else "compressed model"
     text.append(f"wrote {output} ({what}): {len(rows)} layers, {kept} of {dense} weights kept")
+    if calibration is not None:
+        text.append(
+            f"calibration from {calib} ({calibration['samples']} inputs, peak |input| "
+            f"{calibration['peaks'][0]:g}) stored with the model"
+        )
+    else:
+        text.append(
+            "no --calib: the model stores no calibration; generate, verify, deploy and run will use the default "
+            "activation format (and warn) unless given --calib X.npy with representative inputs"
+        )
     text.append("")
     if d is None:
         text.append("per-layer weight reconstruction error (relative L2); give --data for accuracy figures:")

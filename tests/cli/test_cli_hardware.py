@@ -179,7 +179,7 @@ def test_default_config_is_the_boards_default():
 def test_quantized_model_sizes_the_default_and_checks_a_config(model, config):
     cfg, qm, xs = quantized_model(model, vectors=3)
     assert (cfg.board, cfg.n_pes) == (DEFAULT_BOARD, DEFAULT_PES) and qm.params == cfg.to_hwparams()
-    assert xs.shape == (16, 24)  # at least 16 calibration vectors
+    assert xs.shape == (16, 24)  # at least 16 test vectors (they set no scale)
     assert cfg.entry_depth < default_config().entry_depth  # sized from the model
     given, _, _ = quantized_model(model, config)
     assert given == AcceleratorConfig.from_yaml(config)  # a given configuration is used as it is

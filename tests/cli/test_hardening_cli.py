@@ -62,11 +62,13 @@ def test_input_values_that_are_not_numbers(files, tmp_path, capsys):
     assert refused(capsys, "verify", model, "--backend", "emulator", "--input", x) == (
         f"{x}: input has shape (100,); the model takes an array of shape (B, 24) or one vector of 24"
     )
-    # 5e-324 is a number: no OverflowError, a one-line verdict (the calibrated scale cannot be met)
+    # 5e-324 is a number: no OverflowError, a one-line verdict (the calibrated scale cannot be met).
+    # Only --calib sets scales; --input inputs are checked against the image as it is.
     np.save(x, np.full((2, 24), 5e-324))
     assert "the 32-bit accumulator could overflow" in refused(
-        capsys, "verify", model, "--backend", "emulator", "--input", x
+        capsys, "verify", model, "--backend", "emulator", "--calib", x
     )
+    assert main(["verify", str(model), "--backend", "emulator", "--input", str(x)]) == 0
 
 
 @pytest.mark.parametrize(

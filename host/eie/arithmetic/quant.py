@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from eie.compression.model import CompressedModel
+from eie.compression.model import CompressedModel, activation_peaks
 from eie.errors import ConfigError, OverflowRisk, real_array
 from eie.format.qmodel import HWParams, QuantLayer, QuantModel
 from eie.format.rowmap import check_perm, encode_layer, identity
@@ -154,12 +154,15 @@ def quantize(
     default_fa: int | None = None,
     guard_bits: int = 1,
     fit_accumulator: bool = True,
+    peaks: list[float] | None = None,
 ) -> QuantModel:
     """Turn a CompressedModel into the integer model the hardware runs.
 
     ``calib``: float inputs (B x K) used to pick the activation formats; without
-    it every layer uses ``default_fa`` (act_bits // 2) and the choice is
-    recorded in ``QuantModel.info['notes']``. ``row_maps``: None (EIE's
+    it, the peaks ``peaks`` (``eie.compression.model.activation_peaks``) or
+    else those stored with the model (``CompressedModel.calibrate``) set them;
+    with none of these every layer uses ``default_fa`` (act_bits // 2) and the
+    choice is recorded in ``QuantModel.info['notes']`` and ``info['calibration']``. ``row_maps``: None (EIE's
     interleave, the identity) or one permutation per layer
     (``perm[physical] = logical``, ``eie.format.rowmap``); for balanced rows
     compute them first with ``eie.performance.balance.balance_model``.
@@ -177,17 +180,24 @@ def quantize(
             raise ConfigError(f"layer {l.name!r} is ternary but uses codes other than 1 (+Wp) and 2 (-Wn)")
 
     # Activation formats: fa[0] for the input, fa[l+1] for layer l's output.
+    source = "inputs"
     if calib is not None:
         calib = np.atleast_2d(real_array("calibration inputs", calib, ConfigError))
         if calib.shape[1] != model.in_features:
             raise ConfigError(f"calibration inputs have {calib.shape[1]} features, the model takes {model.in_features}")
-        peaks = [float(np.max(np.abs(calib))) if calib.size else 0.0]
-        h = calib
-        for l in model.layers:
-            h = l.forward(h)
-            peaks.append(float(np.max(np.abs(h))) if h.size else 0.0)
+        peaks = activation_peaks(model.layers, calib)
+    elif peaks is not None:
+        source = "peaks"
+    elif getattr(model, "calibration", None) is not None:
+        source = "model"
+        peaks = list(model.calibration["peaks"])
+    if peaks is not None:
+        peaks = [float(p) for p in peaks]
+        if len(peaks) != n_layers + 1:
+            raise ConfigError(f"{len(peaks)} activation peaks given for {n_layers} layers (need {n_layers + 1})")
         fa = [activation_fa(p, a_bits, guard_bits) for p in peaks]
     else:
+        source = "default"
         d = a_bits // 2 if default_fa is None else int(default_fa)
         fa = [d] * (n_layers + 1)
         peaks = [None] * (n_layers + 1)
@@ -269,7 +279,12 @@ def quantize(
         )
         infos.append(info)
     qm = QuantModel(params, layers)
-    qm.info = {"layers": [x.to_dict() for x in infos], "notes": notes, "calibrated": calib is not None}
+    qm.info = {
+        "layers": [x.to_dict() for x in infos],
+        "notes": notes,
+        "calibrated": source != "default",
+        "calibration": source,
+    }
     return qm
 
 

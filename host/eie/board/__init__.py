@@ -27,4 +27,6 @@ BOARD_SAFE = (
     "eie.compression.lstm",
     "eie.arithmetic.lstm",
     "eie.board.backends",
+    # The deployment bundle's reader and runner (eie run BUNDLE --backend board).
+    "eie.board.bundle",
 )

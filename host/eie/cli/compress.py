@@ -29,6 +29,12 @@ def register(subparsers) -> None:
         "--data", metavar="DATA.npz", help="x_train, y_train, x_test, y_test: report float and compressed figures"
     )
     p.add_argument(
+        "--calib",
+        metavar="X.npy",
+        help="representative float inputs (B x K, e.g. training inputs): their activation peaks are stored with "
+        "the model and set the image's fixed-point formats in generate, verify, deploy and run",
+    )
+    p.add_argument(
         "--retrain", action="store_true", help="Deep Compression's prune-retrain-share-finetune (needs --data)"
     )
     p.add_argument("--ternary", action="store_true", help="TTQ for the middle layers, with retraining (needs --data)")
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from eie.api import compress_file
     from eie.safeio import refuse_same_path
 
-    refuse_same_path(args.output, [args.weights, args.data])
+    refuse_same_path(args.output, [args.weights, args.data, args.calib])
 
     summary, text = compress_file(
         args.weights,
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         init=args.init,
         seed=args.seed,
         progress=not args.json,
+        calib=args.calib,
     )
     emit(args, summary, text)
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from eie.cli.output import add_config_option, add_json_option, emit
+from eie.cli.output import add_calib_option, add_config_option, add_json_option, emit, warn_calibration
 
 
 def register(subparsers) -> None:
@@ -29,6 +29,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="write into the build directory even if it is non-empty and was not created by eie",
     )
+    add_calib_option(p)
     p.add_argument("--vectors", type=int, default=8, help="test vectors for the testbench (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random test vectors (default 0)")
     add_json_option(p)
@@ -41,19 +42,32 @@ def run(args: argparse.Namespace) -> int:
     from eie.hardware.render import render
     from eie.hardware.resources import check_fits_board
     from eie.hardware.sources import build_tcl
-    from eie.hardware.target import describe_hardware, hardware_line, load_config, quantized_model
+    from eie.hardware.target import calibration_info, describe_hardware, hardware_line, load_config, quantized_model
     from eie.hardware.testmodel import demo_model, random_inputs
     from eie.safeio import prepare_output_dir, refuse_inputs_in
 
     if args.vectors < 1:
         raise ConfigError(f"--vectors={args.vectors} must be at least 1")
     # The output directory: never the user's files, never the inputs (checked before any work).
-    refuse_inputs_in(args.output, ["config.yaml", "image.bin", "input.bin", "expected.bin"], [args.config, args.model])
-    prepare_output_dir(args.output, args.force)
+    refuse_inputs_in(
+        args.output, ["config.yaml", "image.bin", "input.bin", "expected.bin"], [args.config, args.model, args.calib]
+    )
+    if args.calib and not args.model:
+        raise ConfigError("--calib needs a MODEL.npz to calibrate")
+    calibration = None
     if args.model:
-        config, qm, xs = quantized_model(args.model, args.config, None, args.vectors, args.seed)
+        from eie.compression.model import CompressedModel
+        from eie.format.vectors import load_vectors
+
+        model = CompressedModel.load(args.model)
+        calib = load_vectors(args.calib, model.in_features) if args.calib else None
+        prepare_output_dir(args.output, args.force)
+        config, qm, xs = quantized_model(model, args.config, calib, args.vectors, args.seed)
         x_int = quantize_input(qm, xs[: args.vectors])
+        calibration = calibration_info(qm)
+        warn_calibration("generate", calibration)
     else:
+        prepare_output_dir(args.output, args.force)
         config = load_config(args.config)
         qm = demo_model(config, args.seed)
         x_int = random_inputs(qm, args.vectors, args.seed)
@@ -69,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         "n_pes": config.n_pes,
         "files": sorted(p.name for p in result.files),
         "vectors": result.vectors,
+        "calibration": calibration,
         "estimate": {
             "bram36": est.bram36,
             "uram": est.uram,

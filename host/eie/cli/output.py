@@ -34,3 +34,20 @@ def emit(args: argparse.Namespace, obj: dict, text: str | Callable[[], str]) -> 
         print(json.dumps(obj))
     else:
         print(text() if callable(text) else text)
+
+
+def add_calib_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--calib",
+        metavar="X.npy",
+        help="representative float inputs (B x K) that set the activation formats "
+        "(default: the calibration stored by 'eie compress --calib', else the default format, with a warning)",
+    )
+
+
+def warn_calibration(command: str, calibration: dict) -> None:
+    """One line on stderr when the image uses the default activation format (nothing calibrated it)."""
+    import sys
+
+    if calibration.get("warning"):
+        print(f"eie {command}: warning: {calibration['warning']}", file=sys.stderr)

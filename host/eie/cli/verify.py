@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from eie.cli.output import add_config_option, add_json_option, emit
+from eie.cli.output import add_calib_option, add_config_option, add_json_option, emit, warn_calibration
 
 
 def register(subparsers) -> None:
@@ -29,28 +29,33 @@ def register(subparsers) -> None:
     p.add_argument("--backend", choices=("emulator", "csim"), default="csim", help="backend to check (default csim)")
     p.add_argument("--vectors", type=int, default=8, help="random input vectors (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    p.add_argument("--input", help="inputs .npy (B x K floats) instead of random ones")
+    p.add_argument(
+        "--input", help="inputs .npy (B x K floats) to check instead of random ones (they set no scale: see --calib)"
+    )
+    add_calib_option(p)
     add_json_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from eie.arithmetic.emulator import Emulator, quantize_input
+    from eie.compression.model import CompressedModel
     from eie.errors import ConfigError, FormatError
     from eie.format.image import read_image
-    from eie.hardware.target import describe_hardware, hardware_line, quantized_model
+    from eie.format.vectors import load_vectors
+    from eie.hardware.target import calibration_info, describe_hardware, hardware_line, quantized_model
 
     if args.vectors < 1:
         raise ConfigError(f"--vectors={args.vectors} must be at least 1")
-    x_float = None
-    if args.input:
-        from eie.compression.model import CompressedModel
-        from eie.format.vectors import load_vectors
-
-        x_float = load_vectors(args.input, CompressedModel.load(args.model).in_features)
-    config, qm, xs = quantized_model(args.model, args.config, x_float, args.vectors, args.seed)
-    if x_float is None:
-        xs = xs[: args.vectors]
+    model = CompressedModel.load(args.model)
+    x_float = load_vectors(args.input, model.in_features) if args.input else None
+    calib = load_vectors(args.calib, model.in_features) if args.calib else None
+    # The image's scales come from the calibration (--calib, else the model's, else the default), never
+    # from the inputs being checked: verify checks the image generate and deploy write.
+    config, qm, xs = quantized_model(model, args.config, calib, args.vectors, args.seed)
+    calibration = calibration_info(qm)
+    warn_calibration("verify", calibration)
+    xs = x_float if x_float is not None else xs[: args.vectors]
     if xs.shape[1] != qm.in_features:
         raise FormatError(f"inputs have {xs.shape[1]} features, the model takes {qm.in_features}")
     x_int = quantize_input(qm, xs)
@@ -75,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         "outputs": int(want.size),
         "mismatches": mismatches,
         "bit_exact": mismatches == 0,
+        "calibration": calibration,
         "config": {
             "board": config.board,
             "n_pes": config.n_pes,

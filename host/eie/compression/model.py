@@ -43,6 +43,25 @@ def _meta_str(where: str, value) -> str:
     return value
 
 
+def check_calibration(cal, n_layers: int) -> dict[str, Any]:
+    """A stored calibration: ``peaks`` (n_layers + 1 finite values >= 0) and ``samples`` (>= 1)."""
+    if not isinstance(cal, dict):
+        raise FormatError(f"the model's calibration must be a mapping, got {cal!r}")
+    peaks = cal.get("peaks")
+    if (
+        not isinstance(peaks, list)
+        or len(peaks) != n_layers + 1
+        or not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in peaks)
+        or not all(np.isfinite(p) and p >= 0 for p in peaks)
+    ):
+        raise FormatError(
+            f"the model's calibration peaks must be {n_layers + 1} finite values >= 0 (inputs and each layer), "
+            f"got {peaks!r}; recompress with --calib"
+        )
+    samples = _meta_int("the model's calibration samples", cal.get("samples"), 1, 1 << 62)
+    return {"peaks": [float(p) for p in peaks], "samples": samples}
+
+
 @dataclass
 class CompressedLayer:
     """One fully-connected layer y = act(W x + b) after compression.
@@ -176,10 +195,27 @@ class CompressedLayer:
         )
 
 
+def activation_peaks(layers: list[CompressedLayer], x: np.ndarray) -> list[float]:
+    """max |value| of the inputs and of each layer's outputs on float inputs ``x`` (B x K).
+
+    What calibration measures: ``eie.arithmetic.quant.quantize`` picks each
+    activation format from these peaks (the same numbers whether it is given
+    the inputs or the peaks stored with the model).
+    """
+    h = np.atleast_2d(x)
+    peaks = [float(np.max(np.abs(h))) if h.size else 0.0]
+    for l in layers:
+        h = l.forward(h)
+        peaks.append(float(np.max(np.abs(h))) if h.size else 0.0)
+    return peaks
+
+
 @dataclass
 class CompressedModel:
     layers: list[CompressedLayer]
     settings: dict[str, Any] = field(default_factory=dict)
+    # The calibration stored with the model (``calibrate``): {"peaks": [input, layer 1, ...], "samples": B}.
+    calibration: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -191,9 +227,22 @@ class CompressedModel:
                     f"gives {prev.shape[0]} outputs"
                 )
 
+        if self.calibration is not None:
+            self.calibration = check_calibration(self.calibration, len(self.layers))
+
     @property
     def in_features(self) -> int:
         return self.layers[0].shape[1]
+
+    def calibrate(self, x: np.ndarray) -> dict[str, Any]:
+        """Measure the activation peaks on representative float inputs (B x K) and keep them with the model."""
+        x = np.atleast_2d(real_array("calibration inputs", x))
+        if x.ndim != 2 or x.shape[1] != self.in_features or x.shape[0] == 0:
+            raise FormatError(
+                f"calibration inputs have shape {x.shape}; the model takes (B, {self.in_features}) with B >= 1"
+            )
+        self.calibration = {"peaks": activation_peaks(self.layers, x), "samples": int(x.shape[0])}
+        return self.calibration
 
     @property
     def out_features(self) -> int:
@@ -211,6 +260,7 @@ class CompressedModel:
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
             "settings": self.settings,
+            **({} if self.calibration is None else {"calibration": self.calibration}),
             "layers": [
                 {
                     "name": l.name,
@@ -283,6 +333,6 @@ class CompressedModel:
             except FormatError as e:
                 raise FormatError(f"{path}: {e}") from None
         try:
-            return cls(layers=layers, settings=settings)
+            return cls(layers=layers, settings=settings, calibration=meta.get("calibration"))
         except FormatError as e:
             raise FormatError(f"{path}: {e}") from None

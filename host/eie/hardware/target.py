@@ -49,15 +49,45 @@ def load_config(path: str | Path | None = None, model: CompressedModel | None = 
     return AcceleratorConfig.from_yaml(path) if path else default_config(model)
 
 
-def calibration_inputs(
-    model: CompressedModel, x: np.ndarray | None = None, vectors: int = 16, seed: int = 0
-) -> np.ndarray:
-    """The given inputs, or standard-normal random ones (at least 16; the calibrated range is then theirs)."""
-    if x is not None:
-        return np.atleast_2d(x)
-    check_alloc(f"{max(vectors, 16)} random input vectors", (max(vectors, 16), model.in_features))
+def test_inputs(qm: QuantModel, vectors: int = 16, seed: int = 0) -> np.ndarray:
+    """Random float test vectors inside the range the image's input format covers.
+
+    For checking bit-exactness only: they never set a scale (calibration is
+    the user's data, stored with the model, or the reported default).
+    """
+    vectors = max(int(vectors), 1)
+    check_alloc(f"{vectors} random input vectors", (vectors, qm.in_features))
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((max(vectors, 16), model.in_features))
+    half = 2.0 ** (qm.params.act_bits - 1 - qm.fa_in)
+    return rng.uniform(-half, half, size=(vectors, qm.in_features))
+
+
+def calibration_info(qm: QuantModel) -> dict:
+    """Where the image's activation formats came from, for every command's output.
+
+    ``source``: ``"inputs"`` (--calib), ``"model"`` (stored by ``eie compress
+    --calib``), ``"peaks"`` or ``"default"``; ``input_range`` the float range
+    the input format covers; ``warning`` a sentence when nothing calibrated
+    the model (None otherwise).
+    """
+    info = getattr(qm, "info", {}) or {}
+    source = info.get("calibration", "default" if not info.get("calibrated") else "inputs")
+    a = qm.params.act_bits
+    half = 2.0 ** (a - 1 - qm.fa_in)
+    out = {
+        "source": source,
+        "calibrated": source != "default",
+        "input_frac_bits": int(qm.fa_in),
+        "input_range": [-half, half - 2.0**-qm.fa_in],
+        "warning": None,
+    }
+    if source == "default":
+        out["warning"] = (
+            f"no calibration: activations use the default format ({qm.fa_in} fraction bits of signed {a} bits, "
+            f"inputs and activations within +-{half:g}); values beyond saturate. Pass --calib X.npy with "
+            "representative inputs (to eie compress, to store it with the model)"
+        )
+    return out
 
 
 def quantized_model(
@@ -67,22 +97,26 @@ def quantized_model(
     vectors: int = 8,
     seed: int = 0,
 ) -> tuple[AcceleratorConfig, QuantModel, np.ndarray]:
-    """``(config, qm, float calibration inputs)``: the model quantised for an accelerator.
+    """``(config, qm, float test inputs)``: the model quantised for an accelerator.
 
     ``model``: a CompressedModel or the path of its .npz. ``config``: an
     AcceleratorConfig, the path of a YAML file, or None for
     ``default_config(model)`` with the memory depths sized from the quantised
     model. A given configuration is checked to hold the model
     (CapacityError or ConfigError otherwise). ``calib``: float inputs that set
-    the activation formats, else ``calibration_inputs(model, None, vectors, seed)``.
+    the activation formats; without them the calibration stored with the
+    model, else the default format (``calibration_info(qm)`` says which, and
+    warns). The test inputs are ``calib`` itself, or at least 16 random
+    vectors inside the input format's range (``test_inputs``): never used
+    for calibration.
     """
     if not isinstance(model, CompressedModel):
         model = CompressedModel.load(model)
     given = config is not None
     if not isinstance(config, AcceleratorConfig):
         config = load_config(config, model)
-    xs = calibration_inputs(model, calib, vectors, seed)
-    qm = quantize(model, config.to_hwparams(), calib=xs)
+    qm = quantize(model, config.to_hwparams(), calib=None if calib is None else np.atleast_2d(calib))
+    xs = np.atleast_2d(calib) if calib is not None else test_inputs(qm, max(vectors, 16), seed)
     if given:
         check_model_fits(config, qm)
     else:

@@ -1,0 +1,85 @@
+"""``eie deploy``: write the bundle for the board (model image, config, test vectors, build dir, manifest).
+
+A thin wrapper of ``eie.board.deploy.deploy``; ``eie run BUNDLE`` reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from eie.cli.output import add_calib_option, add_config_option, add_json_option, emit, warn_calibration
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "deploy",
+        help="write the bundle for the board: model.img, config, test vectors, kernel build dir, manifest",
+        description="Quantise MODEL.npz for the configuration and write BUNDLE: model.img, config.yaml, test "
+        "vectors with the emulator's expected outputs, the rendered kernel (BUNDLE/build), the overlay's "
+        ".bit/.hwh (--overlay) and manifest.json (versions, config hash, image CRC, scales, sha256 of every "
+        "file). Copy BUNDLE to the board and run it with 'eie run BUNDLE --backend board'.",
+    )
+    p.add_argument("model", help="compressed model .npz")
+    add_calib_option(p)
+    add_config_option(p, "; with memory depths sized from the model")
+    p.add_argument("--overlay", metavar="DIR", help="directory with the overlay's NAME.bit and NAME.hwh to copy in")
+    p.add_argument("--vectors", type=int, default=16, help="test vectors (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="seed of random test vectors without --calib (default 0)")
+    p.add_argument("-o", "--output", required=True, metavar="BUNDLE", help="bundle directory to write")
+    p.add_argument(
+        "--force", action="store_true", help="write into the directory even if it is non-empty and not eie's"
+    )
+    add_json_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from eie.board.deploy import deploy
+    from eie.compression.model import CompressedModel
+    from eie.format.vectors import load_vectors
+    from eie.hardware.config import AcceleratorConfig
+    from eie.hardware.target import describe_hardware, hardware_line
+
+    model = CompressedModel.load(args.model)
+    calib = load_vectors(args.calib, model.in_features) if args.calib else None
+    manifest = deploy(
+        model,
+        args.output,
+        config=args.config,
+        calib=calib,
+        overlay=args.overlay,
+        vectors=args.vectors,
+        seed=args.seed,
+        force=args.force,
+        inputs=(args.model, args.calib),
+    )
+    calibration = {**manifest["calibration"], "input_range": manifest["input"]["range"]}
+    warn_calibration("deploy", calibration)
+    hw = describe_hardware(AcceleratorConfig.from_dict(manifest["config"]), args.config)
+    summary = {
+        "hardware": hw,
+        "bundle": str(args.output),
+        "image_crc": manifest["image"]["crc"],
+        "config_sha256": manifest["config_sha256"],
+        "input": manifest["input"],
+        "output": manifest["output"],
+        "calibration": calibration,
+        "vectors": manifest["vectors"]["count"],
+        "overlay": manifest["overlay"],
+        "files": len(manifest["files"]),
+        "next": f"eie run {args.output} --input X.npy [--backend emulator|csim|board]",
+    }
+    cal = "default format (uncalibrated)" if not calibration["calibrated"] else f"calibration: {calibration['source']}"
+    lo, hi = manifest["input"]["range"]
+    text = "\n".join(
+        [
+            hardware_line(hw),
+            f"wrote bundle {args.output}: model.img (CRC {manifest['image']['crc']:#010x}), config.yaml, "
+            f"{manifest['vectors']['count']} test vectors, build/, manifest.json ({len(manifest['files'])} files)",
+            f"input: {manifest['input']['frac_bits']} fraction bits, range [{lo:g}, {hi:g}] ({cal})",
+            "overlay: " + (manifest["overlay"]["bit"] if manifest["overlay"] else "none (add with --overlay DIR)"),
+            f"next: copy {args.output} to the board, then {summary['next']}",
+        ]
+    )
+    emit(args, summary, text)
+    return 0
