@@ -22,8 +22,9 @@
 # driver code (`eie.board.driver.EIEKernel`) drives the g++-compiled HLS
 # kernel through a register-level stand-in for the IP (`eie.board.cosim`).
 #
-# 1. get a compressed, quantised model image (from files on the board, or
-#    made here: a small MLP on the bundled digits, pruned and shared);
+# 1. open the deployment bundle (`eie deploy` writes it on the host and you
+#    copy it to the board; here it is made first: a small MLP on the
+#    bundled digits, pruned, shared and calibrated on its training inputs);
 # 2. load it into the PEs (`load`), run the test set (`predict`);
 # 3. check every integer against the bit-exact emulator;
 # 4. look at where the time goes: measured on the board, **modelled** by
@@ -37,37 +38,47 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from eie.arithmetic.emulator import Emulator, quantize_input
-from eie.format.image import load_image
+from eie.arithmetic.emulator import Emulator, quantize_input, unpermute
+from eie.board.bundle import Bundle
+from eie.hardware.config import AcceleratorConfig
 from eie.performance.timing import TimingParams, simulate_model
 
-ON_BOARD = importlib.util.find_spec("pynq") is not None and os.path.exists("eie.bit")
+# On the board: the folder `eie deploy MODEL.npz --calib X.npy --overlay OVERLAY_DIR -o bundle`
+# wrote, copied next to this notebook. Elsewhere the notebook writes its own, in a scratch folder.
+ON_BOARD = importlib.util.find_spec("pynq") is not None and os.path.exists(os.path.join("bundle", "manifest.json"))
+WORK = "." if ON_BOARD else tempfile.mkdtemp(prefix="eie-notebook-")
+BUNDLE = os.path.join(WORK, "bundle")
+TEST_SET = os.path.join(WORK, "digits_test.npz")
 print("mode:", "PYNQ board" if ON_BOARD else "co-simulation (no board): the C-simulation of the kernel")
 RESULTS = {"python_prefix": sys.prefix, "on_board": ON_BOARD}
 
 # %% [markdown]
-# ## 1. The model image
+# ## 1. The bundle
 #
-# On the board, `model.img`, `digits_test.npz` and the kernel's
-# `config.yaml` (from the build directory) are copied from the host
-# (`eie generate` writes the image; the host side needs scikit-learn and
-# PyTorch, which the PYNQ image does not have). Here we make them with the
+# On the board, the bundle folder (`model.img`, `config.yaml`,
+# `manifest.json`, test vectors, the overlay's `.bit`/`.hwh`) and
+# `digits_test.npz` (the labelled test set) are copied from the host:
+# `eie deploy` writes the bundle, and the host side needs scikit-learn and
+# PyTorch, which the PYNQ image does not have. Here we make them with the
 # package's host-side steps: a scikit-learn MLP on the digits (the
 # training code's split, `eie.train.digits.load_data`), pruned by magnitude
 # (30 / 20 / 50 % of the weights kept per layer) and shared with 4-bit
-# k-means (`eie.compression.pipeline.compress`), then quantised for an
-# 8-PE kernel (`eie.arithmetic.quant.quantize`). There is no retraining
-# here (`eie demo` retrains, and keeps about 8.5 %).
+# k-means (`eie.compression.pipeline.compress`), sized for an 8-PE kernel
+# on a PYNQ-Z2, then deployed with its training inputs as calibration
+# (`eie.board.deploy.deploy`, what `eie deploy --calib` runs). There is no
+# retraining here (`eie demo` retrains, and keeps about 8.5 %).
+# `Bundle.open` checks every file against the manifest (sha256, the image's CRC)
+# before anything runs.
 
 # %%
 if ON_BOARD:
-    qm = load_image("model.img")
-    data = np.load("digits_test.npz")
+    data = np.load(TEST_SET)
     x_test, y_test = data["x"], data["y"]
 else:
     import warnings
@@ -77,9 +88,11 @@ else:
     from threadpoolctl import threadpool_limits
 
     from eie.arithmetic.quant import quantize
+    from eie.board.deploy import deploy
     from eie.compression.pipeline import compress
     from eie.compression.weights import DenseLayer
     from eie.format.qmodel import HWParams
+    from eie.hardware.resources import config_for_model
     from eie.train.digits import DigitsConfig, load_data
 
     threadpool_limits(1)  # tiny matrices: extra BLAS threads only contend
@@ -93,8 +106,14 @@ else:
     ]
     # One-shot pruning (no retraining) needs more weights than eie demo keeps.
     model = compress(layers, densities={"fc1": 0.3, "fc2": 0.2, "fc3": 0.5}, weight_bits=4)
-    qm = quantize(model, HWParams(n_pes=8), calib=x_train[:256])
+    # The kernel's memories sized for this model on a PYNQ-Z2, then the bundle.
+    sized = config_for_model(quantize(model, HWParams(n_pes=8), calib=x_train[:256]), board="pynq-z2")
+    deploy(model, BUNDLE, config=sized, calib=x_train[:256], vectors=16, force=True)
+    np.savez(TEST_SET, x=x_test, y=y_test)
     print(f"float MLP accuracy {mlp.score(x_test, y_test):.2%}")
+bundle = Bundle.open(BUNDLE)
+qm = bundle.qm
+print(f"bundle: image CRC {bundle.manifest['image']['crc']:#010x}, files checked against the manifest")
 for l in qm.layers:
     print(
         f"{l.name}: {l.shape[0]} x {l.shape[1]}, {l.encoded.nnz} weights, "
@@ -104,26 +123,23 @@ for l in qm.layers:
 # %% [markdown]
 # ## 2. The accelerator
 #
-# On the board `eie.board.driver.open_overlay` loads the bitstream;
+# On the board `eie.board.driver.open_overlay` loads the bundle's bitstream;
 # `pynq.Overlay` binds `eie.board.driver.EIEAccelerator` to the IP by its
-# VLNV, and `config.yaml` holds the configuration the kernel was generated
-# with. In co-simulation, `eie.hardware.resources.config_for_model` sizes a
-# configuration for this model on a PYNQ-Z2 and `CoSimAccelerator` compiles
-# its kernel (cached after the first build) and offers the same `load` /
+# VLNV, and the manifest holds the configuration the kernel was generated
+# with. In co-simulation, `CoSimAccelerator` compiles that configuration's
+# kernel (cached after the first build) and offers the same `load` /
 # `run` / `run_int` / `predict`.
 
 # %%
+config = AcceleratorConfig.from_dict(bundle.manifest["config"])
 if ON_BOARD:
     from eie.board.driver import open_overlay
-    from eie.hardware.config import AcceleratorConfig
 
-    acc = open_overlay("eie.bit")
-    config = AcceleratorConfig.from_yaml("config.yaml")
+    acc = open_overlay(str(bundle.overlay()))
 else:
     from eie.board.cosim import CoSimAccelerator
-    from eie.hardware.resources import config_for_model, estimate
+    from eie.hardware.resources import estimate
 
-    config = config_for_model(qm, board="pynq-z2")
     acc = CoSimAccelerator(config)
     print(f"resource estimate: {estimate(config).to_dict()['bram36']} BRAM36")
 print(f"kernel: {config.n_pes} PEs on {config.board}, FIFO {config.fifo_depth}, {config.clock:g} MHz")
@@ -152,6 +168,11 @@ mismatches = int(np.count_nonzero(y_acc != y_emu))
 print(f"{y_acc.size} output integers, {mismatches} mismatches")
 RESULTS["mismatches"] = mismatches
 RESULTS["outputs_checked"] = int(y_acc.size)
+# The bundle's own test vectors: the outputs the host's emulator expected when it deployed.
+vec = bundle.vectors()
+bundle_ok = bool(np.array_equal(unpermute(qm, acc.run_int(vec["inputs_int"])), vec["expected_int"]))
+print("the bundle's test vectors give the outputs recorded at deploy time:", bundle_ok)
+RESULTS["bundle_vectors_match"] = bundle_ok
 
 fig, ax = plt.subplots(1, 2, figsize=(10, 4))
 ax[0].scatter(y_emu.ravel(), y_acc.ravel(), s=4)

@@ -261,6 +261,8 @@ def test_board_notebook_runs_in_cosimulation(kernel_env):
     assert _pngs(nb) >= 3
     # Every output integer of every test image equals the emulator's.
     assert res["outputs_checked"] == 540 * 10 and res["mismatches"] == 0
+    # The model came through a bundle (eie deploy), and its recorded test vectors replay exactly.
+    assert res["bundle_vectors_match"] is True
     assert res["accuracy"] > 0.85
     assert all(c > 0 for c in res["modelled_cycles"])
     assert res["modelled_us"] > 0

@@ -29,4 +29,10 @@ BOARD_SAFE = (
     "eie.board.backends",
     # The deployment bundle's reader and runner (eie run BUNDLE --backend board).
     "eie.board.bundle",
+    # Notebook 03 on the board: the bundle's configuration and the timing model beside the measurement.
+    "eie.hardware.boards",
+    "eie.hardware.config",
+    "eie.format.rowmap",
+    "eie.performance",
+    "eie.performance.timing",
 )
