@@ -17,10 +17,16 @@
 # DDR, MIO), the clock the kernel was synthesised for, the top name and the
 # IP's VLNV. This script has no board table of its own.
 #
-# The block design: the processing system, the EIE IP, its AXI4-Lite control
-# port on the PS's general-purpose master, each of its AXI4 master ports on a
-# high-performance slave port of the PS (DDR access), clock and reset from
-# the PS. This script has not been run in this repository's CI (no Vivado
+# The block design, wired explicitly (no connection automation for the AXI
+# ports): the processing system with the ports it uses enabled and the others
+# disabled; the EIE IP; both AXI4 masters (m_axi_gmem0, m_axi_gmem1) through
+# one SmartConnect to the PS's HP0 slave (DDR); the PS general-purpose master
+# through a second SmartConnect to the kernel's AXI4-Lite control port and an
+# AXI interrupt controller; the kernel's interrupt through an xlconcat into
+# that controller, whose irq goes to the PS (IRQ_F2P / pl_ps_irq0: PYNQ's
+# ip.interrupt needs this axi_intc path in the .hwh); clock and reset from
+# the PS through a proc_sys_reset. After assign_bd_address the script checks
+# that every kernel master has an address segment covering DDR. This script has not been run in this repository's CI (no Vivado
 # there); it is parsed with Vivado's commands stubbed.
 
 proc eie_usage {} {
@@ -76,44 +82,145 @@ create_bd_design eie
 if {$EIE_FAMILY eq "zynq7"} {
     set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:processing_system7 ps]
     apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 \
-        -config {make_external "FIXED_IO, DDR" apply_board_preset "1"} $ps
+        -config {make_external "FIXED_IO, DDR" apply_board_preset "1" Master "Disable" Slave "Disable"} $ps
+    # Every port the design uses is enabled here, and the others disabled,
+    # whatever the board preset says: HP0 (DDR for the kernel's masters),
+    # GP0 (control), the fabric interrupt IRQ_F2P, FCLK0 and its reset.
     set_property -dict [list \
         CONFIG.PCW_USE_S_AXI_HP0 {1} \
+        CONFIG.PCW_USE_S_AXI_HP1 {0} \
+        CONFIG.PCW_USE_S_AXI_HP2 {0} \
+        CONFIG.PCW_USE_S_AXI_HP3 {0} \
+        CONFIG.PCW_USE_S_AXI_ACP {0} \
+        CONFIG.PCW_USE_S_AXI_GP0 {0} \
+        CONFIG.PCW_USE_S_AXI_GP1 {0} \
+        CONFIG.PCW_USE_M_AXI_GP0 {1} \
+        CONFIG.PCW_USE_M_AXI_GP1 {0} \
+        CONFIG.PCW_USE_FABRIC_INTERRUPT {1} \
+        CONFIG.PCW_IRQ_F2P_INTR {1} \
+        CONFIG.PCW_EN_CLK0_PORT {1} \
+        CONFIG.PCW_EN_RST0_PORT {1} \
         CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ $clk_mhz] $ps
-    set hp_port /ps/S_AXI_HP0
-    set gp_port /ps/M_AXI_GP0
-    set ps_clk /ps/FCLK_CLK0
+    set hp_port   ps/S_AXI_HP0
+    set gp_port   ps/M_AXI_GP0
+    set ps_clk    ps/FCLK_CLK0
+    set ps_resetn ps/FCLK_RESET0_N
+    set ps_irq    ps/IRQ_F2P
+    # the clock input of every enabled AXI port
+    set port_clks {ps/S_AXI_HP0_ACLK ps/M_AXI_GP0_ACLK}
 } else {
     set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:zynq_ultra_ps_e ps]
     apply_bd_automation -rule xilinx.com:bd_rule:zynq_ultra_ps_e \
         -config {apply_board_preset "1"} $ps
+    # Explicit, whatever the board preset enables: HPM0_FPD (M_AXI_GP0) for
+    # control, HPM1_FPD (GP1) and HPM0_LPD (GP2) off, HP0_FPD (S_AXI_GP2) for
+    # DDR, the other PL slave ports off, pl_ps_irq0, pl_clk0 and pl_resetn0.
     set_property -dict [list \
-        CONFIG.PSU__USE__S_AXI_GP2 {1} \
         CONFIG.PSU__USE__M_AXI_GP0 {1} \
         CONFIG.PSU__USE__M_AXI_GP1 {0} \
+        CONFIG.PSU__USE__M_AXI_GP2 {0} \
+        CONFIG.PSU__USE__S_AXI_GP0 {0} \
+        CONFIG.PSU__USE__S_AXI_GP1 {0} \
+        CONFIG.PSU__USE__S_AXI_GP2 {1} \
+        CONFIG.PSU__USE__S_AXI_GP3 {0} \
+        CONFIG.PSU__USE__S_AXI_GP4 {0} \
+        CONFIG.PSU__USE__S_AXI_GP5 {0} \
+        CONFIG.PSU__USE__S_AXI_GP6 {0} \
+        CONFIG.PSU__USE__S_AXI_ACP {0} \
+        CONFIG.PSU__USE__S_AXI_ACE {0} \
+        CONFIG.PSU__USE__IRQ0 {1} \
+        CONFIG.PSU__FPGA_PL0_ENABLE {1} \
+        CONFIG.PSU__NUM_FABRIC_RESETS {1} \
         CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ $clk_mhz] $ps
-    set hp_port /ps/S_AXI_HP0_FPD
-    set gp_port /ps/M_AXI_HPM0_FPD
-    set ps_clk /ps/pl_clk0
+    set hp_port   ps/S_AXI_HP0_FPD
+    set gp_port   ps/M_AXI_HPM0_FPD
+    set ps_clk    ps/pl_clk0
+    set ps_resetn ps/pl_resetn0
+    set ps_irq    ps/pl_ps_irq0
+    set port_clks {ps/saxihp0_fpd_aclk ps/maxihpm0_fpd_aclk}
 }
 
 set eie [create_bd_cell -type ip -vlnv ${EIE_IP_VENDOR}:${EIE_IP_LIBRARY}:${top}:${EIE_IP_VERSION} eie]
-
-# Control: AXI4-Lite from the PS.
-apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
-    -config [list Master $gp_port Clk_master Auto Clk_slave Auto Clk_xbar Auto \
-                  Slave /eie/s_axi_control intc_ip Auto master_apm 0] \
-    [get_bd_intf_pins /eie/s_axi_control]
-
-# Data: every AXI4 master of the kernel to the PS's DDR port.
-foreach m [get_bd_intf_pins -of_objects $eie -filter {MODE == Master}] {
-    apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
-        -config [list Master $m Clk_master $ps_clk Clk_slave $ps_clk Clk_xbar $ps_clk \
-                      Slave $hp_port intc_ip Auto master_apm 0] \
-        [get_bd_intf_pins $hp_port]
+set masters [get_bd_intf_pins -of_objects $eie -filter {MODE == Master}]
+if {[llength $masters] == 0} {
+    puts "error: the EIE IP ($top) has no AXI4 master port; was it exported from this toolkit's kernel?"
+    exit 1
 }
 
+# One clock (the PS's PL clock 0, set above to the kernel's clock) and one
+# reset block for the whole fabric side.
+set rst [create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset rst]
+connect_bd_net [get_bd_pins $ps_clk] [get_bd_pins rst/slowest_sync_clk]
+connect_bd_net [get_bd_pins $ps_resetn] [get_bd_pins rst/ext_reset_in]
+
+# Data: every AXI4 master of the kernel (m_axi_gmem0: the image; m_axi_gmem1:
+# inputs and outputs) on its own slave port of one SmartConnect, whose master
+# is the PS's high-performance DDR port.
+set mem_sc [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect mem_sc]
+set_property -dict [list CONFIG.NUM_SI [llength $masters] CONFIG.NUM_MI {1}] $mem_sc
+set i 0
+foreach m $masters {
+    connect_bd_intf_net [get_bd_intf_pins $m] [get_bd_intf_pins mem_sc/[format S%02d_AXI $i]]
+    incr i
+}
+connect_bd_intf_net [get_bd_intf_pins mem_sc/M00_AXI] [get_bd_intf_pins $hp_port]
+
+# Interrupt: PYNQ serves ip.interrupt only through an AXI interrupt
+# controller (axi_intc) whose irq reaches the PS; the kernel's interrupt
+# (ap_done, enabled by the driver in GIE/IER) enters it through an xlconcat.
+set intc [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_intc intc]
+set_property -dict [list CONFIG.C_IRQ_CONNECTION {1} CONFIG.C_IRQ_IS_LEVEL {1}] $intc
+set irq_cat [create_bd_cell -type ip -vlnv xilinx.com:ip:xlconcat irq_concat]
+set_property -dict [list CONFIG.NUM_PORTS {1}] $irq_cat
+connect_bd_net [get_bd_pins eie/interrupt] [get_bd_pins irq_concat/In0]
+connect_bd_net [get_bd_pins irq_concat/dout] [get_bd_pins intc/intr]
+connect_bd_net [get_bd_pins intc/irq] [get_bd_pins $ps_irq]
+
+# Control: the PS's general-purpose master through its own SmartConnect to
+# the kernel's AXI4-Lite port and the interrupt controller's registers.
+set ctrl_sc [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect ctrl_sc]
+set_property -dict [list CONFIG.NUM_SI {1} CONFIG.NUM_MI {2}] $ctrl_sc
+connect_bd_intf_net [get_bd_intf_pins $gp_port] [get_bd_intf_pins ctrl_sc/S00_AXI]
+connect_bd_intf_net [get_bd_intf_pins ctrl_sc/M00_AXI] [get_bd_intf_pins eie/s_axi_control]
+connect_bd_intf_net [get_bd_intf_pins ctrl_sc/M01_AXI] [get_bd_intf_pins intc/s_axi]
+
+# Clocks and resets, every one explicit (an enabled PS port with an
+# unconnected clock fails validation).
+set clk_sinks {}
+foreach p [concat {eie/ap_clk mem_sc/aclk ctrl_sc/aclk intc/s_axi_aclk} $port_clks] {
+    lappend clk_sinks [get_bd_pins $p]
+}
+connect_bd_net [get_bd_pins $ps_clk] {*}$clk_sinks
+connect_bd_net [get_bd_pins rst/peripheral_aresetn] \
+    [get_bd_pins eie/ap_rst_n] [get_bd_pins intc/s_axi_aresetn]
+connect_bd_net [get_bd_pins rst/interconnect_aresetn] \
+    [get_bd_pins mem_sc/aresetn] [get_bd_pins ctrl_sc/aresetn]
+
 assign_bd_address
+
+# Every kernel master must see DDR: its address space holds a segment of the
+# HP port's DDR aperture (HP0_DDR_LOWOCM on Zynq-7000, HP0_DDR_LOW on Zynq
+# UltraScale+). A master without one would read zeros or hang the bus.
+proc eie_check_ddr_segments {masters} {
+    set missing {}
+    foreach m $masters {
+        set spaces [get_bd_addr_spaces -of_objects [get_bd_intf_pins $m]]
+        set ddr {}
+        foreach space $spaces {
+            foreach seg [get_bd_addr_segs -of_objects $space] {
+                if {[string match -nocase *DDR* $seg]} { lappend ddr $seg }
+            }
+        }
+        if {[llength $ddr] == 0} { lappend missing $m }
+    }
+    return $missing
+}
+set missing [eie_check_ddr_segments $masters]
+if {[llength $missing] > 0} {
+    puts "error: kernel master(s) [join $missing {, }] have no address segment covering DDR after assign_bd_address; check the SmartConnect to $hp_port"
+    exit 1
+}
+
 validate_bd_design
 save_bd_design
 

@@ -5,6 +5,14 @@ proc that records its call, so the block-design steps, the board facts it
 takes from the rendered params.tcl (eie.hardware.boards through
 eie.hardware.render) and the error paths are checked; the bitstream itself is
 not.
+
+The stubs record every connection (connect_bd_intf_net, connect_bd_net) and
+answer the address queries (get_bd_addr_spaces, get_bd_addr_segs) with a DDR
+segment per master unless a test removes one, so the explicit wiring of issue
+13 items 7 and 8 is asserted: both kernel masters on the SmartConnect, the
+SmartConnect on the PS's HP0 port, the PS ports enabled (and the unused ones
+disabled) by property, every enabled port clocked, the kernel's interrupt
+through an axi_intc to the PS, and the DDR segment check failing loudly.
 """
 
 import shutil
@@ -23,7 +31,8 @@ SCRIPT = ROOT / "overlays" / "build_overlay.tcl"
 STUBS = r"""
 set ::calls {}
 foreach cmd {create_project set_property update_ip_catalog create_bd_design apply_bd_automation
-             assign_bd_address validate_bd_design save_bd_design add_files launch_runs wait_on_run} {
+             assign_bd_address validate_bd_design save_bd_design add_files launch_runs wait_on_run
+             connect_bd_intf_net connect_bd_net} {
     proc $cmd {args} "lappend ::calls \[concat $cmd \$args\]; return {}"
 }
 proc current_project {} { return prj }
@@ -36,6 +45,22 @@ proc get_bd_intf_pins {args} {
     if {[lsearch $args -of_objects] >= 0} { return {/eie/m_axi_gmem0 /eie/m_axi_gmem1} }
     return [lindex $args end]
 }
+proc get_bd_pins {args} { return [lindex $args end] }
+proc get_bd_cells {args} { return [lindex $args end] }
+# Address queries: a master's space is /eie/Data_<port>; it holds the HP port's DDR segment
+# unless the test lists the port in ::seg_override (port -> the segments to report instead).
+set ::seg_override [dict create]
+proc get_bd_addr_spaces {args} {
+    lappend ::calls [concat get_bd_addr_spaces $args]
+    return /eie/Data_[file tail [lindex $args end]]
+}
+proc get_bd_addr_segs {args} {
+    lappend ::calls [concat get_bd_addr_segs $args]
+    set space [lindex $args end]
+    set port [string range [file tail $space] 5 end]
+    if {[dict exists $::seg_override $port]} { return [dict get $::seg_override $port] }
+    return $space/SEG_ps_HP0_DDR_LOWOCM
+}
 proc make_wrapper {args} { return /tmp/eie_wrapper.v }
 proc get_property {name obj} { if {$name eq "PROGRESS"} { return "100%" }; return "" }
 rename exit tcl_exit
@@ -43,13 +68,14 @@ proc exit {code} { puts "EXIT $code"; foreach c $::calls { puts "CALL $c" }; tcl
 """
 
 
-def run_tcl(tmp_path, *args):
+def run_tcl(tmp_path, *args, preamble: str = ""):
     if shutil.which("tclsh") is None:
         pytest.skip("tclsh not installed")
     driver = tmp_path / "driver.tcl"
     driver.write_text(
         STUBS
-        + f"set argv {{{' '.join(args)}}}\nset argc {len(args)}\n"
+        + preamble
+        + f"\nset argv {{{' '.join(args)}}}\nset argc {len(args)}\n"
         + f'source {{{SCRIPT}}}\nforeach c $::calls {{ puts "CALL $c" }}\n'
     )
     return subprocess.run(["tclsh", str(driver)], capture_output=True, text=True, timeout=60)
@@ -81,8 +107,8 @@ def test_block_design_steps_for_each_board(tmp_path, board):
     assert "eie-pynq.org:hls:eie_top:1.0" in text
     # The PL clock is the one the kernel was synthesised for (4 ns -> 250 MHz).
     assert f"CONFIG.{CLOCK_KEY[b.family]} 250.000" in text
-    # one AXI4 automation for control plus one per kernel master port
-    assert text.count("CALL apply_bd_automation -rule xilinx.com:bd_rule:axi4") == 3
+    # No connection automation for AXI ports any more: the wiring is explicit.
+    assert "bd_rule:axi4" not in text
     assert "launch_runs impl_1 -to_step write_bitstream" in text
     assert "bitstream or hardware handoff not found" in text and "EXIT 1" in text
 
@@ -112,3 +138,127 @@ def test_wrong_board_custom_part_and_missing_ip_repo_are_clear_errors(tmp_path):
     assert "IP repository" in res.stdout and "EXIT 2" in res.stdout
     res = run_tcl(tmp_path, "pynq-z2")
     assert "usage:" in res.stdout and "EXIT 2" in res.stdout
+
+
+# Per family: the PS ports the script names, and the PS properties that enable (1) or disable (0) them.
+PS_PORTS = {
+    "zynq7": {
+        "hp": "ps/S_AXI_HP0",
+        "gp": "ps/M_AXI_GP0",
+        "clk": "ps/FCLK_CLK0",
+        "resetn": "ps/FCLK_RESET0_N",
+        "irq": "ps/IRQ_F2P",
+        "port_clks": ["ps/S_AXI_HP0_ACLK", "ps/M_AXI_GP0_ACLK"],
+        "props": {
+            "PCW_USE_S_AXI_HP0": "1",
+            "PCW_USE_M_AXI_GP0": "1",
+            "PCW_USE_M_AXI_GP1": "0",
+            "PCW_USE_S_AXI_ACP": "0",
+            "PCW_USE_FABRIC_INTERRUPT": "1",
+            "PCW_IRQ_F2P_INTR": "1",
+            "PCW_EN_CLK0_PORT": "1",
+            "PCW_EN_RST0_PORT": "1",
+        },
+    },
+    "zynqmp": {
+        "hp": "ps/S_AXI_HP0_FPD",
+        "gp": "ps/M_AXI_HPM0_FPD",
+        "clk": "ps/pl_clk0",
+        "resetn": "ps/pl_resetn0",
+        "irq": "ps/pl_ps_irq0",
+        "port_clks": ["ps/saxihp0_fpd_aclk", "ps/maxihpm0_fpd_aclk"],
+        "props": {
+            "PSU__USE__M_AXI_GP0": "1",
+            "PSU__USE__M_AXI_GP1": "0",
+            "PSU__USE__M_AXI_GP2": "0",  # the LPD master: off, so no unclocked port
+            "PSU__USE__S_AXI_GP2": "1",  # HP0_FPD
+            "PSU__USE__S_AXI_GP0": "0",
+            "PSU__USE__IRQ0": "1",
+            "PSU__FPGA_PL0_ENABLE": "1",
+        },
+    },
+}
+FAMILY_BOARDS = ["pynq-z2", "zcu104", "ultra96v2", "kv260"]
+
+
+def calls(text: str) -> list[str]:
+    return [line[len("CALL ") :] for line in text.splitlines() if line.startswith("CALL ")]
+
+
+def nets(text: str, kind: str) -> list[list[str]]:
+    """The endpoints of each recorded connect_bd_<kind>_net call, in order."""
+    return [c.split()[1:] for c in calls(text) if c.split()[0] == f"connect_bd_{kind}"]
+
+
+def ps_property(text: str, key: str) -> str | None:
+    """The value the script sets for CONFIG.<key> on the PS (set_property -dict {... } ps)."""
+    for c in calls(text):
+        if c.startswith("set_property -dict ") and c.endswith(" ps"):
+            words = c[len("set_property -dict ") : -len(" ps")].strip("{}").split()
+            if f"CONFIG.{key}" in words:
+                return words[words.index(f"CONFIG.{key}") + 1]
+    return None
+
+
+@pytest.mark.parametrize("board", FAMILY_BOARDS)
+def test_masters_reach_ddr_through_one_smartconnect(tmp_path, board):
+    b = BOARDS[board]
+    ports = PS_PORTS[b.family]
+    res = run_tcl(tmp_path, board, str(build_dir(tmp_path, AcceleratorConfig(board=board))), str(tmp_path / "o"))
+    text = res.stdout
+    intf = nets(text, "intf_net")
+    # Each kernel master on its own SmartConnect slave port, the SmartConnect's master on HP0.
+    assert ["/eie/m_axi_gmem0", "mem_sc/S00_AXI"] in intf
+    assert ["/eie/m_axi_gmem1", "mem_sc/S01_AXI"] in intf
+    assert ["mem_sc/M00_AXI", ports["hp"]] in intf
+    assert "CALL create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect mem_sc" in text
+    assert "CONFIG.NUM_SI 2 CONFIG.NUM_MI 1" in text
+    # No other connection reaches the HP port (the old automation's second call did).
+    assert sum(ports["hp"] in n for n in intf) == 1
+    # Control: the general-purpose master through its own SmartConnect to the kernel and the intc.
+    assert [ports["gp"], "ctrl_sc/S00_AXI"] in intf
+    assert ["ctrl_sc/M00_AXI", "eie/s_axi_control"] in intf
+    assert ["ctrl_sc/M01_AXI", "intc/s_axi"] in intf
+    # The PS ports are enabled / disabled by property, not left to the preset.
+    for key, value in ports["props"].items():
+        assert ps_property(text, key) == value, key
+    # Clocks: the PL clock drives the kernel, both SmartConnects, the intc and every enabled PS AXI port.
+    net = nets(text, "net")
+    clk_net = next(n for n in net if n[0] == ports["clk"] and "eie/ap_clk" in n)
+    for sink in ["eie/ap_clk", "mem_sc/aclk", "ctrl_sc/aclk", "intc/s_axi_aclk", *ports["port_clks"]]:
+        assert sink in clk_net, sink
+    assert [ports["clk"], "rst/slowest_sync_clk"] in net
+    assert [ports["resetn"], "rst/ext_reset_in"] in net
+    assert ["rst/peripheral_aresetn", "eie/ap_rst_n", "intc/s_axi_aresetn"] in net
+    assert ["rst/interconnect_aresetn", "mem_sc/aresetn", "ctrl_sc/aresetn"] in net
+    # Interrupt: kernel -> xlconcat -> axi_intc -> PS (the path PYNQ's ip.interrupt needs).
+    assert ["eie/interrupt", "irq_concat/In0"] in net
+    assert ["irq_concat/dout", "intc/intr"] in net
+    assert ["intc/irq", ports["irq"]] in net
+    assert "xilinx.com:ip:axi_intc intc" in text
+    # Addresses assigned, then both masters' segments checked, all before validation.
+    order = [c.split()[0] for c in calls(text)]
+    assert "assign_bd_address" in order
+    seg_queries = [c for c in calls(text) if c.startswith("get_bd_addr_segs")]
+    assert [q.split()[-1] for q in seg_queries] == ["/eie/Data_m_axi_gmem0", "/eie/Data_m_axi_gmem1"]
+    first_seg = order.index("get_bd_addr_segs")
+    assert order.index("assign_bd_address") < first_seg < order.index("validate_bd_design")
+    assert "save_bd_design" in order and "launch_runs" in order
+
+
+@pytest.mark.parametrize("board", ["pynq-z2", "zcu104"])
+@pytest.mark.parametrize("segments", ["{}", "/eie/Data_m_axi_gmem1/SEG_intc_Reg"], ids=["none", "not_ddr"])
+def test_a_master_without_a_ddr_segment_fails_the_script(tmp_path, board, segments):
+    res = run_tcl(
+        tmp_path,
+        board,
+        str(build_dir(tmp_path, AcceleratorConfig(board=board))),
+        str(tmp_path / "o"),
+        preamble=f"dict set ::seg_override m_axi_gmem1 {segments}\n",
+    )
+    text = res.stdout
+    assert "error: kernel master(s) /eie/m_axi_gmem1 have no address segment covering DDR" in text
+    assert "EXIT 1" in text
+    order = [c.split()[0] for c in calls(text)]
+    # It stops before validating, saving or implementing.
+    assert "validate_bd_design" not in order and "launch_runs" not in order
