@@ -91,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
             "board_bram36": est.board_bram36,
             "board_uram": est.board_uram,
             "board_dsp": est.board_dsp,
+            "lut": est.lut,
+            "ff": est.ff,
+            "board_lut": est.board_lut,
+            "board_ff": est.board_ff,
         },
         "next": f"vitis_hls -f {build_tcl()} -tclargs {result.out_dir} csim csynth",
     }
@@ -100,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
             f"rendered {len(result.files)} files into {result.out_dir} for {config.board} ({config.fpga_part}, "
             f"{config.clock:g} MHz, N={config.n_pes})",
             f"estimate: {est.bram36}/{est.board_bram36} BRAM36, {est.uram}/{est.board_uram} URAM, "
-            f"{est.dsp}/{est.board_dsp} DSP",
+            f"{est.dsp}/{est.board_dsp} DSP, {est.lut}/{est.board_lut if est.board_lut is not None else '?'} LUT, "
+            f"{est.ff}/{est.board_ff if est.board_ff is not None else '?'} FF",
             f"next: {summary['next']}",
         ]
     )

@@ -30,6 +30,10 @@ class Board:
     clock_mhz: float
     family: str
     board_part: str | None = None
+    # Logic: LUTs and flip-flops of the part (None where unknown, board: custom;
+    # the resource estimate then does not check them).
+    lut: int | None = None
+    ff: int | None = None
     # The PS DDR the streaming master reads (docs/timing.md, "Streamed layers"):
     # type, data bus width and transfer rate; None where unknown (board: custom).
     ddr: str | None = None
@@ -65,6 +69,15 @@ AXI_MAX_BITS = {"zynq7": 64, "zynqmp": 128}
 # DDR (the boards' user guides): PYNQ-Z1/Z2 DDR3 32-bit at 1066 MT/s (4.3 GB/s);
 # Ultra96-V2 LPDDR4 32-bit at 2133 MT/s (8.5 GB/s); ZCU104 and KV260 DDR4 64-bit
 # at 2400 MT/s (19.2 GB/s).
+# LUTs / flip-flops (DS190, DS891, DS987): XC7Z020 53,200 / 106,400;
+# ZU3EG 70,560 / 141,120; ZU7EV 230,400 / 460,800; K26 117,120 / 234,240.
+_LOGIC = {
+    "pynq-z2": (53_200, 106_400),
+    "pynq-z1": (53_200, 106_400),
+    "ultra96v2": (70_560, 141_120),
+    "zcu104": (230_400, 460_800),
+    "kv260": (117_120, 234_240),
+}
 _DDR = {
     "pynq-z2": ("DDR3", 32, 1066),
     "pynq-z1": ("DDR3", 32, 1066),
@@ -73,7 +86,14 @@ _DDR = {
     "kv260": ("DDR4", 64, 2400),
 }
 BOARDS: dict[str, Board] = {
-    b.name: replace(b, ddr=_DDR[b.name][0], ddr_bus_bits=_DDR[b.name][1], ddr_mts=_DDR[b.name][2])
+    b.name: replace(
+        b,
+        ddr=_DDR[b.name][0],
+        ddr_bus_bits=_DDR[b.name][1],
+        ddr_mts=_DDR[b.name][2],
+        lut=_LOGIC[b.name][0],
+        ff=_LOGIC[b.name][1],
+    )
     for b in (
         Board("pynq-z2", "xc7z020clg400-1", 140, 0, 220, 100.0, "zynq7", "tul.com.tw:pynq-z2:part0:1.0"),
         Board("pynq-z1", "xc7z020clg400-1", 140, 0, 220, 100.0, "zynq7", "www.digilentinc.com:pynq-z1:part0:1.0"),

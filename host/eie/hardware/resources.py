@@ -10,8 +10,14 @@ Entry memories use UltraRAM (4K x 72) when the board has it and
 kernel support) is one ptr_depth x N memory at the broadcaster: N bits per
 column of every layer; it is optional, for configurations where memory is
 tight. It is an estimate for sizing, not a synthesis
-report: logic (LUTs, FFs) and the AXI adapters are not modelled beyond a
-fixed allowance of BRAMs for the m_axi ports.
+report: the AXI adapters' BRAMs are a fixed allowance for the m_axi ports.
+
+Logic (LUTs, FFs) is a per-block model (``logic_blocks``, coefficients in
+``LOGIC_COEFFS``, calibrated against published Vitis HLS csynth reports, see
+the comment there and docs/kernel.md, "Resource model: LUT and FF"): the
+interface adapters and the image validator once, the broadcaster once, and
+per PE its loader, its accumulation loop (both policies' loops in ternary
+kernels), its epilogue, its FIFO and its LUTRAM memories.
 
 DSPs: each PE keeps the general multiplier (cb_bits x act_bits) even when
 ``ternary`` is on, because ternary models keep their first and last layers
@@ -23,7 +29,7 @@ inner loop.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -57,6 +63,253 @@ def mult_dsps(a_bits: int, b_bits: int, family: str) -> int:
     return -(-a // (big - 1)) * -(-b // 17) if b > 1 else 0
 
 
+# -- Logic (LUT / FF) model ----------------------------------------------------
+#
+# Per-block coefficients, each from a published Vitis HLS csynth report
+# ("Utilization Estimates", Instance / Expression rows) of a similar block:
+#
+# [vadd] ros-acceleration/acceleration_firmware_ultra96v2, ROS2publisher.md
+#        (commit 748aaaf5be49503a8cde5575c925c4ac43ba712f): Vitis HLS csynth of
+#        `vadd` (3 pointers + 1 int on s_axilite, one m_axi bundle, 32-bit data)
+#        for xczu3eg: control_s_axi 490 LUT / 291 FF (7 32-bit registers),
+#        gmem_m_axi 580 LUT / 512 FF / 4 BRAM_18K, the pipelined loop
+#        vadd_Pipeline_VITIS_LOOP_30_1 (m_axi reads and write, 64-bit address
+#        registers) 384 LUT / 397 FF, a 32-bit icmp 20 LUT.
+# [adder] same repository, HLSinROS2.md (same commit): `simple_adder`,
+#        xczu3eg: mul_32s_32s_32_3_1 3 DSP / 49 LUT / 166 FF (pipelined), a
+#        32-bit add 39 LUT, control_s_axi 234 LUT / 151 FF (4 registers).
+# [topk] Taise228/topk_sort, solution1/syn/report/csynth.rpt (commit
+#        2dd44ddebd3251c969f5256befcf29478f0f4c31): Vitis HLS 2022.1, xck26:
+#        topk_sort_Pipeline_VITIS_LOOP_20_1, a pipelined on-chip loop with a
+#        counter and array writes, 51 LUT / 9 FF.
+# [ug474] structural, not a report (AMD UG474 / UG574, the 7-series and
+#        UltraScale CLB guides): a LUT6 is a 4:1 mux per bit (an n:1 mux is a
+#        tree of ceil((n-1)/3) LUTs per bit), an SRLC32E shift register (a
+#        FIFO of depth <= 32 costs one LUT per bit), and RAM32M / RAM64M
+#        LUTRAM (4 LUTs per 32 x 6 or 64 x 3 bits, simple dual port).
+# Where a block's datapath is not in a report, it is counted from operator
+# widths with the [adder]/[vadd] per-bit costs. The whole model is an
+# estimate, to be checked against the kernel's first csynth report
+# (docs/kernel.md, "What to look for in the first csynth report").
+LOGIC_COEFFS = {
+    # name: (value, source)
+    "axilite_lut_per_reg": (70.0, "vadd: control_s_axi 490 LUT / 7 registers"),
+    "axilite_ff_per_reg": (42.0, "vadd: control_s_axi 291 FF / 7 registers"),
+    "maxi_lut": (580.0, "vadd: gmem_m_axi, 32-bit data"),
+    "maxi_ff": (512.0, "vadd: gmem_m_axi, 32-bit data"),
+    "maxi_per_extra_bit": (1.0, "assumed: one LUT and one FF per data bit above 32"),
+    "maxi_loop_lut": (384.0, "vadd: pipelined m_axi loop, 64-bit addresses"),
+    "maxi_loop_ff": (397.0, "vadd: pipelined m_axi loop, 64-bit addresses"),
+    "loop_lut": (51.0, "topk: pipelined on-chip loop"),
+    "loop_ff": (9.0, "topk: pipelined on-chip loop"),
+    "add_lut_per_bit": (39.0 / 32, "adder: 32-bit add, 39 LUT"),
+    "cmp_lut_per_bit": (20.0 / 32, "vadd: 32-bit icmp, 20 LUT"),
+    "dsp_lut": (49.0 / 3, "adder: mul_32s_32s_32_3_1, 49 LUT / 3 DSP"),
+    "dsp_ff": (166.0 / 3, "adder: mul_32s_32s_32_3_1, 166 FF / 3 DSP"),
+    "pipe_stages": (3.0, "assumed: register stages of a pipelined datapath (II=1, 3-4 cycle latency)"),
+}
+# The kernel's s_axilite registers: mode, first, last, n_vectors, image_words,
+# in_words, out_words (7), the three 64-bit pointers (6), the return value (1).
+AXILITE_REGS = 14
+# m_axi bundles: gmem0 (image, 64-bit words) and gmem1 (x_in / y_out, 64-bit io_t).
+MAXI_BUNDLES = ((64,), (64,))
+ROW_BITS = 32  # the PE's row counter and the loops' int counters
+ADDR_BITS = 64  # image offsets (u64)
+
+
+def _c(name: str) -> float:
+    return LOGIC_COEFFS[name][0]
+
+
+def _log2(x: int) -> int:
+    return max(1, (int(x) - 1).bit_length())
+
+
+def mux_luts(inputs: int, bits: int) -> float:
+    """LUTs of an inputs:1 multiplexer, bits wide (a tree of LUT6 4:1 muxes) [ug474]."""
+    return bits * (-(-(inputs - 1) // 3)) if inputs > 1 else 0.0
+
+
+def add_luts(bits: int) -> float:
+    return _c("add_lut_per_bit") * bits
+
+
+def cmp_luts(bits: int) -> float:
+    return _c("cmp_lut_per_bit") * bits
+
+
+def lutram_luts(depth: int, width: int) -> int:
+    """LUTs of a simple-dual-port LUTRAM (RAM32M 32 x 6, RAM64M 64 x 3, 4 LUTs each) [ug474]."""
+    if depth <= 0 or width <= 0:
+        return 0
+    if depth <= 32:
+        return 4 * -(-width // 6)
+    return 4 * -(-width // 3) * -(-depth // 64)
+
+
+def fifo_logic(depth: int, width: int, bram18: int) -> tuple[float, float]:
+    """(LUT, FF) of one hls::stream FIFO: SRL up to depth 32, LUTRAM or BRAM above."""
+    ctrl_lut = 4 * _log2(depth + 1) + 6
+    ctrl_ff = 2 * _log2(depth + 1) + 4
+    if depth <= 32:
+        return width * -(-depth // 32) + ctrl_lut, width + ctrl_ff  # SRLC32E per bit + output register
+    store = 0 if bram18 else lutram_luts(depth, width)
+    return store + ctrl_lut, width + ctrl_ff
+
+
+def logic_blocks(config: AcceleratorConfig) -> dict[str, tuple[int, int, int]]:
+    """block -> (copies, LUT per copy, FF per copy) of the kernel's logic (see LOGIC_COEFFS)."""
+    c = config
+    n, e, eb, pb = c.n_pes, c.entries_per_word, c.entry_bits, c.ptr_bits
+    ab, cb, acc, tb = c.act_bits, c.cb_bits, c.acc_bits, c.token_bits
+    w, f = c.lnzd_window, c.lnzd_words
+    s = max(1, n // w)
+    family = c.board_spec.family
+    stages = _c("pipe_stages")
+    loop_lut, loop_ff = _c("loop_lut"), _c("loop_ff")
+    mloop_lut, mloop_ff = _c("maxi_loop_lut"), _c("maxi_loop_ff")
+    blocks: dict[str, tuple[float, float, int]] = {}
+
+    # Interfaces: s_axilite registers and the two m_axi bundles [vadd].
+    blocks["s_axilite"] = (AXILITE_REGS * _c("axilite_lut_per_reg"), AXILITE_REGS * _c("axilite_ff_per_reg"), 1)
+    maxi_lut = sum(_c("maxi_lut") + _c("maxi_per_extra_bit") * max(0, b - 32) for (b,) in MAXI_BUNDLES)
+    maxi_ff = sum(_c("maxi_ff") + _c("maxi_per_extra_bit") * max(0, b - 32) for (b,) in MAXI_BUNDLES)
+    blocks["m_axi"] = (maxi_lut, maxi_ff, 1)
+
+    # Image validator (eie_load.hpp): six m_axi loops (HEAD, CHECKSUM, MARK_SEEN,
+    # CHECK_CB, CHECK_COUNTS, the descriptor words), CLEAR_SEEN, the CRC-32 XOR
+    # trees (32 outputs of up to 96 inputs), about 16 64-bit adds and 16 64-bit
+    # compares of the section and capacity checks; plus run()'s READ_INPUT and
+    # WRITE_OUTPUT m_axi loops and their N x ACT_LANES bank mux / demux.
+    crc = 32 * -(-(96 - 1) // 5)
+    checks = 16 * add_luts(ADDR_BITS) + 16 * cmp_luts(ADDR_BITS)
+    banks = n * f
+    io_mux = 2 * mux_luts(banks, ab) + banks  # read mux of act_a / act_b, write enables
+    blocks["validator_io"] = (
+        8 * mloop_lut + loop_lut + crc + checks + io_mux,
+        8 * mloop_ff + loop_ff + 32 + 2 * stages * ADDR_BITS + 2 * ab,
+        1,
+    )
+
+    # Broadcaster (eie_broadcast.hpp): the lowest-set-bit encoder and
+    # pending & (pending - 1) over the W-bit mask, the W:1 window mux, the
+    # slice mux (W < N), the W non-zero detectors and range compares, the
+    # window / next-window registers, the counters, the N FIFOs' full_n AND.
+    bc_lut = (
+        loop_lut
+        + add_luts(w)
+        + _log2(w) * -(-w // 10)
+        + mux_luts(w, ab + 0)
+        + w * mux_luts(s, ab)
+        + w * -(-ab // 6)
+        + w * cmp_luts(ROW_BITS)
+        + mux_luts(2, w * ab)
+        + 3 * add_luts(ROW_BITS)
+        + -(-n // 5)
+    )
+    bc_ff = loop_ff + 2 * w * ab + 2 * w + 4 * ROW_BITS + 3 * c.pidx_bits + tb
+    blocks["broadcaster"] = (bc_lut, bc_ff, 1)
+
+    # Per PE: the loader (PE::load_layer): LOAD_CB, LOAD_BIAS, LOAD_PTR,
+    # LOAD_ENTRIES as m_axi loops [vadd]; the bias range check (two 64-bit
+    # compares), the pointer checks (ten 32-bit compares), make_ptr (two
+    # 32-bit adds, plus a divide by E when E is not a power of two), the bank
+    # write muxes; CHECK_ROWS (rows_in_range): an on-chip loop with the
+    # entry decode, the row adder, next_ptr and the column lookup.
+    div = 0 if e & (e - 1) == 0 else 2 * add_luts(ROW_BITS)
+    decode = mux_luts(e, eb)
+    row_w = pb + c.index_bits + 2
+    walk_lut = decode + add_luts(pb) + cmp_luts(pb) + 2 * mux_luts(2, pb)  # next_ptr, e == e_end, column_range
+    ld_lut = (
+        4 * mloop_lut
+        + 2 * cmp_luts(ADDR_BITS)
+        + 10 * cmp_luts(ROW_BITS)
+        + 2 * add_luts(ROW_BITS)
+        + div
+        + 2 * mux_luts(2, pb)
+        + loop_lut
+        + walk_lut
+        + add_luts(row_w)
+        + cmp_luts(row_w)
+        + add_luts(ROW_BITS)
+        + cmp_luts(ROW_BITS)
+    )
+    ld_ff = 4 * mloop_ff + loop_ff + stages * (2 * pb + row_w + ROW_BITS)
+    blocks["pe_loader"] = (ld_lut, ld_ff, n)
+
+    # Per PE: the accumulation loop (ENTRY_LOOP). Common to both policies:
+    # decode, row += z + 1 and row < rows, the two forwarding compares,
+    # next_ptr and e == e_end, the e / e_end selects and the lookahead's
+    # column_range. CodebookMul adds the multiplier (its DSPs' LUT / FF [adder])
+    # and the acc_bits add; TernaryAdd two gated adds, no multiplier. The
+    # forwarding 3:1 mux is as wide as the policy's sum.
+    mult = mult_dsps(cb, ab, family)
+    common_lut = (
+        loop_lut
+        + walk_lut
+        + add_luts(ROW_BITS)
+        + 3 * cmp_luts(ROW_BITS)
+        + 2 * mux_luts(3, pb)
+        + 2 * mux_luts(2, pb)
+        + mux_luts(2, ab)
+    )
+    common_ff = loop_ff + 4 * pb + 2 * ab + 3 * ROW_BITS + 8 + c.pidx_bits
+    gen_lut = common_lut + mult * _c("dsp_lut") + add_luts(acc) + mux_luts(3, acc)
+    gen_ff = common_ff + mult * _c("dsp_ff") + 2 * acc + stages * (ROW_BITS + acc + ab + eb)
+    blocks["pe_accumulate"] = (gen_lut, gen_ff, n)
+    if c.ternary:
+        ter_lut = common_lut + 2 * add_luts(acc) + 2 * ab + mux_luts(3, 2 * acc)
+        ter_ff = common_ff + 4 * acc + stages * (ROW_BITS + 2 * acc + ab + eb)
+        blocks["pe_accumulate_ternary"] = (ter_lut, ter_ff, n)
+
+    # Per PE: the epilogue (requantize: bias add, rounding add, the variable
+    # arithmetic shift as a barrel shifter, ReLU, two saturating compares and
+    # a 3:1 select; lane / word counters); ternary kernels add Wp*acc + Wn*acc_neg
+    # (2 multipliers, their DSPs in ``dsp``) and one more add.
+    shifter = acc * -(-_log2(acc) // 2)
+    ep_lut = (
+        loop_lut
+        + 2 * add_luts(acc)
+        + shifter
+        + acc
+        + 2 * cmp_luts(acc)
+        + mux_luts(3, ab)
+        + 2 * add_luts(ROW_BITS)
+        + mux_luts(f, ab)
+    )
+    ep_ff = loop_ff + stages * (acc + ab) + 2 * ROW_BITS
+    if c.ternary:
+        tdsp = 2 * mult_dsps(cb, acc, family)
+        ep_lut += tdsp * _c("dsp_lut") + add_luts(acc)
+        ep_ff += tdsp * _c("dsp_ff") + stages * acc
+    blocks["pe_epilogue"] = (ep_lut, ep_ff, n)
+
+    # Per PE: its FIFO, the act_a / act_b port muxes of the shared layer_pass
+    # (ALLOCATION limit=1: every lane's read data and write address / data /
+    # enable select between the two buffers), and its LUTRAM memories.
+    fl, ff = fifo_logic(c.fifo_depth, tb, bram18_for(c.fifo_depth, tb))
+    blocks["pe_fifo"] = (fl, ff, n)
+    lane_addr = _log2(c.act_lane_depth)
+    blocks["pe_pingpong"] = (f * mux_luts(2, 2 * ab + lane_addr + 1), 0.0, n)
+    lutram = 0
+    for name, (depth, width) in pe_memories(c).items():
+        if name == "entries" and c.uses_uram:
+            continue
+        if bram18_for(depth, width) == 0:
+            lutram += lutram_luts(depth, width)
+    blocks["pe_lutram"] = (lutram, 0.0, n)
+    return {k: (copies, int(round(lut)), int(round(ffv))) for k, (lut, ffv, copies) in blocks.items()}
+
+
+def logic_totals(config: AcceleratorConfig) -> tuple[int, int]:
+    """(LUT, FF) of the whole kernel: the sum over ``logic_blocks`` of copies x per-copy cost."""
+    blocks = logic_blocks(config)
+    return (
+        sum(k * lut for k, lut, _ in blocks.values()),
+        sum(k * ff for k, _, ff in blocks.values()),
+    )
+
+
 @dataclass
 class Estimate:
     bram36: int
@@ -72,6 +325,13 @@ class Estimate:
     # every layer (ptr_depth deep), at the broadcaster; 0 when the mask is off.
     mask_bits: int = 0
     mask_bram18: int = 0
+    # Logic (the LUT / FF model above); the board's totals are None where
+    # unknown (board: custom), and then not checked.
+    lut: int = 0
+    ff: int = 0
+    board_lut: int | None = None
+    board_ff: int | None = None
+    logic: dict = field(default_factory=dict)  # block -> (copies, LUT each, FF each)
 
     def to_dict(self) -> dict:
         return {
@@ -80,11 +340,16 @@ class Estimate:
             "bram36": self.bram36,
             "uram": self.uram,
             "dsp": self.dsp,
+            "lut": self.lut,
+            "ff": self.ff,
             "board": self.board,
             "board_bram36": self.board_bram36,
             "board_uram": self.board_uram,
             "board_dsp": self.board_dsp,
+            "board_lut": self.board_lut,
+            "board_ff": self.board_ff,
             "per_pe": {k: {"depth": v[0], "width": v[1], "bram18": v[2], "uram": v[3]} for k, v in self.per_pe.items()},
+            "logic": {k: {"copies": v[0], "lut": v[1], "ff": v[2]} for k, v in self.logic.items()},
         }
 
 
@@ -129,7 +394,13 @@ def estimate(config: AcceleratorConfig) -> Estimate:
     dsp_pe = mult_dsps(c.cb_bits, c.act_bits, b.family)
     if c.ternary:
         dsp_pe += 2 * mult_dsps(c.cb_bits, c.acc_bits, b.family)
+    lut, ff = logic_totals(c)
     return Estimate(
+        lut=lut,
+        ff=ff,
+        board_lut=b.lut,
+        board_ff=b.ff,
+        logic=logic_blocks(c),
         bram36=-(-total18 // 2) + MAXI_BRAM36,
         uram=c.n_pes * uram,
         dsp=c.n_pes * dsp_pe,
@@ -153,7 +424,24 @@ def _overflows(est: Estimate) -> list[str]:
     ):
         if need > have:
             out.append(f"{what}: needs {need}, the board has {have} (over by {need - have})")
+    for what, need, have in (("LUT", est.lut, est.board_lut), ("FF", est.ff, est.board_ff)):
+        if have is not None and need > have:
+            out.append(f"{what}s: needs {need:,} (estimate), the board has {have:,} (over by {need - have:,})")
     return out
+
+
+def _logic_hint(est: Estimate) -> str:
+    """What to change when the logic overflows: the blocks that grow with N first."""
+    if not any(w.startswith(("LUTs", "FFs")) for w in _overflows(est)):
+        return ""
+    per_pe = sum(k * lut for k, lut, _ in est.logic.values() if k > 1)
+    return (
+        f"The PEs' logic is {per_pe:,} of the {est.lut:,} LUTs (loader, accumulation loop"
+        + (" x2 for ternary" if "pe_accumulate_ternary" in est.logic else "")
+        + ", epilogue, FIFO per PE): use fewer PEs, narrower act_bits / acc_bits / cb_bits"
+        + (", ternary off" if "pe_accumulate_ternary" in est.logic else "")
+        + ", or a larger board. "
+    )
 
 
 def on_board(config: AcceleratorConfig, board: str) -> AcceleratorConfig:
@@ -178,6 +466,7 @@ def check_fits_board(config: AcceleratorConfig) -> Estimate:
             f"act_depth={config.act_depth}) does not fit {config.board}: "
             + "; ".join(over)
             + f". The largest memory per PE is {biggest[0]} ({biggest[1][0]} x {biggest[1][1]} bits). "
+            + _logic_hint(est)
             + ("Boards where it fits: " + ", ".join(fits) + ". " if fits else "")
             + "Reduce n_pes or the depths"
             + (

@@ -1,0 +1,147 @@
+"""The LUT / FF model of the resource estimate (eie.hardware.resources,
+LOGIC_COEFFS): hand-worked blocks, scaling in N, the board totals, the refusal
+of a design that overflows the logic, and the estimate in `eie generate`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from kernel_configs import kernel_config
+
+from eie.cli import main
+from eie.compression.weights import DenseLayer, save_weights
+from eie.errors import CapacityError
+from eie.hardware import resources as res
+from eie.hardware.boards import BOARDS
+from eie.hardware.config import AcceleratorConfig
+from eie.hardware.target import default_config
+
+# The coefficients, written out again (LOGIC_COEFFS must keep these values or
+# the hand-worked numbers below change): 32-bit add 39 LUT, 32-bit compare 20
+# LUT, 49 LUT / 166 FF per 3 DSPs, on-chip loop 51 LUT / 9 FF.
+ADD, CMP = 39 / 32, 20 / 32
+DSP_LUT, DSP_FF = 49 / 3, 166 / 3
+
+
+def test_board_logic_totals():
+    assert {name: (b.lut, b.ff) for name, b in BOARDS.items()} == {
+        "pynq-z2": (53_200, 106_400),
+        "pynq-z1": (53_200, 106_400),
+        "ultra96v2": (70_560, 141_120),
+        "zcu104": (230_400, 460_800),
+        "kv260": (117_120, 234_240),
+    }
+    e = res.estimate(AcceleratorConfig(board="kv260"))
+    assert (e.board_lut, e.board_ff) == (117_120, 234_240)
+
+
+def test_every_coefficient_names_its_source():
+    assert all(isinstance(src, str) and src for _, src in res.LOGIC_COEFFS.values())
+    assert res.LOGIC_COEFFS["maxi_lut"][0] == 580 and res.LOGIC_COEFFS["maxi_ff"][0] == 512
+    assert res.LOGIC_COEFFS["maxi_loop_lut"][0] == 384 and res.LOGIC_COEFFS["maxi_loop_ff"][0] == 397
+
+
+def test_hand_worked_blocks():
+    # kernel_config(n_pes=4): E = 8 entries of 8 bits, ptr_bits = 10 + 3 = 13,
+    # pidx_bits = 9 (ptr_depth 512), token = 9 + 16 + 1 = 26 bits, 16 x 16
+    # multiplier = 1 DSP48E2.
+    c = kernel_config(n_pes=4)
+    assert (c.entries_per_word, c.ptr_bits, c.pidx_bits, c.token_bits) == (8, 13, 9, 26)
+    blocks = res.logic_blocks(c)
+    # s_axilite: 14 registers x (70 LUT, 42 FF); m_axi: two 64-bit bundles, 580 + 32 LUT, 512 + 32 FF each.
+    assert blocks["s_axilite"] == (1, 980, 588)
+    assert blocks["m_axi"] == (1, 1224, 1088)
+    # The FIFO (depth 8, SRL): 26 LUTs of SRLC32E + 4 * log2(9) + 6 control; 26 + 2 * 4 + 4 FFs.
+    assert blocks["pe_fifo"] == (4, 26 + 16 + 6, 26 + 8 + 4)
+    # The accumulation loop, worked from the operators:
+    walk = 8 * 3 + 13 * ADD + 13 * CMP + 2 * 13  # 8:1 decode mux, next_ptr, e == e_end, column_range
+    common = 51 + walk + 32 * ADD + 3 * 32 * CMP + 2 * 13 + 2 * 13 + 16
+    lut = common + 1 * DSP_LUT + 32 * ADD + 32  # multiplier, acc add, 3:1 forwarding mux
+    ff = 9 + 4 * 13 + 2 * 16 + 3 * 32 + 8 + 9 + DSP_FF + 2 * 32 + 3 * (32 + 32 + 16 + 8)
+    assert blocks["pe_accumulate"] == (4, round(lut), round(ff))
+    assert blocks["pe_accumulate"] == (4, 379, 589)
+    # Totals: copies x per-copy cost over every block.
+    e = res.estimate(c)
+    assert e.lut == sum(k * lut for k, lut, _ in blocks.values())
+    assert e.ff == sum(k * ff for k, _, ff in blocks.values())
+    assert e.logic == blocks
+
+
+def test_lutram_and_mux_rules():
+    assert res.lutram_luts(32, 6) == 4 and res.lutram_luts(32, 7) == 8
+    assert res.lutram_luts(64, 3) == 4 and res.lutram_luts(128, 16) == 4 * 6 * 2
+    assert res.mux_luts(1, 16) == 0 and res.mux_luts(2, 16) == 16 and res.mux_luts(4, 16) == 16
+    assert res.mux_luts(8, 4) == 4 * 3
+    # A FIFO deeper than 32 keeps its storage in BRAM (no LUTs for it) or LUTRAM.
+    assert res.fifo_logic(512, 36, 1) == (4 * 10 + 6, 36 + 2 * 10 + 4)
+    assert res.fifo_logic(64, 8, 0)[0] == res.lutram_luts(64, 8) + 4 * 7 + 6
+
+
+def test_logic_grows_with_n_and_ternary():
+    luts = [res.estimate(AcceleratorConfig(board="zcu104", n_pes=n)).lut for n in (1, 2, 4, 8, 16, 32, 64)]
+    ffs = [res.estimate(AcceleratorConfig(board="zcu104", n_pes=n)).ff for n in (1, 2, 4, 8, 16, 32, 64)]
+    assert luts == sorted(set(luts)) and ffs == sorted(set(ffs))
+    base = AcceleratorConfig(board="zcu104", n_pes=16)
+    tern = res.estimate(base.replace(ternary=True))
+    assert tern.lut > res.estimate(base).lut and "pe_accumulate_ternary" in tern.logic
+    assert res.estimate(base.replace(act_bits=24, acc_bits=48)).lut > res.estimate(base).lut
+    # Most of the logic is per PE: doubling N nearly doubles it.
+    assert 1.7 < luts[-1] / luts[-2] < 2.0
+
+
+def test_defaults_fit():
+    for name in BOARDS:
+        e = res.check_fits_board(AcceleratorConfig(board=name))
+        assert 0 < e.lut <= e.board_lut and 0 < e.ff <= e.board_ff
+    e = res.check_fits_board(default_config())
+    assert e.lut < e.board_lut / 2
+
+
+def test_logic_overflow_is_refused():
+    # Small depths, so the memories fit the PYNQ-Z2: only the logic of 32 PEs does not.
+    small = dict(entry_depth=256, ptr_depth=256, act_depth=16, bias_depth=64, max_layers=2)
+    big = AcceleratorConfig(board="pynq-z2", n_pes=32, **small)
+    e = res.estimate(big)
+    assert e.bram36 <= e.board_bram36 and e.dsp <= e.board_dsp
+    assert e.lut > e.board_lut
+    assert not res.fits_board(big)
+    with pytest.raises(CapacityError) as err:
+        res.check_fits_board(big)
+    msg = str(err.value)
+    assert f"LUTs: needs {e.lut:,} (estimate), the board has 53,200" in msg
+    assert "BRAM36" not in msg
+    assert "fewer PEs" in msg and "larger board" in msg and "zcu104" in msg
+    assert res.fits_board(big.replace(n_pes=8))
+    # A ternary ZCU104 at N=64: the memories fit, the two inner loops per PE do not.
+    t64 = AcceleratorConfig(board="zcu104", n_pes=64, ternary=True)
+    assert res.estimate(t64).bram36 <= 312 and not res.fits_board(t64)
+    assert res.fits_board(t64.replace(ternary=False))
+
+
+def test_custom_board_logic_is_not_checked():
+    c = AcceleratorConfig(board="custom", part="xc7z020clg400-1", n_pes=64, resources={"bram36": 10**5, "dsp": 10**4})
+    e = res.check_fits_board(c)
+    assert e.board_lut is None and e.lut > 0
+    assert e.to_dict()["board_lut"] is None
+
+
+def test_generate_json_carries_the_logic_estimate(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    weights = tmp_path / "weights.npz"
+    save_weights(weights, [DenseLayer("fc1", rng.standard_normal((12, 16)), rng.standard_normal(12))])
+    model = tmp_path / "model.npz"
+    assert main(["compress", str(weights), "-o", str(model), "--density", "0.3"]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(model), "-o", str(tmp_path / "g"), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    est = res.estimate(AcceleratorConfig.from_yaml(tmp_path / "g" / "config.yaml"))
+    assert {k: s["estimate"][k] for k in ("lut", "ff", "board_lut", "board_ff")} == {
+        "lut": est.lut,
+        "ff": est.ff,
+        "board_lut": 230_400,
+        "board_ff": 460_800,
+    }
+    assert main(["generate", str(model), "-o", str(tmp_path / "t")]) == 0
+    assert f"{est.lut}/230400 LUT" in capsys.readouterr().out
