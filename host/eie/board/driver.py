@@ -249,25 +249,27 @@ class EIEKernel:
                 b.freebuffer()
         return out
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Float inputs (B x K or K) -> float outputs, logical order."""
+    def _float_inputs(self, x: np.ndarray):
+        """(model, x as 2-D integers in its input format, whether x was one vector)."""
         qm = self._loaded()
         x = real_array("inputs", x, EIEError)
         if x.ndim not in (1, 2):
             raise EIEError(f"inputs have shape {x.shape}; expected one vector (K,) or a batch (B, K)")
-        single = x.ndim == 1
-        y = dequantize_output(qm, unpermute(qm, self.run_int(quantize_input(qm, x))))
+        return qm, quantize_input(qm, x), x.ndim == 1
+
+    def _float_outputs(self, qm: QuantModel, y_int: np.ndarray, single: bool) -> np.ndarray:
+        y = dequantize_output(qm, unpermute(qm, y_int))
         return y[0] if single else y
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Float inputs (B x K or K) -> float outputs, logical order."""
+        qm, x_int, single = self._float_inputs(x)
+        return self._float_outputs(qm, self.run_int(x_int), single)
 
     async def run_async(self, x: np.ndarray) -> np.ndarray:
         """``run`` that waits for the kernel's interrupt (asyncio) instead of polling."""
-        qm = self._loaded()
-        x = real_array("inputs", x, EIEError)
-        if x.ndim not in (1, 2):
-            raise EIEError(f"inputs have shape {x.shape}; expected one vector (K,) or a batch (B, K)")
-        single = x.ndim == 1
-        y = dequantize_output(qm, unpermute(qm, await self.run_int_async(quantize_input(qm, x))))
-        return y[0] if single else y
+        qm, x_int, single = self._float_inputs(x)
+        return self._float_outputs(qm, await self.run_int_async(x_int), single)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.argmax(np.atleast_2d(self.run(x)), axis=1)

@@ -793,46 +793,24 @@ def build_report(build_dir, overlay=None, utilization=None, timing=None) -> dict
             va.get("BRAM36"),
             "csynth counts BRAM_18K; shown here / 2. Vivado: Block RAM Tile",
         ),
+    ] + [
+        # The rows counted alike by all three sources: (resource, estimate, board's total).
         row(
-            "URAM",
-            est.uram,
-            cs_res.get("URAM"),
-            {"URAM": cs_res.get("URAM")},
-            vu.get("URAM"),
-            est.board_uram,
-            cs_av.get("URAM"),
-            va.get("URAM"),
-        ),
-        row(
-            "DSP",
-            est.dsp,
-            cs_res.get("DSP"),
-            {"DSP": cs_res.get("DSP")},
-            vu.get("DSP"),
-            est.board_dsp,
-            cs_av.get("DSP"),
-            va.get("DSP"),
-        ),
-        row(
-            "LUT",
-            getattr(est, "lut", None),
-            cs_res.get("LUT"),
-            {"LUT": cs_res.get("LUT")},
-            vu.get("LUT"),
-            None,
-            cs_av.get("LUT"),
-            va.get("LUT"),
-        ),
-        row(
-            "FF",
-            getattr(est, "ff", None),
-            cs_res.get("FF"),
-            {"FF": cs_res.get("FF")},
-            vu.get("FF"),
-            None,
-            cs_av.get("FF"),
-            va.get("FF"),
-        ),
+            name,
+            est_v,
+            cs_res.get(name),
+            {name: cs_res.get(name)},
+            vu.get(name),
+            board_v,
+            cs_av.get(name),
+            va.get(name),
+        )
+        for name, est_v, board_v in (
+            ("URAM", est.uram, est.board_uram),
+            ("DSP", est.dsp, est.board_dsp),
+            ("LUT", getattr(est, "lut", None), None),
+            ("FF", getattr(est, "ff", None), None),
+        )
     ]
     for r in resources:
         cap = r["available"]["board"] if r["available"]["board"] is not None else r["available"]["csynth"]
