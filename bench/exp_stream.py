@@ -1,4 +1,4 @@
-"""Streamed layers (issue 12, PLANNED kernel support): the nine EIE layers streamed from DDR on each board.
+"""Streamed layers (issue 12): the nine EIE layers streamed from DDR on each board.
 
 MODELLED figures (eie.performance.timing, docs/timing.md "Streamed layers"), not
 measurements: every layer streamed (storage: stream), occupancy mask on,

@@ -19,14 +19,16 @@ from pathlib import Path
 from eie.hardware.config import AcceleratorConfig
 from eie.hardware.fuzz import config_label, fuzz, run_sanitized
 
-DEPTHS = dict(entry_depth=512, ptr_depth=512, act_depth=48, bias_depth=128, max_layers=4)
+DEPTHS = dict(entry_depth=512, ptr_depth=512, act_depth=48, bias_depth=128, max_layers=4, occupancy_mask=False)
 CONFIGS = [
     dict(n_pes=1, weight_bits=1, index_bits=2, act_bits=8, cb_bits=8, acc_bits=16),
     dict(n_pes=2, weight_bits=2, index_bits=3, ternary=True),
     dict(n_pes=3, weight_bits=4, index_bits=4),
     dict(n_pes=8, weight_bits=8, index_bits=6, act_bits=12, cb_bits=10, acc_bits=24),
-    dict(n_pes=16, weight_bits=4, index_bits=5, ternary=True),
+    dict(n_pes=16, weight_bits=4, index_bits=5, ternary=True, occupancy_mask=True),
     dict(n_pes=4, weight_bits=4, index_bits=4, act_bits=32, cb_bits=32, acc_bits=64),
+    dict(n_pes=3, weight_bits=3, index_bits=3, dir_depth=256, occupancy_mask=True),
+    dict(n_pes=8, weight_bits=2, index_bits=3, ternary=True, dir_depth=256),
 ]
 
 

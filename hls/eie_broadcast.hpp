@@ -21,6 +21,12 @@
 //   trips = 2 + sum over the ceil(K / W) windows of max(1, non-zeros)
 // (eie.performance.timing: broadcast_prologue = 2).
 // A write blocks while a FIFO is full (the stall the timing model adds).
+//
+// With the occupancy mask (USE_OCC) the prefetch also reads the window's mask
+// word, and a token goes only to the PEs whose bit is set: the broadcaster
+// then waits only on its receivers' FIFOs, and a PE never spends a cycle on
+// a column it holds nothing of. The end-of-layer token still goes to every PE.
+// build_occupancy fills the mask at load time from the PEs' pointers.
 #ifndef EIE_BROADCAST_HPP
 #define EIE_BROADCAST_HPP
 
@@ -28,8 +34,9 @@
 
 namespace eie {
 
-template <int N, int W>
-void broadcast(layer_t L, act_t src[N][ACT_LANES][ACT_LANE_DEPTH], hls::stream<token_t> fifo[N]) {
+template <int N, int W, int NF>
+void broadcast(layer_t L, act_t src[N][ACT_LANES][ACT_LANE_DEPTH], const occ_t occ[OCC_DEPTH],
+               hls::stream<token_t> fifo[NF]) {
 #pragma HLS ARRAY_PARTITION variable=src complete dim=1
 #pragma HLS ARRAY_PARTITION variable=src complete dim=2
     const unsigned k = L.cols;
@@ -42,6 +49,13 @@ void broadcast(layer_t L, act_t src[N][ACT_LANES][ACT_LANE_DEPTH], hls::stream<t
 #pragma HLS ARRAY_PARTITION variable=window complete
 #pragma HLS ARRAY_PARTITION variable=next_window complete
     ap_uint<W> pending = 0, next_pending = 0;
+    // The mask words of the current and the prefetched window (all ones when
+    // the mask is off), and the next word's address.
+    occ_t cur_occ = ~occ_t(0), next_occ = ~occ_t(0);
+    ap_uint<32> occ_at = L.occ_base;
+    // A streamed layer's columns (and its end mark) go to the stream reader
+    // on fifo[N] (NF = N + 1), not to the PEs.
+    const bool to_reader = NF > N && (L.flags & FLAG_STREAMED);
     bool next_valid = false;
     // Running counters instead of j / N, j % N and ceil(K / W): the next
     // prefetch's first column, its word in every lane of every bank, its slice
@@ -66,10 +80,12 @@ SCAN:
             tok.g = g_cur + q;
             tok.val = window[q];
             tok.last = false;
+            const ap_uint<N> recv = ap_uint<N>(cur_occ >> (q * N));
             for (int p = 0; p < N; p++) {
 #pragma HLS UNROLL
-                fifo[p].write(tok);
+                if (recv[p] && !to_reader) fifo[p].write(tok);
             }
+            if (to_reader) fifo[NF - 1].write(tok);
         }
         // The mask without its lowest set bit: whether the window is done
         // does not wait for the encoder.
@@ -82,6 +98,7 @@ SCAN:
                     window[i] = next_window[i];
                 }
                 pending_next = next_pending;
+                cur_occ = next_occ;
                 g_cur = g_next;
                 next_valid = false;
             } else if (base >= k) {
@@ -110,6 +127,7 @@ SCAN:
                 next_window[i] = (base + i < k) ? a : act_t(0);
                 next_pending[i] = next_window[i] != 0;
             }
+            if (USE_OCC && !to_reader) next_occ = occ[occ_at++];
             next_valid = true;
             g_next = g_load;
             g_load += W;
@@ -127,7 +145,47 @@ SCAN:
     end.last = true;
     for (int p = 0; p < N; p++) {
 #pragma HLS UNROLL
-        fifo[p].write(end);
+        if (!to_reader) fifo[p].write(end);
+    }
+    if (to_reader) fifo[NF - 1].write(end);
+}
+
+// Load time: the mask words of layer L from the PEs' pointers (PE p has
+// entries in column j when ptr_p[j] != ptr_p[j + 1], padding included). One
+// column per cycle, every PE's pointer banks read in parallel; a window's
+// word is written when its last column (or the layer's) is done.
+inline void build_occupancy(const layer_t& L, const ptr_t ptr_even[N_PES][PTR_BANK_DEPTH],
+                            const ptr_t ptr_odd[N_PES][PTR_BANK_DEPTH], occ_t occ[OCC_DEPTH]) {
+#pragma HLS ARRAY_PARTITION variable=ptr_even complete dim=1
+#pragma HLS ARRAY_PARTITION variable=ptr_odd complete dim=1
+    const unsigned k = L.cols;
+    occ_t word = 0;
+    int lane = 0;
+    ap_uint<32> at = L.occ_base;
+    ap_uint<PIDX_BITS> g = L.ptr_base;
+BUILD_OCC:
+    for (unsigned j = 0; j < k; j++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_COLS
+        ap_uint<N_PES> bits;
+        for (int p = 0; p < N_PES; p++) {
+#pragma HLS UNROLL
+            ptr_t start, end;
+            column_bounds(ptr_even[p], ptr_odd[p], g, start, end);
+            bits[p] = start != end;
+        }
+        for (int i = 0; i < LNZD_WINDOW; i++) {  // constant part-selects, one chosen by lane
+#pragma HLS UNROLL
+            if (lane == i) word(i * N_PES + N_PES - 1, i * N_PES) = bits;
+        }
+        g++;
+        if (lane == LNZD_WINDOW - 1 || j + 1 == k) {
+            occ[at++] = word;
+            word = 0;
+            lane = 0;
+        } else {
+            lane++;
+        }
     }
 }
 

@@ -33,7 +33,34 @@ struct layer_t {
     ap_uint<8> shift;
     ap_uint<32> ptr_base;
     ap_uint<32> bias_base;
+    ap_uint<32> occ_base;  // the layer's first occupancy-mask word (one per LNZD window)
+    // Streamed layers (flags & FLAG_STREAMED): ptr_base is the directory
+    // base, stream_base the stream section's first image word, count_bits c.
+    ap_uint<32> stream_base;
+    ap_uint<6> count_bits;
 };
+
+// Occupancy mask word: bit i * N + p says PE p has entries in column i of
+// the window (docs/kernel.md, "Occupancy mask").
+typedef ap_uint<N_PES * LNZD_WINDOW> occ_t;
+
+// Elements g and g + 1 of a table kept in two banks (element g in bank g % 2
+// at g / 2), so both are read in one cycle: a PE's column pointers
+// ptr[ptr_base + j], ptr[ptr_base + j + 1], or a streamed layer's directory.
+template <typename T, int D>
+inline void bank_pair(const T even[D], const T odd[D], ap_uint<PIDX_BITS> g, T& start, T& end) {
+#pragma HLS INLINE
+    const T ev = even[(g + 1) >> 1];
+    const T od = odd[g >> 1];
+    start = (g & 1) ? od : ev;
+    end = (g & 1) ? ev : od;
+}
+
+inline void column_bounds(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+                          ap_uint<PIDX_BITS> g, ptr_t& start, ptr_t& end) {
+#pragma HLS INLINE
+    bank_pair<ptr_t, PTR_BANK_DEPTH>(ptr_even, ptr_odd, g, start, end);
+}
 
 // C-simulation instrumentation (not the algorithm, never synthesised):
 // loop trip counts per layer, compared with the timing model by the tests.
@@ -43,6 +70,8 @@ struct layer_t {
 #ifndef __SYNTHESIS__
 struct counters_t {
     long long broadcast[MAX_LAYERS];
+    long long dispatch[MAX_LAYERS];
+    long long stream_words[MAX_LAYERS];
     long long pe[MAX_LAYERS][N_PES];
     long long epilogue[MAX_LAYERS][N_PES];
 };

@@ -28,6 +28,8 @@ struct layer_src_t {
     u64 counts;
     u64 ptr;
     u64 entries;
+    u64 entry_words;
+    u64 dir;  // streamed layers: the column directory
 };
 
 inline u64 ptr_words(u64 k) { return (k + 2) / 2; }
@@ -134,7 +136,7 @@ CHECKSUM:
     const u64 data_start = dstart + nl * DESC_WORDS;
     u64 used[N_PES];
     for (int p = 0; p < N_PES; p++) used[p] = 0;
-    u64 ptr_base = 0, bias_base = 0, prev_rows = 0, prev_fa_out = 0;
+    u64 ptr_base = 0, dir_base = 0, bias_base = 0, occ_base = 0, prev_rows = 0, prev_fa_out = 0;
     u64 desc_at = dstart;  // running offset of descriptor l
 LAYERS:
     for (u64 l = 0; l < nl; l++) {
@@ -148,7 +150,14 @@ LAYERS:
         const u64 m = d[D_ROWS], k = d[D_COLS], flags = d[D_FLAGS], shift = d[D_SHIFT];
         const u64 fa_in = d[D_FA_IN], fw = d[D_FW], fa_out = d[D_FA_OUT];
         if (m < 1 || k < 1 || m >= (u64(1) << 31) || k >= (u64(1) << 31)) return STATUS_BAD_IMAGE;
-        if (flags & ~u64(FLAG_RELU | FLAG_TERNARY)) return STATUS_BAD_IMAGE;
+        if (flags & ~u64(FLAG_RELU | FLAG_TERNARY | FLAG_STREAMED)) return STATUS_BAD_IMAGE;
+        // A streamed layer keeps its entries in DDR (eie_stream.hpp): it has a
+        // column directory and a count width instead of counts and pointers.
+        const bool streamed = (flags & FLAG_STREAMED) != 0;
+        const u64 cbits = d[D_COUNT_BITS];
+        if (streamed ? (cbits < 1 || cbits > 32 || d[D_COUNTS] != 0 || d[D_PTR] != 0)
+                     : (cbits != 0 || d[D_DIR] != 0))
+            return STATUS_BAD_IMAGE;
         // shift = fa_in + fw - fa_out, every format at most 62 bits and the
         // shift inside the accumulator (all below 2^6 once the first test passes).
         if (fa_in > 62 || fw > 62 || fa_out > 62 || shift > 62 || shift >= u64(ACC_BITS)) return STATUS_BAD_IMAGE;
@@ -166,22 +175,35 @@ LAYERS:
         s.counts = d[D_COUNTS];
         s.ptr = d[D_PTR];
         s.entries = d[D_ENTRIES];
+        s.dir = d[D_DIR];
         const u64 entry_words = d[D_ENTRY_WORDS];
+        s.entry_words = entry_words;
         if (!section_ok(s.codebook, CB_SIZE, data_start, total) || !section_ok(s.bias, m, data_start, total) ||
             !section_ok(s.perm, (m + 1) / 2, data_start, total) ||
-            !section_ok(s.counts, N_PES, data_start, total) ||
-            !section_ok(s.ptr, N_PES * ptr_words(k), data_start, total) ||
             !section_ok(s.entries, entry_words, data_start, total))
             return STATUS_BAD_IMAGE;
+        if (streamed) {
+            // The stream section starts on a 4 KiB page (the reader's bursts).
+            if (!section_ok(s.dir, ptr_words(k), data_start, total) || s.entries % STREAM_ALIGN_WORDS != 0)
+                return STATUS_BAD_IMAGE;
+        } else if (!section_ok(s.counts, N_PES, data_start, total) ||
+                   !section_ok(s.ptr, N_PES * ptr_words(k), data_start, total)) {
+            return STATUS_BAD_IMAGE;
+        }
 
         // ceil(x / N) > ACT_DEPTH  <=>  x > N * ACT_DEPTH: no divide needed for the checks.
         if (k > u64(N_PES) * ACT_DEPTH || m > u64(N_PES) * ACT_DEPTH) return STATUS_CAPACITY;
         if (k >= (u64(1) << COL_BITS)) return STATUS_CAPACITY;
-        if (ptr_base + k + 1 > u64(PTR_DEPTH)) return STATUS_CAPACITY;
+        if (streamed ? dir_base + k + 1 > u64(DIR_DEPTH) : ptr_base + k + 1 > u64(PTR_DEPTH)) return STATUS_CAPACITY;
         // m < 2^31 from here on: 32-bit division by the constant N.
         const unsigned m32 = unsigned(m);
         const unsigned rows_pe = (m32 + N_PES - 1) / N_PES;
         if (bias_base + rows_pe > u64(BIAS_DEPTH)) return STATUS_CAPACITY;
+        // Mask words of this layer: ceil(K / W). The pointer check above already
+        // bounds their sum by OCC_DEPTH (AcceleratorConfig.occ_depth); checked
+        // anyway, as every address is.
+        const unsigned occ_words = streamed ? 0u : (unsigned(k) + LNZD_WINDOW - 1) / LNZD_WINDOW;
+        if (USE_OCC && occ_base + occ_words > u64(OCC_DEPTH)) return STATUS_CAPACITY;
 
         if (!check_perm(image, s.perm, m32)) return STATUS_BAD_IMAGE;
 
@@ -201,10 +223,12 @@ LAYERS:
 
         // Entry counts: a count above 2^32 is a bad image; one above what a
         // PE can hold is a capacity problem (checked before the 32-bit cast).
+        // A streamed layer has none: its blocks are checked as they are
+        // walked after the load (check_stream_layer).
         u64 words_sum = 0;
         int count_status = STATUS_OK;
     CHECK_COUNTS:
-        for (int p = 0; p < N_PES; p++) {
+        for (int p = 0; p < (streamed ? 0 : N_PES); p++) {
 #pragma HLS PIPELINE II=1
             const u64 count = image[s.counts + p];
             int st = STATUS_OK;
@@ -219,7 +243,7 @@ LAYERS:
             if (count_status == STATUS_OK) count_status = st;
         }
         if (count_status != STATUS_OK) return count_status;
-        if (words_sum != entry_words) return STATUS_BAD_IMAGE;
+        if (!streamed && words_sum != entry_words) return STATUS_BAD_IMAGE;
 
         layer_t L;
         L.rows = m32;
@@ -229,12 +253,19 @@ LAYERS:
         L.index = l;
         L.flags = flags;
         L.shift = shift;
-        L.ptr_base = ptr_base;
+        L.ptr_base = streamed ? dir_base : ptr_base;
+        L.stream_base = streamed ? unsigned(s.entries) : 0u;  // < total < 2^32
+        L.count_bits = unsigned(cbits);
         L.bias_base = bias_base;
+        L.occ_base = occ_base;
         layers[l] = L;
         src[l] = s;
-        ptr_base += k + 1;
+        if (streamed)
+            dir_base += k + 1;
+        else
+            ptr_base += k + 1;
         bias_base += rows_pe;
+        occ_base += occ_words;
     }
     n_layers = int(nl);
     return STATUS_OK;

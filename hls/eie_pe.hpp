@@ -8,6 +8,9 @@
 #define EIE_PE_HPP
 
 #include "eie_common.hpp"
+#ifdef EIE_STREAMING
+#include "eie_stream.hpp"
+#endif
 
 namespace eie {
 
@@ -116,18 +119,10 @@ struct PE {
         return (ptr_t(word) << SLOT_BITS) | ptr_t(slot + 1);
     }
 
-    // Copy this PE's share of layer L from the image. Returns false when a
-    // bias does not fit the accumulator, the pointers are not increasing
-    // from 0 to the entry count, or a weight's row runs past this PE's rows
-    // (the caller has already checked that every section lies in the image
-    // and that everything fits).
-    // base: the entry words earlier layers filled in this PE's memory.
-    static bool load_layer(const word_t* image, const layer_t& L, unsigned long long cb_off,
-                           unsigned long long bias_off, unsigned long long ptr_off,
-                           unsigned long long ent_off, unsigned count, unsigned words, unsigned base,
-                           word_t entries[ENTRY_DEPTH], ptr_t ptr_even[PTR_BANK_DEPTH],
-                           ptr_t ptr_odd[PTR_BANK_DEPTH], cb_t codebook[MAX_LAYERS][CB_SIZE],
-                           acc_t bias[BIAS_DEPTH]) {
+    // This PE's codebook of layer L and the biases of its rows; false when a
+    // bias does not fit the accumulator (the caller checked the sections).
+    static bool load_params(const word_t* image, const layer_t& L, unsigned long long cb_off,
+                            unsigned long long bias_off, cb_t codebook[MAX_LAYERS][CB_SIZE], acc_t bias[BIAS_DEPTH]) {
         const int l = L.index;
     LOAD_CB:
         for (int c = 0; c < CB_SIZE; c++) {
@@ -146,6 +141,23 @@ struct PE {
             bias[L.bias_base + r] = acc_t(b);
             bias_at += N_PES;
         }
+        return bias_ok;
+    }
+
+    // Copy this PE's share of layer L from the image. Returns false when a
+    // bias does not fit the accumulator, the pointers are not increasing
+    // from 0 to the entry count, or a weight's row runs past this PE's rows
+    // (the caller has already checked that every section lies in the image
+    // and that everything fits).
+    // base: the entry words earlier layers filled in this PE's memory.
+    static bool load_layer(const word_t* image, const layer_t& L, unsigned long long cb_off,
+                           unsigned long long bias_off, unsigned long long ptr_off,
+                           unsigned long long ent_off, unsigned count, unsigned words, unsigned base,
+                           word_t entries[ENTRY_DEPTH], ptr_t ptr_even[PTR_BANK_DEPTH],
+                           ptr_t ptr_odd[PTR_BANK_DEPTH], cb_t codebook[MAX_LAYERS][CB_SIZE],
+                           acc_t bias[BIAS_DEPTH]) {
+        const int rows = local_rows(L, P);
+        const bool bias_ok = load_params(image, L, cb_off, bias_off, codebook, bias);
         // Pointers become absolute (word, slot) pairs in this PE's entry
         // memory. One image word (two pointers, i = 2w and 2w + 1) per
         // iteration: consecutive reads, so the m_axi adapter can burst.
@@ -235,10 +247,7 @@ struct PE {
     static void column_range(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
                              ap_uint<PIDX_BITS> g, ptr_t& start, ptr_t& end) {
 #pragma HLS INLINE
-        const ptr_t ev = ptr_even[(g + 1) >> 1];
-        const ptr_t od = ptr_odd[g >> 1];
-        start = (g & 1) ? od : ev;
-        end = (g & 1) ? ev : od;
+        column_bounds(ptr_even, ptr_odd, g, start, end);
     }
 
     static void decode(const word_t entries[ENTRY_DEPTH], ptr_t e, code_t& v, zrun_t& z) {
@@ -345,17 +354,136 @@ struct PE {
         }
     }
 
+#ifdef EIE_STREAMING
+    // The accumulation loop of a streamed layer: the same arithmetic (Acc
+    // policy, bypass registers), with the column's count from the token and
+    // its entries from the dispatcher's packs instead of the pointers and the
+    // entry memory. Every token has at least one entry (the dispatcher sends
+    // none for an empty column). The iteration of a column's last entry also
+    // takes the next token when one is there, so trips = 1 + sum of entries.
+    // The next entry of a streamed column: from the pack in hand, or from the
+    // next pack when it is used up (the dispatcher sends a column's entries
+    // in packs of 1..E, in order).
+    static void next_streamed(hls::stream<pack_t>& packs, word_t& pack, ap_uint<SLOT_BITS + 1>& pack_left, code_t& v,
+                              zrun_t& z) {
+#pragma HLS INLINE
+        if (pack_left == 0) {
+            const pack_t pk = packs.read();
+            pack = pk.word;
+            pack_left = pk.n;
+        }
+        const ap_uint<ENTRY_BITS> f = pack(ENTRY_BITS - 1, 0);
+        pack >>= ENTRY_BITS;
+        pack_left--;
+        v = f(WEIGHT_BITS - 1, 0);
+        z = f >> WEIGHT_BITS;
+    }
+
+    template <class Acc>
+    static void accumulate_stream(const layer_t& L, int rows, hls::stream<stok_t>& tok, hls::stream<pack_t>& packs,
+                                  const cb_t codebook[CB_SIZE], acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
+        typedef typename Acc::sum_t sum_t;
+        const int l = L.index;
+        ap_uint<32> col_left = 0;
+        act_t a = 0;
+        int row = -1;
+        word_t pack = 0;
+        ap_uint<SLOT_BITS + 1> pack_left = 0;
+        int fwd_row0 = -1, fwd_row1 = -1;
+        sum_t fwd0 = Acc::zero(), fwd1 = Acc::zero();
+    STREAM_LOOP:
+        while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
+#pragma HLS DEPENDENCE variable=acc inter RAW true distance=3
+#pragma HLS DEPENDENCE variable=acc_neg inter RAW true distance=3
+            EIE_COUNT(counters().pe[l][P]++;)
+            if (col_left != 0) {
+                code_t v;
+                zrun_t z;
+                next_streamed(packs, pack, pack_left, v, z);
+                col_left--;
+                row += int(z) + 1;
+                if (row < rows) {
+                    sum_t cur = Acc::read(acc, acc_neg, row);
+                    if (row == fwd_row0)
+                        cur = fwd0;
+                    else if (row == fwd_row1)
+                        cur = fwd1;
+                    const sum_t next = Acc::add(cur, codebook, v, a);
+                    Acc::write(acc, acc_neg, row, next);
+                    fwd_row1 = fwd_row0;
+                    fwd1 = fwd0;
+                    fwd_row0 = row;
+                    fwd0 = next;
+                }
+            }
+            if (col_left == 0 && !tok.empty()) {
+                const stok_t t = tok.read();
+                if (t.last) break;
+                a = t.val;
+                col_left = t.count;
+                row = -1;
+            }
+        }
+    }
+
+    // Load time, streamed layer: every weight (code != 0) the dispatcher
+    // hands this PE lands on one of its rows (what rows_in_range checks for
+    // an on-chip layer), walking every column's entries.
+    static void check_stream(const layer_t& L, hls::stream<stok_t>& tok, hls::stream<pack_t>& packs, bool& ok) {
+        const int rows = local_rows(L, P);
+        bool good = true;
+        ap_uint<32> col_left = 0;
+        ap_int<40> row = -1;
+        word_t pack = 0;
+        ap_uint<SLOT_BITS + 1> pack_left = 0;
+    CHECK_STREAM:
+        while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
+            if (col_left != 0) {
+                code_t v;
+                zrun_t z;
+                next_streamed(packs, pack, pack_left, v, z);
+                col_left--;
+                row += int(z) + 1;
+                if (v != 0 && row >= rows) good = false;
+            }
+            if (col_left == 0) {
+                const stok_t t = tok.read();
+                if (t.last) break;
+                col_left = t.count;
+                row = -1;
+            }
+        }
+        ok = good;
+    }
+#endif
+
     // One layer: consume the broadcast, then bias, round, ReLU and saturate
     // this PE's rows into its destination buffer, one row per cycle. The
     // accumulators start at zero (cleared at load) and the write-out clears
     // each row it reads, so no clearing pass precedes the accumulation.
-    static void run_layer(layer_t L, hls::stream<token_t>& fifo, act_t dst[ACT_LANES][ACT_LANE_DEPTH],
-                          const word_t entries[ENTRY_DEPTH], const ptr_t ptr_even[PTR_BANK_DEPTH],
-                          const ptr_t ptr_odd[PTR_BANK_DEPTH], const cb_t codebook[MAX_LAYERS][CB_SIZE],
-                          const acc_t bias[BIAS_DEPTH], acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
+    static void run_layer(layer_t L, hls::stream<token_t>& fifo,
+#ifdef EIE_STREAMING
+                          hls::stream<stok_t>& stok, hls::stream<pack_t>& packs,
+#endif
+                          act_t dst[ACT_LANES][ACT_LANE_DEPTH], const word_t entries[ENTRY_DEPTH],
+                          const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+                          const cb_t codebook[MAX_LAYERS][CB_SIZE], const acc_t bias[BIAS_DEPTH], acc_t acc[ACT_DEPTH],
+                          acc_t acc_neg[ACC_NEG_DEPTH]) {
 #pragma HLS ARRAY_PARTITION variable=dst complete dim=1
         const int rows = local_rows(L, P);
         const bool tern = TERNARY && (L.flags & FLAG_TERNARY);
+#ifdef EIE_STREAMING
+        if (L.flags & FLAG_STREAMED) {
+            if (tern)
+                accumulate_stream<TernaryAdd>(L, rows, stok, packs, codebook[L.index], acc, acc_neg);
+            else
+                accumulate_stream<CodebookMul>(L, rows, stok, packs, codebook[L.index], acc, acc_neg);
+        } else
+#endif
         if (tern)
             accumulate<TernaryAdd>(L, rows, fifo, entries, ptr_even, ptr_odd, codebook[L.index], acc, acc_neg);
         else

@@ -26,7 +26,13 @@
 # that controller, whose irq goes to the PS (IRQ_F2P / pl_ps_irq0: PYNQ's
 # ip.interrupt needs this axi_intc path in the .hwh); clock and reset from
 # the PS through a proc_sys_reset. After assign_bd_address the script checks
-# that every kernel master has an address segment covering DDR. This script has not been run in this repository's CI (no Vivado
+# that every kernel master has an address segment covering DDR.
+#
+# After implementation it writes OUT_DIR/utilization.rpt (the whole design),
+# OUT_DIR/utilization_eie.rpt (report_utilization -cells of the kernel) and
+# OUT_DIR/timing_summary.rpt ('eie report BUILD_DIR --overlay OUT_DIR' reads
+# them), and fails, naming the WNS and the worst path, when setup timing is
+# not met. This script has not been run in this repository's CI (no Vivado
 # there); it is parsed with Vivado's commands stubbed.
 
 proc eie_usage {} {
@@ -235,7 +241,35 @@ if {[get_property PROGRESS [get_runs impl_1]] ne "100%"} {
     exit 1
 }
 
+# Reports of the routed design, written into OUT_DIR, where
+# 'eie report BUILD_DIR --overlay OUT_DIR' reads them first: the whole
+# design's utilization, the kernel's cells alone (the block design's cell
+# "eie", eie_i/eie in the wrapper) and the timing summary. Negative setup
+# slack fails the script, naming the WNS and the worst path, before any
+# .bit is copied: that bitstream would not run reliably at the kernel's clock.
+open_run impl_1
 file mkdir $out_dir
+report_utilization -file [file join $out_dir utilization.rpt]
+set eie_cells [get_cells -hierarchical -filter {NAME =~ "*/eie"}]
+if {[llength $eie_cells] > 0} {
+    report_utilization -cells $eie_cells -file [file join $out_dir utilization_eie.rpt]
+} else {
+    puts "warning: no cell */eie (the EIE kernel) in the implemented design; utilization_eie.rpt not written"
+}
+report_timing_summary -max_paths 10 -report_unconstrained -file [file join $out_dir timing_summary.rpt]
+set worst [get_timing_paths -setup -max_paths 1 -nworst 1]
+set wns ""
+if {[llength $worst] > 0} { set wns [get_property SLACK $worst] }
+if {$wns ne "" && $wns < 0} {
+    puts "error: timing failed at $clk_mhz MHz: WNS $wns ns on the worst setup path\
+[get_property STARTPOINT_PIN $worst] -> [get_property ENDPOINT_PIN $worst]\
+(clock [get_property ENDPOINT_CLOCK $worst]); see [file join $out_dir timing_summary.rpt].\
+Lower clock_mhz in the configuration and regenerate, or close timing in $proj_dir"
+    exit 1
+}
+if {$wns eq ""} { set wns "n/a: no timed path" } else { append wns " ns" }
+puts "timing met at $clk_mhz MHz (WNS $wns); reports in $out_dir"
+
 set bit [glob -nocomplain [file join $proj_dir eie_overlay.runs impl_1 *.bit]]
 set hwh [glob -nocomplain [file join $proj_dir eie_overlay.gen sources_1 bd eie hw_handoff eie.hwh] \
                           [file join $proj_dir eie_overlay.srcs sources_1 bd eie hw_handoff eie.hwh]]

@@ -155,6 +155,18 @@ class Network:
         self._quant = None
         return self
 
+    def calibrate(self, x: np.ndarray) -> dict:
+        """Store the activation peaks of representative inputs with the compressed model and use them.
+
+        ``x``: float inputs B x K (an MLP) or sequences B x T x I (an LSTM).
+        What ``eie compress --calib`` does: ``save``/``deploy`` write the model
+        with its calibration, and its images use these formats.
+        """
+        model = self._need_compressed()
+        cal = model.calibrate(np.asarray(x, dtype=np.float64))
+        self._calib, self._quant, self._backends = None, None, {}  # the stored calibration sets the formats
+        return cal
+
     def _masked_float(self):
         """The imported float weights with the compressed model's pruned positions zeroed."""
         from eie.compression.weights import DenseLayer
@@ -177,7 +189,12 @@ class Network:
 
     # -- the integer model ---------------------------------------------------------
     def quantized(self):
-        """The ``QuantModel`` (MLP) or ``QuantLSTM`` the kernel runs, calibrated on the training inputs."""
+        """The ``QuantModel`` (MLP) or ``QuantLSTM`` the kernel runs.
+
+        Calibrated on the training inputs (``compress(data=...)``), else on
+        the calibration stored with the model (``eie compress --calib``), else
+        the default activation format, with a warning naming it and its range.
+        """
         from eie.format.qmodel import HWParams
 
         if self._quant is not None:
@@ -188,30 +205,31 @@ class Network:
             params = self.fixed_config.to_hwparams()
         else:
             params = HWParams(self.n_pes, bits, self.index_bits)
+        # Without data: the calibration stored with the model (compress --calib), else the default
+        # format, said loudly (a warning and a note naming it and its range); never random data.
         calib = self._calib
-        if calib is None and self.kind == "lstm":
-            rng = np.random.default_rng(0)
-            shape = (64, *self._input_shape())
-            calib = rng.standard_normal(shape)
-            self.notes.append(
-                "no data given: the LSTM's activation formats are calibrated on standard-normal random inputs; "
-                "give data=... for your inputs' range"
-            )
         if self.kind == "lstm":
             from eie.arithmetic.lstm import quantize_lstm
 
             self._quant = quantize_lstm(model, params, calib)
+            warning = self._quant.info.get("warning")
         else:
             from eie.arithmetic.quant import quantize
 
-            # Without data: the calibration stored with the model (compress --calib), else the default
-            # format, reported in the notes; never random data.
             self._quant = quantize(model, params, calib=calib)
+            warning = None
             if self._quant.info.get("calibration") == "default":
-                self.notes.append(
-                    f"no data given: activations use the default format ({self._quant.fa_in} fraction bits of "
-                    f"{params.act_bits}, range +-{2.0 ** (params.act_bits - 1 - self._quant.fa_in):g})"
+                warning = (
+                    f"no calibration: activations use the default format ({self._quant.fa_in} fraction bits of "
+                    f"signed {params.act_bits} bits, range +-{2.0 ** (params.act_bits - 1 - self._quant.fa_in):g}); "
+                    "values beyond saturate. Give data=... (or compress with --calib X.npy)"
                 )
+        if warning is not None:
+            import warnings
+
+            if warning not in self.notes:
+                self.notes.append(warning)
+            warnings.warn(f"eie: {warning}", UserWarning, stacklevel=2)
         return self._quant
 
     def _input_shape(self) -> tuple[int, ...]:
@@ -226,14 +244,18 @@ class Network:
     def config(self):
         """The accelerator configuration sized for this network on ``self.board``."""
         from eie.board.backends import config_for_models
+        from eie.hardware.streaming import assign_storage, sized_for_models
 
+        # Each layer on chip or streamed from DDR, as the configuration's storage decides
+        # (eie.hardware.streaming); the images follow the layers' storage.
         if self.fixed_config is not None:
             from eie.hardware.resources import check_model_fits
 
             for qm in self._models():
+                assign_storage(self.fixed_config, qm)
                 check_model_fits(self.fixed_config, qm)
             return self.fixed_config
-        return config_for_models(self._models(), board=self.board)
+        return sized_for_models(config_for_models(self._models(), board=self.board), self._models())
 
     def backend(self, name: str, overlay_ip=None):
         from eie.board.backends import make_backend
@@ -356,7 +378,10 @@ class Network:
         xv = rng.standard_normal((4, first.in_features)) if x is None else np.asarray(x)
         rendered = render(config, out / "hls", qm=first, x_int=quantize_input(first, xv))
         model_path = self.save(out / "compressed.npz")
+        q = self.quantized()
+        info = q.info if self.kind == "lstm" else {"calibration": q.info.get("calibration")}
         return {
+            "calibration": info.get("calibration"),
             "build_dir": str(Path(rendered.out_dir).resolve()),
             "images": images,
             "compressed_model": model_path,
@@ -443,8 +468,9 @@ def compress_file(
 ) -> tuple[dict, str]:
     """Read a model file, compress it (optionally retraining), write it; (summary, text) for the CLI.
 
-    ``calib``: a .npy of representative float inputs; their activation peaks
-    are stored with the model (``CompressedModel.calibrate``).
+    ``calib``: a .npy of representative float inputs (B x K; for an LSTM
+    sequences B x T x I); their activation peaks are stored with the model
+    (``CompressedModel.calibrate``, ``CompressedLSTM.calibrate``).
     """
     from eie.compression.report import load_data, save_plot
     from eie.compression.report import sensitivity as scan
@@ -509,20 +535,29 @@ def compress_file(
     calibration = None
     if calib is not None:
         if net.kind == "lstm":
-            raise ConfigError("--calib is supported for MLPs only; LSTMs are calibrated by the Python API (eie.api)")
-        from eie.format.vectors import load_vectors
+            # Sequences (B x T x I): each gate matrix and the head calibrated on what it sees on them.
+            from eie.compression.lstm import load_sequences
 
-        x_calib = load_vectors(calib, model.in_features)
+            x_calib = load_sequences(calib, model.spec.input_size)
+        else:
+            from eie.format.vectors import load_vectors
+
+            x_calib = load_vectors(calib, model.in_features)
         calibration = model.calibrate(x_calib)
         net._calib, net._quant = x_calib, None  # the report's integer figures use the stored calibration
-    elif net.kind != "lstm":
+    else:
         # The report's integer figures are those of the image the tools will build: the default format.
         net._calib, net._quant = None, None
     net.save(output)
     rows = _layer_rows(model)
     dense = sum(r["shape"][0] * r["shape"][1] for r in rows)
     kept = sum(r["nnz"] for r in rows)
-    rep = net.report(d.x_test, d.y_test) if d is not None else net.report()
+    import warnings
+
+    with warnings.catch_warnings():
+        # An uncalibrated model's warning is in the text below and in the report's notes.
+        warnings.simplefilter("ignore", UserWarning)
+        rep = net.report(d.x_test, d.y_test) if d is not None else net.report()
     summary.update(
         {
             "output": str(output),
@@ -543,9 +578,17 @@ def compress_file(
     what = "compressed LSTM" if net.kind == "lstm" else "compressed model"
     text.append(f"wrote {output} ({what}): {len(rows)} layers, {kept} of {dense} weights kept")
     if calibration is not None:
+        what = f"{calibration['samples']} inputs"
+        if net.kind == "lstm":
+            what = f"{calibration['samples']} sequences of {calibration['steps']} steps"
         text.append(
-            f"calibration from {calib} ({calibration['samples']} inputs, peak |input| "
-            f"{calibration['peaks'][0]:g}) stored with the model"
+            f"calibration from {calib} ({what}, peak |input| {calibration['peaks'][0]:g}) stored with the model"
+        )
+    elif net.kind == "lstm":
+        text.append(
+            "no --calib: the LSTM stores no calibration; its images (eie.api's deploy, quantize_lstm) will use the "
+            "default activation format (and warn) unless given --calib SEQ.npy with representative sequences "
+            "(B x T x I)"
         )
     else:
         text.append(

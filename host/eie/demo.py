@@ -124,7 +124,8 @@ def hardware(opts: DemoOptions):
 def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
     from eie.format.storage import storage_report
     from eie.hardware.render import render
-    from eie.hardware.resources import check_fits_board, check_model_fits, depths_for_model
+    from eie.hardware.resources import check_fits_board, check_model_fits
+    from eie.hardware.streaming import assign_storage, sized_for_models
     from eie.train.digits import run as train_digits
 
     opts = opts or DemoOptions()
@@ -146,9 +147,12 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
     models = {"compressed": res.compressed, "ternary": res.ternary}
     qms = {k: quantize(m, params, calib=res.x_calib) for k, m in models.items()}
     if not opts.config_path:
-        # The default hardware's memories are sized for the two models; a configuration file's are checked.
-        depths = [depths_for_model(q) for q in qms.values()]
-        config = config.replace(**{k: max(d[k] for d in depths) for k in depths[0]})
+        # The default hardware's memories are sized for the two models (streaming the layers that do not
+        # fit the board); a configuration file's are checked.
+        config = sized_for_models(config, list(qms.values()))
+    else:
+        for q in qms.values():
+            assign_storage(config, q)
     estimate = check_fits_board(config)
     for q in qms.values():
         check_model_fits(config, q)

@@ -102,12 +102,12 @@ def test_commands_use_the_configuration(tmp_path, model, config, capsys):
     d = json.loads(out)
     assert d["params"] == {
         "pes": 4,
-        "fifo": 8,
+        "fifo": 32,
         "index_bits": 4,
         "clock_mhz": 150.0,
         "lnzd_window": 4,
         "row_map": "interleave",
-        "occupancy_mask": False,
+        "occupancy_mask": True,
         # The Ultra96-V2's streaming master (zynqmp defaults) at 150 MHz: 16 bytes x 150 MHz; LPDDR4 4 x 2133 MB/s.
         "stream": {
             "axi_bits": 128,

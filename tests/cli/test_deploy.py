@@ -200,3 +200,124 @@ def test_digits_on_raw_pixels_score_within_a_point_through_the_image(tmp_path, c
         assert abs(acc - ref) <= 0.01, (backend, acc, ref)
         ys[backend] = np.load(y)
     assert np.array_equal(ys["emulator"], ys["csim"])
+
+
+def _manifest(bundle):
+    return json.loads((bundle / "manifest.json").read_text())
+
+
+def test_redeploy_removes_the_previous_deploys_stale_files_and_nothing_else(tmp_path, capsys, weights):
+    from eie.board.bundle import Bundle, sha256_file
+
+    w, x = weights
+    model = tmp_path / "m.npz"
+    run(capsys, "compress", w, "-o", model, "--density", "0.3", "--calib", x)
+    ov = tmp_path / "ov"
+    ov.mkdir()
+    (ov / "eie.bit").write_bytes(b"\x00bit")
+    (ov / "eie.hwh").write_text("<hwh/>")
+    b = tmp_path / "b"
+    assert run(capsys, "deploy", model, "-o", b, "--overlay", ov)[0] == 0
+    assert {"eie.bit", "eie.hwh"} <= set(_manifest(b)["files"])
+    # What an older deploy also wrote (a kernel source this renderer no longer writes), one of them
+    # changed by hand since; and what the user added: notes, a Vitis HLS project built in build/.
+    m = _manifest(b)
+    for name, text in (("build/eie_old.hpp", "old"), ("build/eie_old2.hpp", "old2")):
+        (b / name).write_text(text)
+        m["files"][name] = sha256_file(b / name)
+    (b / "manifest.json").write_text(json.dumps(m))
+    (b / "build" / "eie_old2.hpp").write_text("edited by hand")
+    (b / "notes.txt").write_text("mine")
+    (b / "build" / "eie_prj" / "solution1").mkdir(parents=True)
+    (b / "build" / "eie_prj" / "solution1" / "csynth.log").write_text("hours of synthesis")
+
+    code, out, err = run(capsys, "deploy", model, "-o", b, "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["removed"] == ["build/eie_old.hpp", "eie.bit", "eie.hwh"]
+    assert summary["kept"] == ["build/eie_old2.hpp"] and summary["overlay"] is None
+    assert not (b / "eie.bit").exists() and not (b / "eie.hwh").exists() and not (b / "build/eie_old.hpp").exists()
+    assert (b / "build" / "eie_old2.hpp").read_text() == "edited by hand"
+    assert (b / "notes.txt").read_text() == "mine"
+    assert (b / "build" / "eie_prj" / "solution1" / "csynth.log").read_text() == "hours of synthesis"
+    files = set(_manifest(b)["files"])
+    assert not files & {"eie.bit", "eie.hwh", "notes.txt", "build/eie_old.hpp", "build/eie_old2.hpp"}
+    assert not any(f.startswith("build/eie_prj") for f in files)
+    assert {"model.img", "config.yaml", "test_inputs.npy", "build/eie_top.cpp", "build/params.tcl"} <= files
+    bundle = Bundle.open(b)
+    assert bundle.manifest["overlay"] is None
+    with pytest.raises(Exception, match="holds no overlay"):
+        bundle.overlay()
+    # The text output says what went.
+    (b / "build" / "eie_old3.hpp").write_text("x")
+    m = _manifest(b)
+    m["files"]["build/eie_old3.hpp"] = sha256_file(b / "build" / "eie_old3.hpp")
+    (b / "manifest.json").write_text(json.dumps(m))
+    code, out, _ = run(capsys, "deploy", model, "-o", b)
+    assert code == 0 and "removed from the previous deploy: build/eie_old3.hpp" in out
+
+
+def test_redeploy_refuses_to_overwrite_files_eie_did_not_write(tmp_path, capsys, weights):
+    w, x = weights
+    model = tmp_path / "m.npz"
+    run(capsys, "compress", w, "-o", model, "--density", "0.3", "--calib", x)
+    b = tmp_path / "b"
+    assert run(capsys, "deploy", model, "-o", b)[0] == 0
+    before = _manifest(b)
+    # The user's own eie.bit in the bundle (not in its manifest): an --overlay of that name is refused.
+    (b / "eie.bit").write_bytes(b"the user's")
+    ov = tmp_path / "ov"
+    ov.mkdir()
+    (ov / "eie.bit").write_bytes(b"\x00bit")
+    (ov / "eie.hwh").write_text("<hwh/>")
+    code, _, err = run(capsys, "deploy", model, "-o", b, "--overlay", ov)
+    assert code == 2 and "eie.bit" in err and "not a file the previous 'eie deploy' wrote" in err
+    assert (b / "eie.bit").read_bytes() == b"the user's" and _manifest(b) == before
+    assert not (b / "eie.hwh").exists()
+    # --force writes it, and the bundle then lists it.
+    assert run(capsys, "deploy", model, "-o", b, "--overlay", ov, "--force")[0] == 0
+    assert (b / "eie.bit").read_bytes() == b"\x00bit" and "eie.bit" in _manifest(b)["files"]
+    # A build/ that eie did not write (no mark), in a directory another eie command wrote: refused.
+    g = tmp_path / "g"
+    assert run(capsys, "generate", model, "-o", g)[0] == 0
+    (g / "build").mkdir()
+    (g / "build" / "mine.cpp").write_text("int main() {}")
+    code, _, err = run(capsys, "deploy", model, "-o", g)
+    assert code == 2 and "was not written by eie" in err
+    assert sorted(p.name for p in (g / "build").iterdir()) == ["mine.cpp"] and not (g / "manifest.json").exists()
+
+
+def test_run_takes_the_bundles_config_and_refuses_another(tmp_path, capsys, weights):
+    from eie.hardware.config import AcceleratorConfig
+
+    w, x = weights
+    model = tmp_path / "m.npz"
+    run(capsys, "compress", w, "-o", model, "--density", "0.3", "--calib", x)
+    cfg = tmp_path / "kv.yaml"
+    cfg.write_text("# my board\nboard: kv260\nn_pes: 8\nclock_mhz: 150\n")
+    b = tmp_path / "b"
+    assert run(capsys, "deploy", model, "-o", b, "--config", cfg, "--vectors", "3")[0] == 0
+    inputs = b / "test_inputs.npy"
+    # Without --config: the bundle's hardware, stated.
+    code, out, err = run(capsys, "run", b, "--input", inputs)
+    assert code == 0, err
+    assert out.splitlines()[0] == f"hardware: kv260, 8 PEs, 150 MHz (from the bundle's {b / 'config.yaml'})"
+    # The file it was deployed with (other bytes: comments, missing defaults), and the bundle's own: accepted.
+    for given in (cfg, b / "config.yaml"):
+        code, out, err = run(capsys, "run", b, "--input", inputs, "--config", given, "--json", "-o", tmp_path / "y.npy")
+        assert code == 0, err
+        hw = json.loads(out)["hardware"]
+        assert (hw["board"], hw["n_pes"], hw["clock_mhz"], hw["source"]) == ("kv260", 8, 150.0, "config")
+        assert hw["config"] == str(given)
+        assert np.array_equal(np.load(tmp_path / "y.npy"), np.load(b / "test_expected.npy"))
+    code, out, _ = run(capsys, "run", b, "--input", inputs, "--config", cfg)
+    assert out.splitlines()[0] == f"hardware: kv260, 8 PEs, 150 MHz (from {cfg})"
+    # Another configuration: refused, naming what differs and the hashes.
+    other = tmp_path / "other.yaml"
+    AcceleratorConfig(board="kv260", n_pes=4, clock_mhz=150).to_yaml(other)
+    code, out, err = run(capsys, "run", b, "--input", inputs, "--config", other, "-o", tmp_path / "z.npy")
+    assert code == 2 and out == ""
+    assert "differs from the bundle's config.yaml" in err and "n_pes: 4 here, 8 in the bundle" in err
+    assert "sha256" in err and not (tmp_path / "z.npy").exists()
+    code, _, err = run(capsys, "run", b, "--input", inputs, "--config", tmp_path / "missing.yaml")
+    assert code == 2 and "no such file" in err

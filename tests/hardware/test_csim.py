@@ -36,7 +36,9 @@ CONFIGS = {
     "n3_w4_i4": dict(n_pes=3, weight_bits=4, index_bits=4),
     "n8_w8_i6_fifo1": dict(n_pes=8, weight_bits=8, index_bits=6, act_bits=12, cb_bits=10, acc_bits=24, fifo_depth=1),
     "n16_w4_i5_ternary": dict(n_pes=16, weight_bits=4, index_bits=5, ternary=True),
-    "n3_w2_i2_acc64": dict(n_pes=3, weight_bits=2, index_bits=2, act_bits=32, cb_bits=32, acc_bits=64),
+    "n3_w2_i2_acc64_mask": dict(
+        n_pes=3, weight_bits=2, index_bits=2, act_bits=32, cb_bits=32, acc_bits=64, occupancy_mask=True
+    ),
 }
 
 
@@ -399,7 +401,7 @@ def test_cli_verify_csim_bit_exact_and_capacity(tmp_path, capsys):
     assert report["backend"] == "csim" and report["vectors"] == 4 and report["outputs"] == 40
     assert report["mismatches"] == 0 and report["bit_exact"] is True and report["config"]["ternary"] is True
     cfg = tmp_path / "small.yaml"
-    make_config("n3_w4_i4").replace(entry_depth=8).to_yaml(cfg)
+    make_config("n3_w4_i4").replace(entry_depth=8, storage="onchip").to_yaml(cfg)
     assert main(["verify", str(model), "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "does not fit the accelerator" in err and "entry memory of PE" in err

@@ -27,9 +27,12 @@ CONFIGS = {
     "n2_w2_i3_ternary": dict(n_pes=2, weight_bits=2, index_bits=3, ternary=True),
     "n3_w4_i4": dict(n_pes=3, weight_bits=4, index_bits=4),
     "n8_w8_i6": dict(n_pes=8, weight_bits=8, index_bits=6, act_bits=12, cb_bits=10, acc_bits=24),
-    "n16_w4_i5_ternary": dict(n_pes=16, weight_bits=4, index_bits=5, ternary=True),
+    "n16_w4_i5_ternary_mask": dict(n_pes=16, weight_bits=4, index_bits=5, ternary=True, occupancy_mask=True),
+    # Streaming hardware: fuzz_model streams some layers (directory and stream sections mutated too).
+    "n3_w3_i3_stream": dict(n_pes=3, weight_bits=3, index_bits=3, dir_depth=256, occupancy_mask=True),
+    "n8_w2_i3_ternary_stream": dict(n_pes=8, weight_bits=2, index_bits=3, ternary=True, dir_depth=256),
 }
-SANITIZED = ("n1_w1_i2_narrow", "n2_w2_i3_ternary", "n3_w4_i4", "n16_w4_i5_ternary")
+SANITIZED = ("n1_w1_i2_narrow", "n2_w2_i3_ternary", "n3_w4_i4", "n16_w4_i5_ternary_mask", "n3_w3_i3_stream")
 SANITIZED_MUTANTS = 150
 
 

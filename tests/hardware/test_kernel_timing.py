@@ -3,13 +3,15 @@
 The C-simulation counts loop iterations (instrumentation compiled only when
 __SYNTHESIS__ is undefined). For every layer and input vector:
 
-* PE p's accumulation loop runs exactly ``busy[p] + 1`` iterations, where
+* PE p's accumulation loop runs exactly ``busy[p] + 2`` iterations, where
   busy[p] = sum over broadcast columns of max(1, entries of PE p in that
-  column, padding included) is the timing model's per-PE busy time; the +1
-  is the prologue iteration that fetches the first column's pointers.
+  column, padding included) is the timing model's per-PE busy time; the +2
+  are the prologue iterations that fill and take the lookahead register.
+  With the occupancy mask a PE receives only the columns it has entries in,
+  and busy[p] is the sum of those entries (no max(1, .)).
 * The broadcaster's scan loop runs ``broadcast_cycles + 1`` iterations:
   one per non-zero, one per all-zero window of ``lnzd_window`` activations,
-  plus the prologue iteration that loads the first window.
+  plus the two prologue iterations (prefetch the first window, make it current).
 * PE p's write-out loop runs once per local row; the longest is ceil(M / N),
   the model's epilogue rows.
 
@@ -44,6 +46,13 @@ CONFIGS = {
     "n3_w4_i3_fifo2_win6": dict(n_pes=3, weight_bits=4, index_bits=3, fifo_depth=2, lnzd_window=6),
     "n4_w4_i4_fifo8_win2": dict(n_pes=4, weight_bits=4, index_bits=4, lnzd_window=2),
     "n8_w2_i3_fifo3_ternary": dict(n_pes=8, weight_bits=2, index_bits=3, fifo_depth=3, ternary=True),
+    # The occupancy mask: windows wider than N, narrower than N, and ternary.
+    "n4_w4_i3_fifo2_win8_mask": dict(n_pes=4, weight_bits=4, index_bits=3, fifo_depth=2, lnzd_window=8,
+                                     occupancy_mask=True),
+    "n3_w3_i2_fifo1_win1_mask": dict(n_pes=3, weight_bits=3, index_bits=2, fifo_depth=1, lnzd_window=1,
+                                     occupancy_mask=True),
+    "n8_w2_i3_fifo4_ternary_mask": dict(n_pes=8, weight_bits=2, index_bits=3, fifo_depth=4, ternary=True,
+                                        occupancy_mask=True),
 }
 
 
@@ -186,3 +195,26 @@ def test_hand_worked_trip_counts():
         enc, np.array([0, 0]), TimingParams.for_config(cfg, pipeline_fill=0, epilogue_per_row=0, epilogue_fixed=0)
     )
     assert (t.broadcast_cycles, t.scan_cycles, t.array_cycles) == (2, 2, 2)
+
+
+def test_hand_worked_trip_counts_with_the_occupancy_mask():
+    """The same column pair with the mask: the empty column costs the PE nothing, the broadcaster the same."""
+    cfg = kernel_config(**{**CONFIGS["n1_w1_i2_fifo8_win1"], "occupancy_mask": True})
+    s = csim.CSim(cfg)
+    m = 23
+    dense = np.zeros((m, 2), dtype=np.int64)
+    dense[[2, 3, 22], 0] = 1
+    rows, cols = np.nonzero(dense)
+    enc = encode(rows, cols, np.ones(rows.size, int), (m, 2), 1, 2, 1)
+    ql = QuantLayer("l", enc, np.array([0, 3]), np.zeros(m, np.int64), np.arange(m), 0, 0, 0, relu=False)
+    qm = QuantModel(cfg.to_hwparams(), [ql])
+    s.load(qm.to_image())
+    # Column 0: 7 entries; column 1 is not sent (the PE has no entry there); prologue 2.
+    y = s.run(np.array([[5, 7]]))
+    np.testing.assert_array_equal(y, Emulator(qm).run_layers(np.array([[5, 7]])))
+    c = s.counters()
+    assert (c["pe"][0, 0], c["broadcast"][0]) == (9, 4)
+    # Only column 1 active: the PE sees no column, only the end of the layer.
+    s.run(np.array([[0, 7]]))
+    c = s.counters()
+    assert (c["pe"][0, 0], c["broadcast"][0]) == (2, 4)

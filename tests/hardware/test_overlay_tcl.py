@@ -13,6 +13,9 @@ segment per master unless a test removes one, so the explicit wiring of issue
 SmartConnect on the PS's HP0 port, the PS ports enabled (and the unused ones
 disabled) by property, every enabled port clocked, the kernel's interrupt
 through an axi_intc to the PS, and the DDR segment check failing loudly.
+The implemented design's queries (get_cells, get_timing_paths, the worst
+path's SLACK) answer from ::stub_eie_cells and ::stub_slack, so the reports the script
+writes into OUT_DIR (issue 10) and its failure on negative WNS are asserted.
 """
 
 import shutil
@@ -32,7 +35,7 @@ STUBS = r"""
 set ::calls {}
 foreach cmd {create_project set_property update_ip_catalog create_bd_design apply_bd_automation
              assign_bd_address validate_bd_design save_bd_design add_files launch_runs wait_on_run
-             connect_bd_intf_net connect_bd_net} {
+             connect_bd_intf_net connect_bd_net open_run report_utilization report_timing_summary} {
     proc $cmd {args} "lappend ::calls \[concat $cmd \$args\]; return {}"
 }
 proc current_project {} { return prj }
@@ -62,7 +65,21 @@ proc get_bd_addr_segs {args} {
     return $space/SEG_ps_HP0_DDR_LOWOCM
 }
 proc make_wrapper {args} { return /tmp/eie_wrapper.v }
-proc get_property {name obj} { if {$name eq "PROGRESS"} { return "100%" }; return "" }
+# The implemented design: the kernel's cell (::stub_eie_cells) and the worst setup path (slack ::stub_slack).
+set ::stub_eie_cells eie_i/eie
+set ::stub_slack 0.250
+proc get_cells {args} { lappend ::calls [concat get_cells $args]; return $::stub_eie_cells }
+proc get_timing_paths {args} { lappend ::calls [concat get_timing_paths $args]; return path_1 }
+proc get_property {name obj} {
+    switch -- $name {
+        PROGRESS { return "100%" }
+        SLACK { return $::stub_slack }
+        STARTPOINT_PIN { return "eie_i/eie/inst/pe_0/acc_reg\[3\]/C" }
+        ENDPOINT_PIN { return "eie_i/eie/inst/pe_0/out_reg\[3\]/D" }
+        ENDPOINT_CLOCK { return clk_pl_0 }
+    }
+    return ""
+}
 rename exit tcl_exit
 proc exit {code} { puts "EXIT $code"; foreach c $::calls { puts "CALL $c" }; tcl_exit $code }
 """
@@ -262,3 +279,62 @@ def test_a_master_without_a_ddr_segment_fails_the_script(tmp_path, board, segmen
     order = [c.split()[0] for c in calls(text)]
     # It stops before validating, saving or implementing.
     assert "validate_bd_design" not in order and "launch_runs" not in order
+
+
+@pytest.mark.parametrize("board", ["pynq-z2", "zcu104"])
+def test_reports_are_written_where_eie_report_reads_them(tmp_path, board):
+    from eie.hardware.reports import find_reports
+
+    out = tmp_path / "o"
+    build = build_dir(tmp_path, AcceleratorConfig(board=board))
+    res = run_tcl(tmp_path, board, str(build), str(out))
+    text = res.stdout
+    cs = calls(text)
+    assert f"report_utilization -file {out}/utilization.rpt" in cs
+    assert f"report_utilization -cells eie_i/eie -file {out}/utilization_eie.rpt" in cs
+    timing = [c for c in cs if c.startswith("report_timing_summary ")]
+    assert len(timing) == 1 and timing[0].endswith(f"-file {out}/timing_summary.rpt")
+    # The kernel's cells are found by their block-design name, anywhere in the hierarchy.
+    query = next(c for c in cs if c.startswith("get_cells "))
+    assert "-hierarchical" in query and "*/eie" in query
+    # After the routed run is opened, before the bitstream is looked for.
+    order = [c.split()[0] for c in cs]
+    assert order.index("wait_on_run") < order.index("open_run") < order.index("report_utilization")
+    assert order.index("report_timing_summary") < order.index("get_timing_paths")
+    assert "timing met at" in text and "WNS 0.250 ns" in text
+    assert "bitstream or hardware handoff not found" in text and "EXIT 1" in text
+    # Exactly the files 'eie report --overlay OUT_DIR' takes first.
+    for c in cs:
+        if c.startswith("report_"):
+            Path(c.split("-file ")[1]).write_text("x")
+    files = find_reports(build, "eie_top", board, out)
+    assert (files.utilization, files.timing) == (out / "utilization_eie.rpt", out / "timing_summary.rpt")
+
+
+def test_negative_wns_fails_naming_the_worst_path(tmp_path):
+    out = tmp_path / "o"
+    build = build_dir(tmp_path, AcceleratorConfig(board="pynq-z2", clock_mhz=125))
+    res = run_tcl(tmp_path, "pynq-z2", str(build), str(out), preamble="set ::stub_slack -0.412\n")
+    text = res.stdout
+    assert res.returncode == 1 and "EXIT 1" in text
+    err = next(line for line in text.splitlines() if line.startswith("error: timing failed"))
+    assert "at 125.000 MHz: WNS -0.412 ns" in err
+    assert "eie_i/eie/inst/pe_0/acc_reg[3]/C -> eie_i/eie/inst/pe_0/out_reg[3]/D (clock clk_pl_0)" in err
+    assert f"{out}/timing_summary.rpt" in err
+    # The reports were written first; no bitstream is looked for (none is copied).
+    assert f"report_timing_summary -max_paths 10 -report_unconstrained -file {out}/timing_summary.rpt" in calls(text)
+    assert "bitstream or hardware handoff" not in text and "timing met" not in text
+    # Zero slack meets timing.
+    res = run_tcl(tmp_path, "pynq-z2", str(build), str(out), preamble="set ::stub_slack 0.000\n")
+    assert "error: timing failed" not in res.stdout and "timing met at 125.000 MHz (WNS 0.000 ns)" in res.stdout
+
+
+def test_no_kernel_cell_skips_only_the_kernel_report(tmp_path):
+    out = tmp_path / "o"
+    build = build_dir(tmp_path, AcceleratorConfig(board="zcu104"))
+    res = run_tcl(tmp_path, "zcu104", str(build), str(out), preamble="set ::stub_eie_cells {}\n")
+    cs = calls(res.stdout)
+    assert "warning: no cell */eie (the EIE kernel) in the implemented design" in res.stdout
+    assert not any("-cells" in c for c in cs)
+    assert f"report_utilization -file {out}/utilization.rpt" in cs
+    assert any(c.startswith("report_timing_summary") for c in cs)

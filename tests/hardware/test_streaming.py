@@ -10,7 +10,7 @@ from eie.errors import CapacityError, ConfigError
 from eie.format.csc import encode
 from eie.hardware.boards import BOARDS
 from eie.hardware.config import AcceleratorConfig
-from eie.hardware.resources import check_fits_board, estimate
+from eie.hardware.resources import check_fits_board, estimate, logic_blocks
 from eie.hardware.streaming import layer_storage
 from eie.performance.timing import TimingParams
 
@@ -27,7 +27,7 @@ def test_ddr_peaks_and_axi_defaults():
     c = zcu.replace(axi_data_bits=64, axi_burst_len=256, axi_outstanding=4)
     assert (c.axi_bits, c.burst_len, c.outstanding) == (64, 256, 4)
     p = TimingParams.for_config(z2)
-    assert (p.stream.axi_bits, p.stream.ddr_peak_gbps, p.occupancy_mask) == (64, pytest.approx(4.264), False)
+    assert (p.stream.axi_bits, p.stream.ddr_peak_gbps, p.occupancy_mask) == (64, pytest.approx(4.264), True)
     assert p.stream.port_peak_gbps(z2.clock) == pytest.approx(0.8)  # 8 bytes x 100 MHz
     custom = dict(board="custom", part="xc7z020clg400-1", resources={"bram36": 10, "uram": 0, "dsp": 10})
     assert AcceleratorConfig(**custom).ddr_peak_gbps is None
@@ -85,17 +85,18 @@ def test_activations_that_do_not_fit_are_refused_with_what_fits():
 
 
 def test_mask_cost_in_the_estimate_hand_worked():
-    c = AcceleratorConfig(n_pes=8, ptr_depth=2048)
-    assert estimate(c).mask_bits == 0 and estimate(c).mask_bram18 == 0
-    # 2048 columns x 8 bits: one BRAM18 as 2048 x 9.
+    c = AcceleratorConfig(n_pes=8, ptr_depth=2048, occupancy_mask=False)
+    assert estimate(c).mask_bits == 0 and estimate(c).mask_bram18 == 0 and "occ_mask" not in logic_blocks(c)
+    # Window W = N = 8: one word of 8 x 8 bits per window, ceil(2048 / 8) + 8 layers = 264 words
+    # = 16896 bits; as 512 x 36 BRAM18s: two side by side.
     on = c.replace(occupancy_mask=True)
-    assert (estimate(on).mask_bits, estimate(on).mask_bram18) == (16384, 1)
-    # 64 PEs: 2048 x 64 -> 8 BRAM18 in any aspect ratio (e.g. 2048 x 9, eight wide).
-    e64 = estimate(AcceleratorConfig(board="zcu104", n_pes=64, ptr_depth=2048, occupancy_mask=True))
-    assert (e64.mask_bits, e64.mask_bram18) == (131072, 8)
-    # 100 columns x 8 bits = 800 bits: LUTRAM, no BRAM.
-    assert estimate(on.replace(ptr_depth=100)).mask_bram18 == 0
-    assert estimate(on).to_dict()["mask_bits"] == 16384
+    assert (on.occ_depth, on.occ_word_bits) == (264, 64)
+    assert (estimate(on).mask_bits, estimate(on).mask_bram18) == (16896, 2)
+    # 100 columns: ceil(100 / 8) + 8 = 21 words, fewer than 64: LUTRAM (RAM32M, 6 bits per 4 LUTs).
+    small = on.replace(ptr_depth=100)
+    assert estimate(small).mask_bram18 == 0
+    assert logic_blocks(small)["occ_mask"][1] == 4 * -(-64 // 6) + 8 * 3
+    assert estimate(on).to_dict()["mask_bits"] == 16896
 
 
 def test_tight_memory_error_suggests_dropping_the_mask():
@@ -130,7 +131,7 @@ def test_simulate_reports_streamed_figures(tmp_path, capsys):
     assert (lt["storage"], lt["bytes_streamed"], lt["ddr_bound_us"]) == ("onchip", 0, 0.0)
     assert lt["compute_bound_us"] == lt["latency_us"]
     rc, out, _ = run_cli(argv + ["--occupancy-mask", "on"], capsys)
-    assert rc == 0 and "stream" in out and "PLANNED" in out and "occupancy mask on" in out
+    assert rc == 0 and "stream" in out and "never run on a board" in out and "occupancy mask on" in out
     rc, _, err = run_cli(
         ["simulate", "--eie-asic", "--storage", "stream", "--rows", "8", "--cols", "8", "--density", "0.5"], capsys
     )

@@ -13,6 +13,11 @@ batch of integer input vectors, layer by layer, exactly as the kernel does:
 Sums are computed in int64 (wrapping mod 2^64) and reduced mod 2^acc_bits
 afterwards; since reduction mod 2^acc_bits commutes with + and *, that equals
 wrapping after every step, which is what ap_int<acc_bits> does.
+
+The sparse products (``IntMatrix``) need numpy only, so the emulator runs on
+the PYNQ image. With scipy installed (the host) they go through
+``scipy.sparse`` instead; both engines give the same integers bit for bit
+(``engine=`` picks one; tests compare them).
 """
 
 from __future__ import annotations
@@ -51,23 +56,129 @@ def requantize(acc: np.ndarray, layer: QuantLayer, acc_bits: int, act_bits: int)
     return saturate(y, act_bits)
 
 
+ENGINES = ("numpy", "scipy")
+DENSE_LIMIT = 1 << 22
+"""Most entries (M x K) of a layer that the numpy engine multiplies as a dense float64 matrix."""
+CHUNK = 1 << 22
+"""Most products the numpy engine's sparse path holds at once (it splits the batch to stay below)."""
+FLOAT_EXACT = 1 << 53
+"""Integers below this magnitude are exact in float64, and so are sums of them that stay below it."""
+
+
+def default_engine() -> str:
+    """``"scipy"`` where scipy is installed (the host), else ``"numpy"`` (the PYNQ image)."""
+    try:
+        import scipy.sparse  # noqa: F401
+    except ImportError:
+        return "numpy"
+    return "scipy"
+
+
+class IntMatrix:
+    """An M x K integer matrix whose products with K x B int64 inputs are exact (wrapping mod 2^64).
+
+    ``engine="numpy"`` needs numpy only: a dense float64 matrix where the
+    layer is small and no partial sum can reach 2^53 (every value then is an
+    exact integer in float64, whatever the summation order), else per-row
+    sums of the products in uint64 (``np.add.reduceat`` over the entries in
+    row order; unsigned arithmetic wraps mod 2^64 by definition, which is
+    int64's two's complement). ``engine="scipy"``: ``scipy.sparse`` CSR.
+    ``act_bits`` bounds the inputs (|x| <= 2^(act_bits-1)) for the float64
+    choice; inputs beyond it take the exact uint64 path.
+    """
+
+    def __init__(self, rows, cols, vals, shape, act_bits: int = 64, engine: str | None = None):
+        engine = default_engine() if engine is None else engine
+        if engine not in ENGINES:
+            raise ConfigError(f"emulator engine {engine!r} is not one of {', '.join(ENGINES)}")
+        m, k = (int(shape[0]), int(shape[1]))
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        vals = np.asarray(vals, dtype=np.int64)
+        keep = vals != 0  # a zero value contributes nothing
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        # Row-major order with duplicate (row, col) entries summed: what a CSR matrix holds.
+        order = np.lexsort((cols, rows))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        if rows.size:
+            first = np.flatnonzero(np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])])
+            if first.size < rows.size:
+                vals = np.add.reduceat(vals.view(np.uint64), first).view(np.int64)
+                rows, cols = rows[first], cols[first]
+                keep = vals != 0
+                rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        self.shape = (m, k)
+        self.engine = engine
+        self.nnz = int(vals.size)
+        self._rows, self._cols, self._vals = rows, cols, vals
+        self._dense = None
+        self._csr = None
+        self._bound = 1 << 63 if act_bits >= 64 else 1 << (act_bits - 1)
+        if engine == "scipy":
+            from scipy import sparse
+
+            self._csr = sparse.csr_matrix((vals, (rows, cols)), shape=(m, k), dtype=np.int64)
+            return
+        if self.nnz:
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            self._starts, self._out_rows = starts, rows[starts]
+        # Largest |row sum| for inputs within the bound, in Python integers (exact at any width).
+        l1 = 0
+        if self.nnz:
+            # In float64: its rounding (relative 2^-52 per addition) is far inside the factor 2 below.
+            mag = np.abs(vals.astype(np.float64))
+            l1 = int(np.max(np.add.reduceat(mag, self._starts))) + 1
+        if m * k <= DENSE_LIMIT and l1 * self._bound * 2 < FLOAT_EXACT:
+            d = np.zeros((m, k), dtype=np.float64)
+            d[rows, cols] = vals  # |vals| <= l1 < 2^53: exact
+            self._dense = d
+
+    @property
+    def path(self) -> str:
+        """How products are computed: ``scipy``, ``float64`` (dense, exact) or ``uint64`` (sparse, wrapping)."""
+        return "scipy" if self._csr is not None else "float64" if self._dense is not None else "uint64"
+
+    def __matmul__(self, h: np.ndarray) -> np.ndarray:
+        """The M x B int64 product with ``h`` (K x B int64), wrapping mod 2^64."""
+        h = np.asarray(h, dtype=np.int64)
+        m, k = self.shape
+        if h.ndim != 2 or h.shape[0] != k:
+            raise ConfigError(f"a {m} x {k} matrix cannot multiply inputs of shape {h.shape}")
+        b = h.shape[1]
+        if self._csr is not None:
+            with np.errstate(over="ignore"):
+                return np.asarray(self._csr @ h, dtype=np.int64)
+        if self._dense is not None and (h.size == 0 or -self._bound <= int(h.min()) and int(h.max()) <= self._bound):
+            # Every product and partial sum is an integer below 2^53: exact in float64.
+            return (self._dense @ h.astype(np.float64)).astype(np.int64)
+        out = np.zeros((m, b), dtype=np.uint64)
+        if self.nnz == 0 or b == 0:
+            return out.view(np.int64)
+        hu = np.ascontiguousarray(h).view(np.uint64)
+        vu = self._vals.view(np.uint64)[:, None]
+        step = max(1, CHUNK // self.nnz)
+        for b0 in range(0, b, step):  # batch chunks (the entries are one vectorised step each)
+            part = hu[self._cols, b0 : b0 + step] * vu
+            out[self._out_rows, b0 : b0 + step] = np.add.reduceat(part, self._starts, axis=0)
+        return out.view(np.int64)
+
+
 class Emulator:
-    """A QuantModel prepared for repeated runs (sparse matrices built once)."""
+    """A QuantModel prepared for repeated runs (sparse matrices built once).
 
-    def __init__(self, qm: QuantModel):
-        from scipy import sparse
+    ``engine``: ``"numpy"`` (numpy only: the board), ``"scipy"``, or None for
+    scipy where installed, else numpy; every engine gives the same integers.
+    """
 
+    def __init__(self, qm: QuantModel, engine: str | None = None):
         self.qm = qm
-        # scipy.sparse CSR matrices of int64 codebook values, physical rows.
-        self._mats: list = []
+        self.engine = default_engine() if engine is None else engine
+        # Codebook values (int64) at physical rows, one IntMatrix per layer.
+        self._mats: list[IntMatrix] = []
         for layer in qm.layers:
             rows, cols, codes = layer.encoded.coordinates()
             vals = layer.codebook[codes.astype(np.int64)]
-            keep = vals != 0  # a code whose value is 0 contributes nothing
-            m, k = layer.shape
-            csr = sparse.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(m, k), dtype=np.int64)
-            csr.sum_duplicates()
-            self._mats.append(csr)
+            self._mats.append(IntMatrix(rows, cols, vals, layer.shape, qm.params.act_bits, self.engine))
 
     def run_layers(self, x_int: np.ndarray, first: int = 0, last: int | None = None) -> np.ndarray:
         """Run layers first..last on physical-order integer inputs (B x K); physical outputs."""
@@ -84,8 +195,7 @@ class Emulator:
             raise ConfigError(f"input integers exceed signed {p.act_bits}-bit range [{lo}, {hi}]")
         h = x.T  # K x B
         for i in range(first, last + 1):
-            with np.errstate(over="ignore"):
-                acc = wrap(np.asarray(self._mats[i] @ h), p.acc_bits)
+            acc = wrap(self._mats[i] @ h, p.acc_bits)
             h = requantize(acc, qm.layers[i], p.acc_bits, p.act_bits)
         return np.ascontiguousarray(h.T)
 
@@ -102,9 +212,9 @@ def unpermute(qm: QuantModel, y_phys: np.ndarray) -> np.ndarray:
     return out
 
 
-def run(qm: QuantModel, x_int: np.ndarray) -> np.ndarray:
+def run(qm: QuantModel, x_int: np.ndarray, engine: str | None = None) -> np.ndarray:
     """Integer outputs (logical order) of the whole model for integer inputs (B x K)."""
-    return Emulator(qm).run(x_int)
+    return Emulator(qm, engine).run(x_int)
 
 
 def quantize_input(qm: QuantModel, x: np.ndarray) -> np.ndarray:

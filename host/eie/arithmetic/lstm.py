@@ -3,7 +3,9 @@
 ``quantize_lstm`` turns a ``CompressedLSTM`` into one ``QuantModel`` per
 gate matrix (4H x (I + H), activation none) and one for the head, with
 activation formats calibrated on the vectors each matrix really sees
-([x_t; h_{t-1}] from the compressed float reference).
+([x_t; h_{t-1}] from the compressed float reference) of the user's
+sequences, or on those stored with the model (``eie compress --calib``),
+else the default format, with a warning that names it.
 
 ``LSTMRunner`` runs a batch of sequences (B x T x I): for each LSTM layer
 and direction it loads that gate matrix into the backend once, then per
@@ -30,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from eie.arithmetic.emulator import Emulator, dequantize_output, quantize_input, unpermute
-from eie.compression.lstm import CompressedLSTM, LSTMSpec, run_sequence
+from eie.compression.lstm import CompressedLSTM, LSTMSpec, cell_inputs, run_sequence
+from eie.errors import ConfigError, real_array
 from eie.format.qmodel import HWParams, QuantModel
 from eie.safeio import atomic_write
 
@@ -40,44 +43,51 @@ class QuantLSTM:
     spec: LSTMSpec
     cells: list[QuantModel]
     head: QuantModel | None = None
+    # Where the activation formats came from (``quantize_lstm``); empty for images read back.
+    info: dict = field(default_factory=dict)
 
     @property
     def models(self) -> list[QuantModel]:
         return [*self.cells, *([self.head] if self.head is not None else [])]
 
 
-def _cell_inputs(model: CompressedLSTM, x: np.ndarray) -> list[np.ndarray]:
-    """The [x_t; h_{t-1}] vectors each gate matrix sees on x (float reference), and the head's inputs."""
-    spec = model.spec
-    seen: list[list[np.ndarray]] = [[] for _ in model.cells]
+def quantize_lstm(model: CompressedLSTM, params: HWParams, calib: np.ndarray | None = None) -> QuantLSTM:
+    """Quantise every gate matrix and the head.
 
-    def recorder(k):
-        layer = model.cells[k].layers[0]
-
-        def gates(v):
-            seen[k].append(v)
-            return layer.forward(v)
-
-        return gates
-
-    h = np.asarray(x, dtype=np.float64)
-    for l in range(spec.num_layers):
-        k = l * spec.directions
-        outs = [run_sequence(recorder(k), h, spec.hidden)]
-        if spec.bidirectional:
-            outs.append(run_sequence(recorder(k + 1), h, spec.hidden, reverse=True))
-        h = np.concatenate(outs, axis=2)
-    return [np.concatenate(s, axis=0) for s in seen] + [h[:, -1, :]]
-
-
-def quantize_lstm(model: CompressedLSTM, params: HWParams, calib: np.ndarray) -> QuantLSTM:
-    """Quantise every gate matrix and the head, calibrated on sequences ``calib`` (B x T x I)."""
+    The activation formats come from ``calib`` (sequences B x T x I: each
+    matrix calibrated on the vectors it sees on them), else from the
+    calibration stored with the model (``CompressedLSTM.calibrate``, ``eie
+    compress --calib``: the same formats), else the default format of every
+    matrix; ``QuantLSTM.info`` says which (``calibration``: ``"inputs"``,
+    ``"model"`` or ``"default"``) and, for the default, carries a
+    ``warning`` naming the format and the range it covers. Never random data.
+    """
     from eie.arithmetic.quant import quantize
 
-    inputs = _cell_inputs(model, calib)
-    cells = [quantize(c, params, calib=v) for c, v in zip(model.cells, inputs)]
-    head = quantize(model.head, params, calib=inputs[-1]) if model.head is not None else None
-    return QuantLSTM(model.spec, cells, head)
+    if calib is not None:
+        calib = np.asarray(real_array("calibration sequences", calib, ConfigError))
+        if calib.ndim != 3 or calib.shape[2] != model.spec.input_size or 0 in calib.shape:
+            raise ConfigError(
+                f"calibration sequences have shape {calib.shape}; the LSTM takes (B, T, {model.spec.input_size})"
+            )
+        inputs = cell_inputs(model, calib)
+        models = [quantize(part, params, calib=v) for part, v in zip(model.parts, inputs)]
+    else:
+        models = [quantize(part, params) for part in model.parts]  # stored calibration, else the default
+    sources = sorted({qm.info["calibration"] for qm in models})
+    source = sources[0] if len(sources) == 1 else "partial"
+    info: dict = {"calibration": source, "calibrated": source != "default", "warning": None}
+    if source in ("default", "partial"):
+        fa = [qm.fa_in for qm in models if qm.info["calibration"] == "default"][0]
+        a = params.act_bits
+        half = 2.0 ** (a - 1 - fa)
+        info["warning"] = (
+            f"no calibration: the LSTM's activations use the default format ({fa} fraction bits of signed {a} "
+            f"bits, inputs and activations within +-{half:g}); values beyond saturate. Give calibration "
+            "sequences (data= in eie.api, quantize_lstm(..., calib), or eie compress --calib SEQ.npy)"
+        )
+    n = len(model.cells)
+    return QuantLSTM(model.spec, models[:n], models[n] if model.head is not None else None, info)
 
 
 def save_quant_lstm(q: QuantLSTM, out_dir: str | os.PathLike) -> list[str]:

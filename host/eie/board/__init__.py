@@ -2,7 +2,9 @@
 
 ``driver`` the pynq DefaultIP driver; ``cosim`` the same driver protocol on the
 C-simulated kernel. ``BOARD_SAFE`` lists every module the PYNQ image imports:
-they need numpy (and pynq for the overlay) only.
+they need numpy (and pynq for the overlay) only. That includes the ``eie``
+command's modules: ``eie run BUNDLE --backend emulator`` (or ``board``) runs
+there, its emulator on numpy alone (``eie.arithmetic.emulator.IntMatrix``).
 """
 
 BOARD_SAFE = (
@@ -13,6 +15,7 @@ BOARD_SAFE = (
     "eie.format.csc",
     "eie.format.qmodel",
     "eie.format.image",
+    "eie.format.stream",  # the streamed-layer layout the image reader checks
     "eie.arithmetic",
     "eie.arithmetic.emulator",
     "eie.hardware",
@@ -27,8 +30,26 @@ BOARD_SAFE = (
     "eie.compression.lstm",
     "eie.arithmetic.lstm",
     "eie.board.backends",
-    # The deployment bundle's reader and runner (eie run BUNDLE --backend board).
+    # The deployment bundle's reader and runner (eie run BUNDLE --backend emulator|board).
     "eie.board.bundle",
+    # The eie command: ``eie run`` and what it reads (--input files), and every other
+    # sub-command's module, which the command line registers (they import numpy only at
+    # module level; host commands load scipy, scikit-learn, jinja2 or pyyaml when run
+    # and say which extra to install when those are missing).
+    "eie.format.vectors",
+    "eie.cli",
+    "eie.cli.output",
+    "eie.cli.run",
+    "eie.cli.compress",
+    "eie.cli.inspect",
+    "eie.cli.simulate",
+    "eie.cli.generate",
+    "eie.cli.verify",
+    "eie.cli.deploy",
+    "eie.cli.build",
+    "eie.cli.report",
+    "eie.cli.demo",
+    "eie.compression.kmeans",
     # Notebook 03 on the board: the bundle's configuration and the timing model beside the measurement.
     "eie.hardware.boards",
     "eie.hardware.config",

@@ -133,6 +133,47 @@ class Bundle:
         """The test vectors: inputs (float), inputs_int, expected_int, expected (float)."""
         return {k: np.load(self.path / name, allow_pickle=False) for k, name in VECTORS.items()}
 
+    def check_config(self, path: str | Path) -> dict:
+        """The bundle's configuration (as a dict) if the YAML file ``path`` holds the same one, else a BundleError.
+
+        The same bytes as the bundle's ``config.yaml`` (its sha256 in the
+        manifest) match without pyyaml (the board has none); another file
+        matches when its values are the bundle's (read with pyyaml, on a
+        host). A different configuration is refused, naming the fields that
+        differ and both hashes: the image was built for the bundle's.
+        """
+        f = Path(path)
+        if not f.is_file():
+            raise BundleError(f"--config {str(f)!r}: no such file")
+        want = self.manifest.get("config_sha256")
+        got = sha256_file(f)
+        if got == want:
+            return dict(self.manifest["config"])
+        ours = f"the bundle's {CONFIG} (sha256 {str(want)[:12]})"
+        try:
+            import yaml  # noqa: F401
+        except ImportError:
+            raise BundleError(
+                f"--config {str(f)!r} (sha256 {got[:12]}) is not byte for byte {ours}, and pyyaml is not "
+                "installed here to compare their values: omit --config to use the bundle's configuration, "
+                f"or pass {str(self.path / CONFIG)!r}"
+            ) from None
+        from eie.hardware.config import AcceleratorConfig
+
+        given = AcceleratorConfig.from_yaml(f).to_dict()
+        bundled = AcceleratorConfig.from_dict(self.manifest["config"]).to_dict()
+        if given != bundled:
+            diff = ", ".join(
+                f"{k}: {given.get(k)!r} here, {bundled.get(k)!r} in the bundle"
+                for k in sorted(set(given) | set(bundled))
+                if given.get(k) != bundled.get(k)
+            )
+            raise BundleError(
+                f"--config {str(f)!r} (sha256 {got[:12]}) differs from {ours}: {diff}. The bundle's image and "
+                "kernel were built for its own configuration: redeploy with this --config, or omit --config"
+            )
+        return bundled
+
     def overlay(self) -> Path:
         """The bundle's .bit file (``eie deploy --overlay DIR`` copied it in)."""
         bit = (self.manifest.get("overlay") or {}).get("bit")

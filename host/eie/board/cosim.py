@@ -147,7 +147,9 @@ class CSimRegisters:
             else:
                 # Integer registers as the kernel sees them (first/last are C ints).
                 first, last, n = (_as_int32(self.regs.get(r, 0)) for r in ("first", "last", "n_vectors"))
-                status, out = self.sim.run_raw(first, last, n, x, y.size)
+                # The image register at run time: streamed layers are read from it.
+                img = self._buffer("image", "image_words") if self.regs.get("image_words", 0) else None
+                status, out = self.sim.run_raw(first, last, n, x, y.size, img)
                 if status == 0:
                     y[:] = out
         else:

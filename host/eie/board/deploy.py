@@ -6,6 +6,16 @@ emulator's outputs, the rendered kernel build directory, optionally the
 overlay's ``.bit``/``.hwh``, and ``manifest.json`` with every file's sha256.
 The image's scales come from the calibration given (``calib``), else the one
 stored with the model, else the default format (reported, never silent).
+
+Deploying again into a bundle (``-o`` a directory eie marked): the files the
+previous deploy wrote (its ``manifest.json``) that this one does not write
+are removed, e.g. an earlier ``--overlay``'s ``.bit``/``.hwh`` or a kernel
+source the renderer no longer writes, so the new manifest describes the
+whole bundle. Nothing else is touched: a file the previous manifest does not
+list is never removed (e.g. a Vitis HLS project built in ``build/``), and is
+refused when this deploy would overwrite it (a ``build/`` without eie's mark,
+a file of the user's named like a bundle file) unless ``force``; a listed
+file changed since (its sha256 differs) is kept and reported, not removed.
 """
 
 from __future__ import annotations
@@ -42,6 +52,83 @@ def overlay_files(overlay_dir: str | Path) -> tuple[Path, Path]:
     return bits[0], hwh
 
 
+def _inside(name: str) -> bool:
+    p = Path(name)
+    return bool(name) and not p.is_absolute() and ".." not in p.parts
+
+
+def previous_files(out_dir: str | Path) -> dict[str, str] | None:
+    """What an earlier ``eie deploy`` wrote into ``out_dir``: {relative path: sha256}, from its manifest.
+
+    None when ``out_dir`` is no bundle eie wrote (no mark, no readable
+    manifest of this format): then nothing in it counts as the previous deploy's.
+    """
+    out = Path(out_dir)
+    if not (out / MARKER).is_file():
+        return None
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    files = manifest.get("files") if isinstance(manifest, dict) and manifest.get("format") == FORMAT else None
+    if not isinstance(files, dict):
+        return None
+    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str) and _inside(k)}
+
+
+def refuse_foreign(out: Path, names: list[str], previous: dict[str, str] | None, force: bool) -> None:
+    """Refuse to overwrite, in a bundle eie wrote before, what that deploy did not write (unless ``force``).
+
+    ``names``: the top-level entries this deploy writes. Each that exists must
+    be listed in the previous manifest (or be the manifest); ``build/`` must
+    carry eie's mark. A marked directory without a manifest (another eie
+    command's output, an interrupted deploy) is eie's as a whole.
+    """
+    if force or not (out / MARKER).is_file():
+        return  # a new or empty directory (prepare_output_dir refuses a user's), or --force
+    build = out / BUILD
+    if build.exists() and not (build.is_dir() and (build / MARKER).is_file()):
+        raise ConfigError(
+            f"{str(build)!r} was not written by eie (no {MARKER} mark in it) and the bundle's kernel sources go "
+            "there: move it out of the bundle, or pass --force to write into it"
+        )
+    if previous is None:
+        return
+    for name in names:
+        if name in (MANIFEST, BUILD) or name in previous:
+            continue
+        path = out / name
+        if path.exists() or path.is_symlink():
+            raise ConfigError(
+                f"{str(path)!r} is not a file the previous 'eie deploy' wrote (its {MANIFEST} does not list it) "
+                "and this deploy writes a file of that name: move it out of the bundle, or pass --force"
+            )
+
+
+def remove_stale(out: Path, previous: dict[str, str], written: set[str], keep: tuple = ()) -> tuple[list, list]:
+    """Remove the previous deploy's files that this one did not write; ``(removed, kept)`` relative paths.
+
+    A file changed since the previous deploy (sha256 differs from its
+    manifest), and any path in ``keep`` (this run's inputs), is kept.
+    """
+    removed, kept = [], []
+    protected = [Path(k).resolve() for k in keep if k is not None]
+    for name in sorted(set(previous) - written):
+        path = out / name
+        if path.is_symlink() or not path.is_file():
+            continue
+        if path.resolve() in protected or sha256_file(path) != previous[name]:
+            kept.append(name)
+            continue
+        path.unlink()
+        removed.append(name)
+        parent = path.parent
+        while parent != out and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    return removed, kept
+
+
 def _save_npy(path: Path, a: np.ndarray) -> None:
     with atomic_open(path, "wb") as f:
         np.save(f, a, allow_pickle=False)
@@ -66,7 +153,11 @@ def deploy(
     calibration, else the default format); ``overlay``: a directory with
     ``NAME.bit`` and ``NAME.hwh``; ``vectors``: test vectors (the first rows of
     ``calib`` when given, else random inputs inside the input format's range);
-    ``inputs``: paths the bundle must not overwrite.
+    ``inputs``: paths the bundle must not overwrite. Into a bundle an
+    earlier deploy wrote, the files it listed that this deploy does not
+    write are removed (``removed`` in the result; ``kept`` those changed
+    since, which stay); files it did not write are never removed, and
+    refused if this deploy would overwrite them (unless ``force``).
     """
     from eie import __version__
     from eie.arithmetic.emulator import Emulator, dequantize_output, quantize_input
@@ -92,6 +183,9 @@ def deploy(
     cfg, qm, xs = quantized_model(model, config, calib, vectors, seed)
     check_fits_board(cfg)
     calibration = calibration_info(qm)
+    previous = previous_files(out)
+    if out.is_dir():
+        refuse_foreign(out, names, previous, force)
     prepare_output_dir(out, force)
 
     # Test vectors: float, integer, and the emulator's outputs (logical order).
@@ -109,7 +203,7 @@ def deploy(
     save_image(out / IMAGE, image)
     cfg.to_yaml(out / CONFIG)
     config_text = (out / CONFIG).read_bytes()
-    render(cfg, out / BUILD, qm, x_int)
+    rendered = render(cfg, out / BUILD, qm, x_int)
     if not (out / BUILD / MARKER).exists():
         atomic_write(out / BUILD / MARKER, "This directory was written by eie-pynq; its files may be regenerated.\n")
     overlay_entry = None
@@ -119,11 +213,10 @@ def deploy(
             (out / f".{src.name}.tmp").replace(out / src.name)
         overlay_entry = {"bit": bit.name, "hwh": hwh.name, "source": str(Path(overlay))}
 
-    files = {}
-    for f in sorted(out.rglob("*")):
-        rel = f.relative_to(out).as_posix()
-        if f.is_file() and rel != MANIFEST and f.name != MARKER:
-            files[rel] = sha256_file(f)
+    # The manifest lists what this deploy wrote, nothing else that may be in the directory.
+    written = [IMAGE, CONFIG, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
+    written += [Path(f).resolve().relative_to(out.resolve()).as_posix() for f in rendered.files]
+    files = {rel: sha256_file(out / rel) for rel in sorted(set(written))}
     a = qm.params.act_bits
     manifest = {
         "format": FORMAT,
@@ -163,4 +256,5 @@ def deploy(
         "files": files,
     }
     atomic_write(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
-    return manifest
+    removed, kept = remove_stale(out, previous or {}, set(files), inputs) if previous else ([], [])
+    return {**manifest, "removed": removed, "kept": kept}

@@ -229,11 +229,15 @@ class EIEKernel:
         _sync_to_device(xin)
         self._set_pointer("x_in", xin)
         self._set_pointer("y_out", yout)
+        # Streamed layers are read from the loaded image during the run: point
+        # the kernel at it again, with its length (the kernel checks it).
+        self._set_pointer("image", self._image_buf)
         run_regs = (
             ("mode", MODE_RUN),
             ("first", first),
             ("last", last),
             ("n_vectors", x.shape[0]),
+            ("image_words", self._image_buf.size),
             ("in_words", xin.size),
             ("out_words", yout.size),
         )

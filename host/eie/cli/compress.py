@@ -31,8 +31,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--calib",
         metavar="X.npy",
-        help="representative float inputs (B x K, e.g. training inputs): their activation peaks are stored with "
-        "the model and set the image's fixed-point formats in generate, verify, deploy and run",
+        help="representative float inputs (B x K, e.g. training inputs; for an LSTM sequences B x T x I): their "
+        "activation peaks are stored with the model and set the image's fixed-point formats in generate, verify, "
+        "deploy and run",
     )
     p.add_argument(
         "--retrain", action="store_true", help="Deep Compression's prune-retrain-share-finetune (needs --data)"

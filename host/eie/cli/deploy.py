@@ -67,19 +67,23 @@ def run(args: argparse.Namespace) -> int:
         "vectors": manifest["vectors"]["count"],
         "overlay": manifest["overlay"],
         "files": len(manifest["files"]),
+        "removed": manifest["removed"],
+        "kept": manifest["kept"],
         "next": f"eie run {args.output} --input X.npy [--backend emulator|csim|board]",
     }
     cal = "default format (uncalibrated)" if not calibration["calibrated"] else f"calibration: {calibration['source']}"
     lo, hi = manifest["input"]["range"]
-    text = "\n".join(
-        [
-            hardware_line(hw),
-            f"wrote bundle {args.output}: model.img (CRC {manifest['image']['crc']:#010x}), config.yaml, "
-            f"{manifest['vectors']['count']} test vectors, build/, manifest.json ({len(manifest['files'])} files)",
-            f"input: {manifest['input']['frac_bits']} fraction bits, range [{lo:g}, {hi:g}] ({cal})",
-            "overlay: " + (manifest["overlay"]["bit"] if manifest["overlay"] else "none (add with --overlay DIR)"),
-            f"next: copy {args.output} to the board, then {summary['next']}",
-        ]
-    )
-    emit(args, summary, text)
+    lines = [
+        hardware_line(hw),
+        f"wrote bundle {args.output}: model.img (CRC {manifest['image']['crc']:#010x}), config.yaml, "
+        f"{manifest['vectors']['count']} test vectors, build/, manifest.json ({len(manifest['files'])} files)",
+        f"input: {manifest['input']['frac_bits']} fraction bits, range [{lo:g}, {hi:g}] ({cal})",
+        "overlay: " + (manifest["overlay"]["bit"] if manifest["overlay"] else "none (add with --overlay DIR)"),
+        f"next: copy {args.output} to the board, then {summary['next']}",
+    ]
+    if manifest["removed"]:
+        lines.insert(2, f"removed from the previous deploy: {', '.join(manifest['removed'])}")
+    if manifest["kept"]:
+        lines.insert(2, f"kept (changed since the previous deploy wrote them): {', '.join(manifest['kept'])}")
+    emit(args, summary, "\n".join(lines))
     return 0

@@ -84,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         "files": sorted(p.name for p in result.files),
         "vectors": result.vectors,
         "calibration": calibration,
+        # Per layer: "onchip" or "stream" (entries read from the image in DDR; dir_depth sizes the directory).
+        "storage": [ql.storage for ql in qm.layers],
+        "dir_depth": config.dir_depth,
         "estimate": {
             "bram36": est.bram36,
             "uram": est.uram,

@@ -4,6 +4,12 @@ The bundle (``eie deploy``) is checked first: every file's sha256 and the
 image's CRC against ``manifest.json``. Each backend computes identical
 integers; latencies are the host's wall-clock time of each call (on the
 board: including the driver's copies), labelled as such.
+
+The hardware is the bundle's configuration; ``--config`` names it explicitly
+and is refused when it is another one (the image was built for the
+bundle's). The output states the hardware (board, PEs, clock), as every
+command does. With ``--backend emulator`` this imports numpy and board-safe
+modules only (``eie.board.BOARD_SAFE``): it runs on the PYNQ image.
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ def register(subparsers) -> None:
         help="emulator (numpy), csim (g++ C-simulation), cosim (the driver over csim), board (the bundle's "
         "overlay through pynq) (default emulator)",
     )
+    p.add_argument(
+        "--config",
+        metavar="CONFIG.yaml",
+        help="the accelerator configuration the bundle was deployed for (default: the bundle's config.yaml); "
+        "refused if it is another configuration",
+    )
     p.add_argument("-o", "--output", metavar="Y.npy", help="write the float outputs here")
     p.add_argument("--labels", metavar="L.npy", help="integer class labels: report accuracy (argmax of the outputs)")
     add_json_option(p)
@@ -40,11 +52,14 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from eie.board.bundle import Bundle, BundleError
     from eie.format.vectors import load_vectors
+    from eie.hardware.boards import hardware_dict, hardware_line
     from eie.safeio import atomic_open, refuse_same_path
 
     if args.output:
         refuse_same_path(args.output, [args.input, args.labels])
     bundle = Bundle.open(args.bundle)
+    if args.config:
+        bundle.check_config(args.config)  # refuses another configuration, naming the fields
     x = load_vectors(args.input, bundle.in_features)
     labels = None
     if args.labels:
@@ -56,7 +71,12 @@ def run(args: argparse.Namespace) -> int:
         with atomic_open(args.output, "wb") as f:
             np.save(f, y, allow_pickle=False)
     m = bundle.manifest
-    hw = {**m["hardware"], "source": "bundle", "config": str(bundle.path / "config.yaml"), "overrides": []}
+    h = m["hardware"]
+    if args.config:
+        hw = hardware_dict(h["board"], h["n_pes"], h["clock_mhz"], "config", args.config)
+    else:
+        hw = hardware_dict(h["board"], h["n_pes"], h["clock_mhz"], "bundle", bundle.path / "config.yaml")
+    hw["part"] = h.get("part")
     timing = "host wall-clock per call" if args.backend != "board" else "wall-clock per call on the board (host side)"
     s = np.asarray(secs)
     report = {
@@ -78,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         report["accuracy"] = float(np.mean(y.argmax(axis=1) == labels))
     cal = m.get("calibration") or {}
     lines = [
-        f"hardware: {hw['board']}, {hw['n_pes']} PEs, {hw['clock_mhz']:g} MHz (from the bundle)",
+        hardware_line(hw),
         f"{args.backend}: {report['vectors']} vectors through {bundle.path} (image CRC {m['image']['crc']:#010x})",
         f"latency ({timing}): mean {report['latency']['mean_s'] * 1e6:.1f} us, "
         f"median {report['latency']['median_s'] * 1e6:.1f} us",

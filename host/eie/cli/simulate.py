@@ -9,8 +9,8 @@ FIFO depth, index bits, clock and LNZD window) or, with ``--eie-asic``, the
 EIE ASIC; ``--pes``, ``--fifo``, ``--index-bits``, ``--clock-mhz`` and
 ``--lnzd-window`` override either.
 
-Streamed layers and the occupancy mask (issue 12) are PLANNED KERNEL SUPPORT:
-the figures say what the kernel would do with them (docs/timing.md). Each
+Streamed layers and the occupancy mask (docs/kernel.md; the C-simulation's
+loop trip counts check the model, docs/timing.md; no board has run them). Each
 layer's storage follows the configuration's ``storage`` (``--storage``
 overrides; auto: on chip where it fits, else streamed: the given
 configuration's memory depths with ``--config``, the board's memory with the
@@ -78,14 +78,14 @@ def register(subparsers) -> None:
         choices=("auto", "onchip", "stream"),
         default=None,
         help="where the layers' entries live (default: the configuration's storage, auto: on chip where they "
-        "fit, streamed from DDR otherwise; planned kernel support)",
+        "fit, streamed from DDR otherwise)",
     )
     p.add_argument(
         "--occupancy-mask",
         choices=("on", "off"),
         default=None,
         help="send each PE only the columns where it has entries (default: the configuration's "
-        "occupancy_mask; planned kernel support)",
+        "occupancy_mask)",
     )
     p.add_argument("--input", help="model mode: input vector .npy of the model's input length")
     p.add_argument(
@@ -328,8 +328,8 @@ def _table(timing, model, hw: dict, params: dict, source: str, table) -> str:
             f"  streaming master: {sp['axi_bits']}-bit, bursts of {sp['burst_len']}, {sp['outstanding']} outstanding, "
             f"port peak {sp['port_peak_gbps']:.2f} GB/s, DDR peak {sp['ddr_peak_gbps']:.2f} GB/s"
         )
-    if streamed or params["occupancy_mask"]:
-        lines.append("  streamed layers and the occupancy mask are PLANNED kernel support (modelled only)")
+    if streamed:
+        lines.append("  streamed layers: modelled; trip counts checked in C-simulation; never run on a board")
     if table is not None:
         lines += ["index_bits considered (all layers, interleaved rows):", table[1]]
     lines.append(

@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         "mismatches": mismatches,
         "bit_exact": mismatches == 0,
         "calibration": calibration,
+        # Per layer: "onchip" or "stream" (entries read from the image in DDR for every input).
+        "storage": [ql.storage for ql in qm.layers],
         "config": {
             "board": config.board,
             "n_pes": config.n_pes,
@@ -104,5 +106,7 @@ def run(args: argparse.Namespace) -> int:
         f"{args.backend}: {report['vectors']} vectors, {report['outputs']} outputs, {state} "
         f"(N={config.n_pes}, {config.board})"
     )
+    if any(ql.storage == "stream" for ql in qm.layers):
+        text += "\nstorage: " + ", ".join(f"layer {i} {ql.storage}" for i, ql in enumerate(qm.layers))
     emit(args, report, text)
     return 0 if mismatches == 0 else 1

@@ -34,7 +34,7 @@ import numpy as np
 
 from eie.compression.model import CompressedLayer, CompressedModel
 from eie.compression.weights import DenseLayer, open_npz
-from eie.errors import ConfigError, FormatError
+from eie.errors import ConfigError, FormatError, real_array
 
 LSTM_KEY = "__lstm__"  # in a weights file
 MODEL_KEY = "__lstm_model__"  # in a compressed LSTM
@@ -161,6 +161,51 @@ class FloatLSTM:
         return _forward(self.spec, gates, head, x)
 
 
+def cell_inputs(model, x: np.ndarray) -> list[np.ndarray]:
+    """The [x_t; h_{t-1}] vectors each gate matrix of ``model`` sees on sequences x, and the head's inputs.
+
+    ``model``: a CompressedLSTM (or anything with ``spec`` and one-layer
+    ``cells``), run in float; one array per gate matrix (all steps and
+    sequences stacked, B*T x (I + H)), then the top layer's outputs at the
+    last step (B x D*H). What calibration measures.
+    """
+    spec = model.spec
+    seen: list[list[np.ndarray]] = [[] for _ in model.cells]
+
+    def recorder(k):
+        layer = model.cells[k].layers[0]
+
+        def gates(v):
+            seen[k].append(v)
+            return layer.forward(v)
+
+        return gates
+
+    h = np.asarray(x, dtype=np.float64)
+    for l in range(spec.num_layers):
+        k = l * spec.directions
+        outs = [run_sequence(recorder(k), h, spec.hidden)]
+        if spec.bidirectional:
+            outs.append(run_sequence(recorder(k + 1), h, spec.hidden, reverse=True))
+        h = np.concatenate(outs, axis=2)
+    return [np.concatenate(s, axis=0) for s in seen] + [h[:, -1, :]]
+
+
+def load_sequences(path: str | os.PathLike, input_size: int) -> np.ndarray:
+    """Float sequences (B x T x ``input_size``) from a .npy file: an LSTM's ``--calib``."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise FormatError(f"{path}: no such file") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise FormatError(f"{path}: cannot read it as a .npy array ({' '.join(str(e).split())})") from None
+    if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[2] != input_size or 0 in x.shape:
+        raise FormatError(
+            f"{path}: sequences have shape {getattr(x, 'shape', None)}; the LSTM takes (B, T, {input_size})"
+        )
+    return real_array(f"{path}: sequences", x)
+
+
 @dataclass
 class CompressedLSTM:
     """The compressed LSTM: one single-layer ``CompressedModel`` per gate matrix, and the head."""
@@ -184,6 +229,44 @@ class CompressedLSTM:
         return [c.layers[0] for c in self.cells] + (list(self.head.layers) if self.head else [])
 
     @property
+    def parts(self) -> list[CompressedModel]:
+        """The gate matrices' models, then the head's: one model image each on the kernel."""
+        return [*self.cells, *([self.head] if self.head is not None else [])]
+
+    @property
+    def calibration(self) -> dict[str, Any] | None:
+        """The calibration stored with every part (``calibrate``), or None if a part has none."""
+        cals = [p.calibration for p in self.parts]
+        if any(c is None for c in cals):
+            return None
+        return {"samples": int(cals[0]["samples"]), "parts": cals}
+
+    def calibrate(self, x: np.ndarray) -> dict[str, Any]:
+        """Measure the activation peaks on representative sequences x (B x T x I) and keep them with the model.
+
+        Each gate matrix is calibrated on the [x_t; h_{t-1}] vectors it sees
+        on x (the compressed float reference), the head on the top layer's
+        last outputs: the peaks ``eie.arithmetic.lstm.quantize_lstm`` would
+        measure given x, stored so that quantising later without x gives the
+        same images.
+        """
+        x = np.asarray(real_array("calibration sequences", x))
+        if x.ndim != 3 or x.shape[2] != self.spec.input_size or x.shape[0] == 0 or x.shape[1] == 0:
+            raise FormatError(
+                f"calibration sequences have shape {x.shape}; the LSTM takes (B, T, {self.spec.input_size}) "
+                "with B, T >= 1"
+            )
+        for part, v in zip(self.parts, cell_inputs(self, x)):
+            part.calibrate(v)
+        cal = self.calibration
+        return {
+            "samples": int(x.shape[0]),
+            "steps": int(x.shape[1]),
+            "peaks": [float(np.max(np.abs(x)))],
+            "parts": cal["parts"],
+        }
+
+    @property
     def in_features(self) -> int:
         return self.spec.input_size
 
@@ -203,6 +286,7 @@ class CompressedLSTM:
             "parts": [
                 {
                     "settings": p.settings,
+                    **({} if p.calibration is None else {"calibration": p.calibration}),
                     "layers": [
                         {
                             "name": l.name,
@@ -255,7 +339,10 @@ class CompressedLSTM:
                     )
                 except KeyError as e:
                     raise FormatError(f"{path}: part {j} layer {i} lacks {e.args[0]!r}") from None
-            parts.append(CompressedModel(layers, pm.get("settings", {})))
+            try:
+                parts.append(CompressedModel(layers, pm.get("settings", {}), calibration=pm.get("calibration")))
+            except FormatError as e:
+                raise FormatError(f"{path}: part {j}: {e}") from None
         spec = LSTMSpec(**meta["spec"])
         n = spec.num_layers * spec.directions
         head = parts[n] if meta.get("head") else None

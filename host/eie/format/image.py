@@ -7,9 +7,15 @@ Layout (word offsets from the start; docs/image-format.md has the table):
   descriptor offset, input and output lengths, CRC-32;
 * one 16-word descriptor per layer: shape, flags, fixed-point formats and the
   offsets of its sections;
-* per layer: codebook (2^b int64), bias (M int64, physical row order), row
-  permutation (uint32 pairs), per-PE entry counts, per-PE pointers (uint32
-  pairs, ceil((K+1)/2) words per PE), per-PE packed entry sections.
+* per on-chip layer: codebook (2^b int64), bias (M int64, physical row
+  order), row permutation (uint32 pairs), per-PE entry counts, per-PE
+  pointers (uint32 pairs, ceil((K+1)/2) words per PE), per-PE packed entry
+  sections;
+* per streamed layer (flag bit 2, ``QuantLayer.storage == "stream"``):
+  codebook, bias and permutation as above, the column directory (K + 1 byte
+  offsets as uint32 pairs), zero words up to a 4 KiB boundary, then the
+  stream section: the column blocks of ``eie.format.stream`` (headers in
+  the blocks), zero-padded to a whole word.
 
 This module imports numpy only (it runs on the board).
 """
@@ -24,10 +30,11 @@ import numpy as np
 from eie.errors import FormatError, ImageError
 from eie.format.csc import from_sections
 from eie.format.qmodel import HWParams, QuantLayer, QuantModel
+from eie.format.stream import StreamLayer, decode_stream, encode_stream
 from eie.safeio import atomic_write
 
 MAGIC = int.from_bytes(b"EIEIMAGE", "little")
-VERSION = 2  # 2: CRC-32 in the checksum word (1 had a plain sum)
+VERSION = 3  # 3: streamed layers (2: CRC-32 in the checksum word; 1 had a plain sum)
 HEADER_WORDS = 16
 DESC_WORDS = 16
 
@@ -37,9 +44,18 @@ H_LAYERS, H_DESC, H_IN, H_OUT, H_CHECKSUM = range(9, 14)
 # Descriptor word indices.
 D_ROWS, D_COLS, D_FLAGS, D_FA_IN, D_FW, D_FA_OUT, D_SHIFT = range(7)
 D_CODEBOOK, D_BIAS, D_PERM, D_COUNTS, D_PTR, D_ENTRIES, D_ENTRY_WORDS = range(7, 14)
+# Streamed layers only (0 in an on-chip layer): the count field width c and the directory.
+D_COUNT_BITS, D_DIR = 14, 15
 
 FLAG_RELU = 1
 FLAG_TERNARY = 2
+FLAG_STREAMED = 4
+FLAGS = FLAG_RELU | FLAG_TERNARY | FLAG_STREAMED
+
+# A stream section starts on a 4 KiB page (512 words), so the reader's bursts
+# never straddle one more page than the data needs (eie.format.stream.read_plan).
+STREAM_ALIGN_WORDS = 512
+MAX_COUNT_BITS = 32
 
 
 def _u32_words(a: np.ndarray) -> np.ndarray:
@@ -53,8 +69,18 @@ def _ptr_words(k: int) -> int:
     return (k + 2) // 2
 
 
+def _stream_words(data: np.ndarray) -> np.ndarray:
+    """Stream-section bytes as little-endian uint64 words, zero-padded to the word."""
+    b = np.zeros(-(-data.size // 8) * 8, dtype=np.uint8)
+    b[: data.size] = data
+    return b.view("<u8").astype(np.uint64)
+
+
 def build_image(qm: QuantModel) -> np.ndarray:
-    """Serialise a QuantModel to the image (uint64 array, little-endian on disk)."""
+    """Serialise a QuantModel to the image (uint64 array, little-endian on disk).
+
+    Each layer is on chip or streamed as its ``QuantLayer.storage`` says.
+    """
     p = qm.params
     n = p.n_pes
     nl = len(qm.layers)
@@ -88,6 +114,24 @@ def build_image(qm: QuantModel) -> np.ndarray:
         d[D_CODEBOOK] = put(cb.view(np.uint64))
         d[D_BIAS] = put(np.asarray(ql.bias, dtype=np.int64).view(np.uint64))
         d[D_PERM] = put(_u32_words(ql.perm))
+        if ql.storage == "stream":
+            st = encode_stream(enc)
+            if st.col_offset[-1] >= 1 << 32:
+                raise ImageError(
+                    "bad_layer",
+                    f"layer {ql.name!r}: its stream section is {int(st.col_offset[-1])} bytes; the directory's "
+                    "byte offsets are 32-bit (at most 4 GiB per layer)",
+                )
+            d[D_FLAGS] |= FLAG_STREAMED
+            d[D_COUNT_BITS] = st.count_bits
+            d[D_DIR] = put(_u32_words(st.col_offset))
+            pad = -offset % STREAM_ALIGN_WORDS
+            if pad:
+                put(np.zeros(pad, dtype=np.uint64))
+            words = _stream_words(st.data)
+            d[D_ENTRIES] = put(words)
+            d[D_ENTRY_WORDS] = words.size
+            continue
         counts = enc.n_entries.astype(np.uint64)
         d[D_COUNTS] = put(counts)
         d[D_PTR] = put(np.concatenate([_u32_words(enc.ptr[q]) for q in range(n)]))
@@ -244,8 +288,35 @@ def read_image(data, expect: HWParams | None = None) -> QuantModel:
         where = f"layer {i}"
         if not (1 <= m < 1 << 31 and 1 <= k < 1 << 31):
             raise ImageError("bad_layer", f"{where}: shape {m} x {k} is invalid")
-        if d[D_FLAGS] & ~(FLAG_RELU | FLAG_TERNARY):
+        if d[D_FLAGS] & ~FLAGS:
             raise ImageError("bad_layer", f"{where}: unknown flags {d[D_FLAGS]:#x}")
+        streamed = bool(d[D_FLAGS] & FLAG_STREAMED)
+        c = d[D_COUNT_BITS]
+        if streamed:
+            if not 1 <= c <= MAX_COUNT_BITS:
+                raise ImageError(
+                    "bad_layer",
+                    f"{where}: a streamed layer's count fields are {c} bits, they must be 1..{MAX_COUNT_BITS}; "
+                    "rebuild the image",
+                )
+            if d[D_COUNTS] or d[D_PTR]:
+                raise ImageError(
+                    "bad_layer",
+                    f"{where}: a streamed layer has no on-chip counts or pointers, but words {D_COUNTS} and "
+                    f"{D_PTR} are {d[D_COUNTS]} and {d[D_PTR]} (they must be 0); rebuild the image",
+                )
+            if d[D_ENTRIES] % STREAM_ALIGN_WORDS:
+                raise ImageError(
+                    "bad_layer",
+                    f"{where}: the stream section starts at word {d[D_ENTRIES]}, not on a 4 KiB boundary "
+                    f"(a multiple of {STREAM_ALIGN_WORDS} words); rebuild the image",
+                )
+        elif c or d[D_DIR]:
+            raise ImageError(
+                "bad_layer",
+                f"{where}: an on-chip layer has no count width or directory, but words {D_COUNT_BITS} and "
+                f"{D_DIR} are {c} and {d[D_DIR]} (they must be 0); rebuild the image",
+            )
         fa_in, fw, fa_out, shift = d[D_FA_IN], d[D_FW], d[D_FA_OUT], d[D_SHIFT]
         if max(fa_in, fw, fa_out) > 62 or shift != fa_in + fw - fa_out or shift > 62 or shift >= params.acc_bits:
             raise ImageError(
@@ -267,15 +338,18 @@ def read_image(data, expect: HWParams | None = None) -> QuantModel:
         cb = section(d[D_CODEBOOK], nb, "codebook").view(np.int64).copy()
         bias = section(d[D_BIAS], m, "bias").view(np.int64).copy()
         perm = section(d[D_PERM], (m + 1) // 2, "permutation").view("<u4")[:m].astype(np.int64)
-        counts = section(d[D_COUNTS], n, "entry counts").astype(np.int64)
-        ptr_raw = section(d[D_PTR], n * ptr_words, "pointers").view("<u4").reshape(n, 2 * ptr_words)
-        ptr = ptr_raw[:, : k + 1].astype(np.int64)
-        nwords = -(-counts // per)
-        if int(nwords.sum()) != d[D_ENTRY_WORDS]:
-            raise ImageError(
-                "bad_layer", f"{where}: entry section is {d[D_ENTRY_WORDS]} words, counts need {int(nwords.sum())}"
-            )
-        ent = section(d[D_ENTRIES], d[D_ENTRY_WORDS], "entries")
+        if streamed:
+            enc = _read_stream(params, (m, k), c, d, section, where)
+        else:
+            counts = section(d[D_COUNTS], n, "entry counts").astype(np.int64)
+            ptr_raw = section(d[D_PTR], n * ptr_words, "pointers").view("<u4").reshape(n, 2 * ptr_words)
+            ptr = ptr_raw[:, : k + 1].astype(np.int64)
+            nwords = -(-counts // per)
+            if int(nwords.sum()) != d[D_ENTRY_WORDS]:
+                raise ImageError(
+                    "bad_layer", f"{where}: entry section is {d[D_ENTRY_WORDS]} words, counts need {int(nwords.sum())}"
+                )
+            ent = section(d[D_ENTRIES], d[D_ENTRY_WORDS], "entries")
         if not _signed_fits(cb, params.cb_bits) or cb[0] != 0:
             raise ImageError(
                 "bad_layer", f"{where}: codebook values exceed cb_bits={params.cb_bits} or code 0 is not zero"
@@ -286,11 +360,12 @@ def read_image(data, expect: HWParams | None = None) -> QuantModel:
             raise ImageError("bad_layer", f"{where}: a bias exceeds acc_bits={params.acc_bits}")
         if not np.array_equal(np.sort(perm), np.arange(m)):
             raise ImageError("bad_layer", f"{where}: the row permutation is not a permutation of 0..{m - 1}")
-        if np.any(ptr[:, 0] != 0) or np.any(np.diff(ptr, axis=1) < 0) or np.any(ptr[:, -1] != counts):
-            raise ImageError("bad_layer", f"{where}: column pointers are not increasing from 0 to the entry count")
-        bounds = np.concatenate(([0], np.cumsum(nwords)))
-        words = [ent[bounds[q] : bounds[q + 1]] for q in range(n)]
-        enc = from_sections((m, k), n, params.weight_bits, params.index_bits, ptr, words)
+        if not streamed:
+            if np.any(ptr[:, 0] != 0) or np.any(np.diff(ptr, axis=1) < 0) or np.any(ptr[:, -1] != counts):
+                raise ImageError("bad_layer", f"{where}: column pointers are not increasing from 0 to the entry count")
+            bounds = np.concatenate(([0], np.cumsum(nwords)))
+            words = [ent[bounds[q] : bounds[q + 1]] for q in range(n)]
+            enc = from_sections((m, k), n, params.weight_bits, params.index_bits, ptr, words)
         try:
             # Relative indices that run past a PE's rows would make the kernel
             # write outside its accumulators.
@@ -313,8 +388,45 @@ def read_image(data, expect: HWParams | None = None) -> QuantModel:
                 fa_out=fa_out,
                 relu=bool(d[D_FLAGS] & FLAG_RELU),
                 ternary=bool(d[D_FLAGS] & FLAG_TERNARY),
+                storage="stream" if streamed else "onchip",
             )
         )
     if int(img[H_IN]) != layers[0].shape[1] or int(img[H_OUT]) != layers[-1].shape[0]:
         raise ImageError("bad_layer", "header input/output lengths disagree with the layers")
     return QuantModel(params, layers)
+
+
+def _read_stream(params: HWParams, shape: tuple[int, int], c: int, d: list[int], section, where: str):
+    """A streamed layer's directory and stream section, checked and decoded to an EncodedLayer."""
+    n, k = params.n_pes, shape[1]
+    off = section(d[D_DIR], _ptr_words(k), "column directory").view("<u4")[: k + 1].astype(np.int64)
+    entry_words = d[D_ENTRY_WORDS]
+    if off[0] != 0 or np.any(np.diff(off) < 0):
+        raise ImageError(
+            "bad_layer",
+            f"{where}: the column directory is not non-decreasing from 0 (the byte offsets of the column "
+            "blocks); rebuild the image",
+        )
+    if entry_words != -(-int(off[-1]) // 8):
+        raise ImageError(
+            "bad_layer",
+            f"{where}: the stream section is {entry_words} words, the directory's {int(off[-1])} bytes need "
+            f"{-(-int(off[-1]) // 8)}; rebuild the image",
+        )
+    raw = section(d[D_ENTRIES], entry_words, "stream")
+    # Every block holds at least its header (the counts decode_stream reads first).
+    head = -(-n * c // 8)
+    short = np.diff(off) < head
+    if np.any(short):
+        j = int(np.argmax(short))
+        raise ImageError(
+            "bad_layer",
+            f"{where}: column {j}'s block is {int(off[j + 1] - off[j])} bytes, shorter than its {head}-byte "
+            f"header of {n} counts of {c} bits; rebuild the image",
+        )
+    data = np.ascontiguousarray(raw, dtype="<u8").view(np.uint8)[: int(off[-1])]
+    stream = StreamLayer(shape, n, params.weight_bits, params.index_bits, c, data, off)
+    try:
+        return decode_stream(stream)
+    except FormatError as e:
+        raise ImageError("bad_layer", f"{where}: {e}; rebuild the image") from None

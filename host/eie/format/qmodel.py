@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from eie.errors import ImageError, check_int
+from eie.errors import ConfigError, ImageError, check_int
 from eie.format.csc import EncodedLayer, entries_per_word
+
+STORAGES = ("onchip", "stream")
+"""Where a layer's entries live: loaded on chip, or streamed from the image in DDR."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,10 @@ class QuantLayer:
 
     ``codebook`` are the integers cb_int (scale 2^fw); ``bias`` the integers at
     scale 2^(fa_in + fw), in physical row order; ``perm[i]`` is the logical row
-    held by physical row i.
+    held by physical row i. ``storage`` is where the kernel keeps the entries:
+    ``"onchip"`` (loaded into the PEs' memories) or ``"stream"`` (left in the
+    image in DDR and read for every input; docs/image-format.md, "Streamed
+    layers"); the image records it per layer.
     """
 
     name: str
@@ -68,6 +74,11 @@ class QuantLayer:
     fa_out: int
     relu: bool
     ternary: bool = False
+    storage: str = "onchip"
+
+    def __post_init__(self) -> None:
+        if self.storage not in STORAGES:
+            raise ConfigError(f"layer {self.name!r}: storage={self.storage!r} must be one of {', '.join(STORAGES)}")
 
     @property
     def shape(self) -> tuple[int, int]:

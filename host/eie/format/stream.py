@@ -1,8 +1,9 @@
 """The streamed-layer layout: one layer's entries in DDR, laid out for the AXI bus.
 
-PLANNED KERNEL SUPPORT: the kernel does not read this layout yet (docs/kernel.md,
-"Streamed layers"); the host encodes it, decodes it back and the timing model
-prices it (docs/image-format.md, "Streamed layers (planned kernel support)").
+The image (format version 3, ``eie.format.image``) holds a streamed layer's
+section in this layout, with the headers in the blocks; the kernel's reader
+and dispatcher read it (docs/kernel.md, "Streamed layers"), and the timing
+model prices it (docs/image-format.md, "Streamed layers (format version 3)").
 
 A streamed layer is K column blocks back to back, in physical column order
 (the order the broadcaster walks). Block j starts at byte ``col_offset[j]``

@@ -56,6 +56,8 @@ CSIM_COUNTERS = (
     ("broadcast", False),  # the broadcaster's scan loop
     ("pe", True),  # each PE's accumulation loop
     ("epilogue", True),  # each PE's write-out loop
+    ("dispatch", False),  # the streamed-layer dispatcher's loop (0 for on-chip layers)
+    ("stream_words", False),  # 64-bit words the stream reader read from DDR
 )
 
 

@@ -6,7 +6,9 @@ The one table of board facts; the overlay script reads them from the rendered
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,52 @@ BOARDS: dict[str, Board] = {
 CUSTOM = "custom"
 
 # The one default hardware: every command without --config (inspect, simulate,
-# generate, verify, demo) assumes this board and PE count, at the board's clock
-# (eie.hardware.target.default_config).
+# generate, verify, deploy, demo) assumes this board and PE count, at the board's
+# clock (eie.hardware.target.default_config); eie run uses the bundle's configuration.
 DEFAULT_BOARD = "zcu104"
 DEFAULT_PES = 16
+
+
+# -- what every command reports about the hardware it assumed -------------------------
+
+DEFAULT = "default"
+"""``source`` of the default hardware in ``hardware_dict`` (``eie.hardware.target.describe_hardware``)."""
+
+
+def hardware_dict(
+    board: str,
+    n_pes: int,
+    clock_mhz: float,
+    source: str = DEFAULT,
+    config_path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+) -> dict:
+    """``describe_hardware`` from its values, also for hardware that is no AcceleratorConfig.
+
+    ``source``: ``"default"``, ``"config"`` (then ``config_path``),
+    ``"bundle"`` (``eie run``: the bundle's ``config.yaml``, ``config_path``)
+    or the option that chose it (e.g. ``"--eie-asic"``).
+    """
+    return {
+        "board": str(board),
+        "n_pes": int(n_pes),
+        "clock_mhz": float(clock_mhz),
+        "source": source,
+        "config": None if config_path is None else str(config_path),
+        "overrides": list(overrides),
+    }
+
+
+def hardware_line(hw: dict) -> str:
+    """One line for text output, e.g. ``hardware: zcu104, 16 PEs, 200 MHz (default; --config to change)``."""
+    source = hw["source"]
+    origin = {
+        DEFAULT: "default",
+        "config": f"from {hw.get('config')}",
+        "bundle": f"from the bundle's {hw.get('config')}",
+    }.get(source, source)
+    if hw.get("overrides"):
+        origin += " with " + " ".join(hw["overrides"])
+    if source == DEFAULT:
+        origin += "; --config to change"
+    return f"hardware: {hw['board']}, {hw['n_pes']} PEs, {hw['clock_mhz']:g} MHz ({origin})"

@@ -41,6 +41,10 @@ class AcceleratorConfig:
     ``ptr_depth`` column pointers (sum over layers of K+1, split over two
     banks), ``act_depth`` activations per PE (ceil(max layer width / N)),
     ``bias_depth`` biases per PE (sum over layers of ceil(M / N)).
+    ``dir_depth`` is the column directory of the streamed layers, once per
+    kernel (sum over streamed layers of K+1 byte offsets, 32 bits each, in
+    two banks); 0, the default, is a kernel without streaming hardware, which
+    refuses streamed layers.
     ``lnzd_window`` is how many consecutive activations the broadcaster's
     leading-non-zero detector (LNZD) looks at per cycle; given as None (the
     default, also ``null`` in YAML) it is N, one per PE bank, and after
@@ -50,12 +54,13 @@ class AcceleratorConfig:
     ``resources`` (bram36, uram, dsp; optionally ``ddr_gbps``, the DDR's
     peak) is required for ``board: custom``.
 
-    Planned kernel support (issue 12; the timing model, ``eie simulate`` and
-    the resource estimate use them, the kernel does not yet):
+    Streamed layers and the occupancy mask (docs/kernel.md):
     ``storage`` (``auto``: on chip where a layer fits, streamed from DDR
-    otherwise; ``onchip``; ``stream``; eie.hardware.streaming),
+    otherwise; ``onchip``; ``stream``; eie.hardware.streaming; streaming
+    needs a column directory, ``dir_depth`` > 0),
     ``occupancy_mask`` (send each PE only its columns; N bits per column at
-    the broadcaster, ``mask_bits``), and the streaming master's
+    the broadcaster, ``mask_bits``; on by default, off where memory is
+    tight), and the streaming master's
     ``axi_data_bits``, ``axi_burst_len`` and ``axi_outstanding`` (None: the
     board family's defaults, eie.hardware.boards.AXI_DEFAULTS; read them
     resolved as ``axi_bits``, ``burst_len``, ``outstanding``).
@@ -74,18 +79,20 @@ class AcceleratorConfig:
     act_bits: int = 16
     cb_bits: int = 16
     acc_bits: int = 32
-    fifo_depth: int = 8
+    fifo_depth: int = 32
     lnzd_window: int | None = None
     entry_depth: int = 4096
     ptr_depth: int = 2048
+    dir_depth: int = 0
     act_depth: int = 512
     bias_depth: int = 1024
     max_layers: int = 8
     ternary: bool = False
     entry_storage: str = "auto"
-    # Planned kernel support (issue 12): streamed layers and the occupancy mask.
+    # Streamed layers and the occupancy mask (docs/kernel.md). FIFO 32 and the
+    # mask on: chosen from bench/exp_fifo.py (docs/timing.md, "Decoupled PEs").
     storage: str = "auto"
-    occupancy_mask: bool = False
+    occupancy_mask: bool = True
     axi_data_bits: int | None = None  # None: the board family's default (eie.hardware.boards.AXI_DEFAULTS)
     axi_burst_len: int | None = None
     axi_outstanding: int | None = None
@@ -166,6 +173,7 @@ class AcceleratorConfig:
             )
         _int_field("entry_depth", self.entry_depth, 1, 1 << 22)
         _int_field("ptr_depth", self.ptr_depth, 2, 1 << 22)
+        _int_field("dir_depth", self.dir_depth, 0, 1 << 22)
         _int_field("act_depth", self.act_depth, 1, 1 << 20)
         _int_field("bias_depth", self.bias_depth, 1, 1 << 22)
         _int_field("max_layers", self.max_layers, 1, 64)
@@ -237,9 +245,34 @@ class AcceleratorConfig:
         return self.board_spec.ddr_peak_gbps
 
     @property
+    def occ_depth(self) -> int:
+        """Words of the occupancy mask: one per broadcaster window (lnzd_window columns) of every layer.
+
+        A layer of K columns takes ceil(K / W) words; the layers' K + 1 fit
+        ptr_depth, so the sum is at most ceil(ptr_depth / W) + max_layers and
+        the pointer capacity bounds the mask too (no check of its own).
+        """
+        return -(-self.ptr_depth // self.lnzd_window) + self.max_layers
+
+    @property
+    def occ_memory_depth(self) -> int:
+        """The mask memory the kernel declares: ``occ_depth`` words, or a one-word placeholder when off."""
+        return self.occ_depth if self.occupancy_mask else 1
+
+    @property
+    def n_feeds(self) -> int:
+        """The broadcaster's FIFOs: one per PE, and one to the stream reader in a streaming kernel."""
+        return self.n_pes + (1 if self.streaming else 0)
+
+    @property
+    def occ_word_bits(self) -> int:
+        """One mask word: N receiver bits for each of the window's W columns."""
+        return self.n_pes * self.lnzd_window
+
+    @property
     def mask_bits(self) -> int:
-        """The occupancy mask: N bits per column of every layer (``ptr_depth`` columns), 0 when off."""
-        return self.n_pes * self.ptr_depth if self.occupancy_mask else 0
+        """The occupancy mask's memory (``occ_depth`` words of ``occ_word_bits``), 0 when off."""
+        return self.occ_depth * self.occ_word_bits if self.occupancy_mask else 0
 
     @property
     def fpga_part(self) -> str:
@@ -290,14 +323,32 @@ class AcceleratorConfig:
         return self.entry_depth.bit_length() + self.slot_bits
 
     @property
+    def streaming(self) -> bool:
+        """The kernel has streaming hardware (a column directory): ``dir_depth`` > 0."""
+        return self.dir_depth > 0
+
+    @property
+    def dir_bank_depth(self) -> int:
+        """Depth of each of the two directory banks (offset g in bank g mod 2 at g div 2), at least 1."""
+        return max(1, (self.dir_depth + 1) // 2)
+
+    @property
     def ptr_bank_depth(self) -> int:
         """Depth of each of the two pointer banks (pointer g in bank g mod 2 at g div 2)."""
         return (self.ptr_depth + 1) // 2
 
     @property
     def pidx_bits(self) -> int:
-        """A pointer-table index (ptr_base + column) < ptr_depth, as the broadcast token carries it."""
-        return max(1, (self.ptr_depth - 1).bit_length())
+        """A pointer-table index (ptr_base + column) < ptr_depth, as the broadcast token carries it.
+
+        A streamed layer's token carries its directory index (< dir_depth) instead.
+        """
+        return max(1, (max(self.ptr_depth, self.dir_depth) - 1).bit_length())
+
+    @property
+    def stream_buffer_words(self) -> int:
+        """The stream reader's word FIFO: the bursts in flight (outstanding x burst length), in 64-bit words."""
+        return max(2, self.outstanding * self.burst_len * self.axi_bits // 64)
 
     @property
     def max_cols(self) -> int:

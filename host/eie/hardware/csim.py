@@ -142,7 +142,17 @@ class CSim:
         i64p = ctypes.POINTER(ctypes.c_int64)
         lib.eie_load.argtypes = (ctypes.POINTER(ctypes.c_uint64), ctypes.c_int64)
         lib.eie_load.restype = ctypes.c_int
-        lib.eie_run.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, i64p, ctypes.c_int64, i64p, ctypes.c_int64)
+        lib.eie_run.argtypes = (
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            i64p,
+            ctypes.c_int64,
+            i64p,
+            ctypes.c_int64,
+            ctypes.POINTER(ctypes.c_uint64),
+            ctypes.c_int64,
+        )
         lib.eie_run.restype = ctypes.c_int
         lib.eie_info.argtypes = (i64p,)
         lib.eie_info.restype = None
@@ -157,6 +167,9 @@ class CSim:
                 f"the compiled kernel {self.library} does not match the configuration; delete {cache_dir()} and retry"
             )
         self.layers: list[tuple[int, int]] | None = None
+        # The loaded image: the run reads streamed layers from it, as the
+        # board's kernel reads them from the image buffer (docs/kernel.md).
+        self.image = np.zeros(0, dtype=np.uint64)
 
     def load_status(self, image) -> int:
         """Load an image (uint64 array or bytes); the kernel's raw status code."""
@@ -171,6 +184,7 @@ class CSim:
         status = int(self._lib.eie_load(words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), words.size))
         if status == 0:
             self.layers = _layer_shapes(words)
+            self.image = words.copy()
         return status
 
     def load(self, image) -> int:
@@ -209,19 +223,30 @@ class CSim:
             raise status_error(status, f"layers {first}..{last} of a {nl}-layer model")
         return y.reshape(x.shape[0], m)
 
-    def run_raw(self, first: int, last: int, n_vectors: int, x_words: np.ndarray, out_words: int):
+    def run_raw(self, first: int, last: int, n_vectors: int, x_words: np.ndarray, out_words: int, image=None):
         """The kernel's run call as the board makes it: (status, output words).
 
         ``x_words`` is the whole input buffer and ``out_words`` the output
         buffer's length; the kernel itself checks them against ``n_vectors``
-        and the layers' sizes (status ``buffer_size``).
+        and the layers' sizes (status ``buffer_size``). ``image`` is the
+        buffer the image register points at (default: the loaded image), from
+        which streamed layers are read.
         """
         x = np.ascontiguousarray(np.asarray(x_words).reshape(-1), dtype=np.int64)
         y = np.zeros(int(out_words), dtype=np.int64)
+        img = self.image if image is None else np.ascontiguousarray(np.asarray(image).reshape(-1), dtype=np.uint64)
         i64p = ctypes.POINTER(ctypes.c_int64)
         status = int(
             self._lib.eie_run(
-                int(first), int(last), int(n_vectors), x.ctypes.data_as(i64p), x.size, y.ctypes.data_as(i64p), y.size
+                int(first),
+                int(last),
+                int(n_vectors),
+                x.ctypes.data_as(i64p),
+                x.size,
+                y.ctypes.data_as(i64p),
+                y.size,
+                img.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)),
+                img.size,
             )
         )
         return status, y

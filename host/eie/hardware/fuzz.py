@@ -56,6 +56,9 @@ def fuzz_model(config: AcceleratorConfig, seed: int) -> QuantModel:
     Random row permutations, zero runs longer than the index field (padding
     entries), empty columns, biases of both signs, two or three layers with
     consistent fixed-point formats, and a ternary layer on a ternary kernel.
+    On a kernel with streaming hardware (``dir_depth`` > 0) one layer is
+    streamed and each other layer streamed or on chip at random, as far as
+    the directory holds it.
     """
     rng = np.random.default_rng(seed)
     n = config.n_pes
@@ -63,6 +66,9 @@ def fuzz_model(config: AcceleratorConfig, seed: int) -> QuantModel:
     dims = [int(rng.integers(1, min(cap, 3 * n + 5) + 1)) for _ in range(min(config.max_layers, 2) + 1)]
     fa = [int(rng.integers(2, 8)) for _ in dims]
     layers = []
+    dir_left = config.dir_depth
+    # On streaming hardware one layer (at random) is always streamed, the others at random.
+    forced = int(rng.integers(0, len(dims) - 1)) if config.streaming else -1
     for i in range(len(dims) - 1):
         k, m = dims[i], dims[i + 1]
         ternary = config.ternary and i == len(dims) - 2
@@ -88,7 +94,12 @@ def fuzz_model(config: AcceleratorConfig, seed: int) -> QuantModel:
         bias = rng.integers(-blim, blim, size=m)
         perm = rng.permutation(m)
         relu = i + 1 < len(dims) - 1
-        layers.append(QuantLayer(f"l{i}", enc, cb, bias, perm, fa_in, fw, fa_out, relu=relu, ternary=ternary))
+        storage = "onchip"
+        if config.streaming and dir_left >= k + 1 and (i == forced or rng.random() < 0.5):
+            storage, dir_left = "stream", dir_left - (k + 1)
+        layers.append(
+            QuantLayer(f"l{i}", enc, cb, bias, perm, fa_in, fw, fa_out, relu=relu, ternary=ternary, storage=storage)
+        )
     return QuantModel(config.to_hwparams(), layers)
 
 
@@ -105,6 +116,7 @@ def _section_words(img: np.ndarray) -> np.ndarray:
             (fmt.D_COUNTS, 4),
             (fmt.D_PTR, 6),
             (fmt.D_ENTRIES, 6),
+            (fmt.D_DIR, 6),  # a streamed layer's column directory (0 in an on-chip layer)
         ):
             pos.append(row[at] + np.arange(size))
     p = np.concatenate(pos)

@@ -20,7 +20,7 @@ from eie.hardware import abi, sources
 from eie.hardware.config import AcceleratorConfig
 from eie.safeio import atomic_write
 
-STATIC_SOURCES = ("eie_common.hpp", "eie_pe.hpp", "eie_broadcast.hpp", "eie_load.hpp")
+STATIC_SOURCES = ("eie_common.hpp", "eie_pe.hpp", "eie_broadcast.hpp", "eie_load.hpp", "eie_stream.hpp")
 KERNEL_TEMPLATES = {"eie_params.h.j2": "eie_params.h", "eie_top.h.j2": "eie_top.h", "eie_top.cpp.j2": "eie_top.cpp"}
 # The image format's word indices the kernel reads (eie.format.image): every
 # field the host reader checks, so that the two accept the same images.
@@ -55,6 +55,8 @@ DESC_NAMES = (
     "D_PTR",
     "D_ENTRIES",
     "D_ENTRY_WORDS",
+    "D_COUNT_BITS",
+    "D_DIR",
 )
 
 
@@ -92,6 +94,8 @@ def kernel_context(
         "desc_index": [(n, getattr(img, n)) for n in DESC_NAMES],
         "flag_relu": img.FLAG_RELU,
         "flag_ternary": img.FLAG_TERNARY,
+        "flag_streamed": img.FLAG_STREAMED,
+        "stream_align_words": img.STREAM_ALIGN_WORDS,
         # C array initialisers: the literals, formatted here so the template computes nothing.
         "crc_state_masks": ", ".join(f"{m:#010x}u" for m in img.crc32_word_masks()[0]),
         "crc_data_masks": ", ".join(f"{m:#018x}ULL" for m in img.crc32_word_masks()[1]),

@@ -6,11 +6,13 @@ codebooks, biases), the FIFOs, and the multipliers. Memories map to BRAM18
 halves the way the tools pick the best aspect ratio (512x36 ... 16Kx1);
 memories of at most 1 Kbit or fewer than 64 words go to LUTRAM / registers.
 Entry memories use UltraRAM (4K x 72) when the board has it and
-``entry_storage`` allows. The occupancy mask (``occupancy_mask``, planned
-kernel support) is one ptr_depth x N memory at the broadcaster: N bits per
-column of every layer; it is optional, for configurations where memory is
-tight. It is an estimate for sizing, not a synthesis
-report: the AXI adapters' BRAMs are a fixed allowance for the m_axi ports.
+``entry_storage`` allows. The occupancy mask (``occupancy_mask``) is one
+memory at the broadcaster, ``occ_depth`` words of N x W bits (N bits per
+column, one word per LNZD window of every layer); it is optional, for
+configurations where memory is tight. A kernel with streaming hardware (``dir_depth`` > 0) adds the
+streamed layers' column directory, dir_depth x 32 bits in two banks, once.
+It is an estimate for sizing, not a synthesis report: the AXI adapters'
+BRAMs are a fixed allowance for the m_axi ports.
 
 Logic (LUTs, FFs) is a per-block model (``logic_blocks``, coefficients in
 ``LOGIC_COEFFS``, calibrated against published Vitis HLS csynth reports, see
@@ -43,6 +45,7 @@ _BRAM18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384
 _URAM_DEPTH, _URAM_WIDTH = 4096, 72
 LUTRAM_MAX_BITS = 1024
 MAXI_BRAM36 = 6  # read/write buffers of the three m_axi ports (approximate)
+DIR_BITS = 32  # one column-directory entry: a byte offset into a layer's stream section
 
 
 def bram18_for(depth: int, width: int) -> int:
@@ -298,6 +301,13 @@ def logic_blocks(config: AcceleratorConfig) -> dict[str, tuple[int, int, int]]:
         if bram18_for(depth, width) == 0:
             lutram += lutram_luts(depth, width)
     blocks["pe_lutram"] = (lutram, 0.0, n)
+    if c.occupancy_mask:
+        # The broadcaster's mask: the current and prefetched words (registers),
+        # the W:1 select of the emitted column's N bits, and the memory itself
+        # where it is too small or too shallow for BRAM.
+        d, w = c.occ_depth, c.occ_word_bits
+        store = lutram_luts(d, w) if bram18_for(d, w) == 0 else 0
+        blocks["occ_mask"] = (store + c.n_pes * mux_luts(c.lnzd_window, 1), 2.0 * w, 1)
     return {k: (copies, int(round(lut)), int(round(ffv))) for k, (lut, ffv, copies) in blocks.items()}
 
 
@@ -321,10 +331,14 @@ class Estimate:
     board_bram36: int
     board_uram: int
     board_dsp: int
-    # The occupancy mask (planned kernel support): one N-bit word per column of
-    # every layer (ptr_depth deep), at the broadcaster; 0 when the mask is off.
+    # The occupancy mask: one word of N bits per column for each broadcaster
+    # window of every layer (occ_depth deep), at the broadcaster; 0 when off.
     mask_bits: int = 0
     mask_bram18: int = 0
+    # The streamed layers' column directory: dir_depth 32-bit byte offsets in
+    # two banks, once per kernel; 0 without streaming hardware (dir_depth 0).
+    dir_bits: int = 0
+    dir_bram18: int = 0
     # Logic (the LUT / FF model above); the board's totals are None where
     # unknown (board: custom), and then not checked.
     lut: int = 0
@@ -337,6 +351,8 @@ class Estimate:
         return {
             "mask_bits": self.mask_bits,
             "mask_bram18": self.mask_bram18,
+            "dir_bits": self.dir_bits,
+            "dir_bram18": self.dir_bram18,
             "bram36": self.bram36,
             "uram": self.uram,
             "dsp": self.dsp,
@@ -389,8 +405,9 @@ def estimate(config: AcceleratorConfig) -> Estimate:
         bram18 += r
         uram += u
     fifo18 = bram18_for(c.fifo_depth, c.token_bits)
-    mask18 = bram18_for(c.ptr_depth, c.n_pes) if c.occupancy_mask else 0
-    total18 = c.n_pes * (bram18 + fifo18) + mask18
+    mask18 = bram18_for(c.occ_depth, c.occ_word_bits) if c.occupancy_mask else 0
+    dir18 = 2 * bram18_for(c.dir_bank_depth, DIR_BITS) if c.streaming else 0
+    total18 = c.n_pes * (bram18 + fifo18) + mask18 + dir18
     dsp_pe = mult_dsps(c.cb_bits, c.act_bits, b.family)
     if c.ternary:
         dsp_pe += 2 * mult_dsps(c.cb_bits, c.acc_bits, b.family)
@@ -408,6 +425,8 @@ def estimate(config: AcceleratorConfig) -> Estimate:
         fifo_bram18=fifo18,
         mask_bits=c.mask_bits,
         mask_bram18=mask18,
+        dir_bits=c.dir_depth * DIR_BITS if c.streaming else 0,
+        dir_bram18=dir18,
         board=c.board,
         board_bram36=b.bram36,
         board_uram=b.uram,
@@ -482,16 +501,19 @@ def check_fits_board(config: AcceleratorConfig) -> Estimate:
 class ModelNeeds:
     """Per-PE memory needs of a model (what the kernel's load checks)."""
 
-    entry_words: np.ndarray  # per PE, all layers
-    pointers: int
+    entry_words: np.ndarray  # per PE, the on-chip layers
+    pointers: int  # the on-chip layers' K + 1
     act: int
     bias: int
     layers: int
+    directory: int = 0  # the streamed layers' K + 1 (the kernel's column directory)
+    streamed: tuple = ()  # indices of the streamed layers
 
     def depths(self) -> dict:
         return {
             "entry_depth": int(max(1, self.entry_words.max())),
             "ptr_depth": int(max(2, self.pointers)),
+            "dir_depth": int(self.directory),
             "act_depth": int(max(1, self.act)),
             "bias_depth": int(max(1, self.bias)),
             "max_layers": int(self.layers),
@@ -499,18 +521,25 @@ class ModelNeeds:
 
 
 def model_needs(qm: QuantModel) -> ModelNeeds:
+    """What the model takes of each memory: entries and pointers of the on-chip layers, the
+    directory of the streamed ones (``QuantLayer.storage``), activations and biases of all."""
     p = qm.params
     n = p.n_pes
     per = p.entries_per_word
     words = np.zeros(n, dtype=np.int64)
-    ptrs = act = bias = 0
-    for ql in qm.layers:
+    ptrs = act = bias = dirs = 0
+    streamed = []
+    for i, ql in enumerate(qm.layers):
         m, k = ql.shape
-        words += -(-ql.encoded.n_entries.astype(np.int64) // per)
-        ptrs += k + 1
+        if ql.storage == "stream":
+            dirs += k + 1
+            streamed.append(i)
+        else:
+            words += -(-ql.encoded.n_entries.astype(np.int64) // per)
+            ptrs += k + 1
         act = max(act, -(-m // n), -(-k // n))
         bias += -(-m // n)
-    return ModelNeeds(words, ptrs, act, bias, len(qm.layers))
+    return ModelNeeds(words, ptrs, act, bias, len(qm.layers), dirs, tuple(streamed))
 
 
 def depths_for_model(qm: QuantModel, headroom: float = 0.0) -> dict:
@@ -573,6 +602,17 @@ def check_model_fits(config: AcceleratorConfig, qm: QuantModel) -> ModelNeeds:
         problems.append(
             f"the pointer memory of every PE needs {needs.pointers} pointers, ptr_depth is "
             f"{config.ptr_depth} (over by {needs.pointers - config.ptr_depth})"
+        )
+    if needs.directory > config.dir_depth:
+        which = ", ".join(str(i) for i in needs.streamed)
+        have = (
+            f"dir_depth is {config.dir_depth} (over by {needs.directory - config.dir_depth})"
+            if config.dir_depth
+            else "dir_depth is 0 (a kernel without streaming hardware)"
+        )
+        problems.append(
+            f"the column directory of the streamed layers ({which}) needs {needs.directory} offsets "
+            f"(K + 1 per streamed layer), {have}"
         )
     if needs.act > config.act_depth:
         problems.append(

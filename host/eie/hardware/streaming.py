@@ -1,9 +1,9 @@
-"""Which layers are streamed from DDR (config ``storage``) — PLANNED KERNEL SUPPORT.
+"""Which layers are streamed from DDR (config ``storage``).
 
-The kernel holds every layer on chip today (docs/kernel.md); this module is
-the host-side decision the timing model and ``eie simulate`` report, and the
-one the loader will follow once the kernel streams (docs/kernel.md,
-"Streamed layers (planned)"):
+The host-side decision that the image (``QuantLayer.storage``, flag bit 2 of
+a layer descriptor; docs/image-format.md, "Streamed layers"), the timing
+model and ``eie simulate`` follow (``assign_storage`` for a given
+configuration, ``sized_for_model`` for the default hardware):
 
 * ``storage: onchip`` keeps every layer on chip (the load refuses a model
   that does not fit, as today);
@@ -20,7 +20,9 @@ input or output does not fit the activation buffers is refused, with the
 ``board_storage`` is the same decision for the default hardware, whose
 memory depths are sized from the model (eie.hardware.target): a layer stays
 on chip while the configuration sized for the on-chip layers still fits the
-board (eie.hardware.resources).
+board (eie.hardware.resources). The sized configuration's ``dir_depth`` is
+the streamed layers' K + 1, summed (0 when every layer is on chip: a kernel
+without streaming hardware).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 
 from eie.errors import CapacityError, ConfigError
 from eie.format.csc import EncodedLayer
+from eie.format.qmodel import QuantModel
 from eie.hardware.config import AcceleratorConfig
 from eie.hardware.resources import fits_board
 
@@ -78,22 +81,54 @@ def board_storage(config: AcceleratorConfig, layers: Sequence[EncodedLayer]) -> 
     bias = max(1, sum(-(-l.shape[0] // n) for l in layers))
     base = dict(act_depth=act, bias_depth=bias, max_layers=min(64, max(1, len(layers))))
     words = np.zeros(n, dtype=np.int64)
-    ptrs = 0
+    ptrs = dirs = 0
     out = []
     for layer in layers:
         w = words + -(-layer.n_entries.astype(np.int64) // per)
         p = ptrs + layer.shape[1] + 1
-        keep = config.storage == "onchip" or (config.storage == "auto" and _fits(config, base, w, p))
+        keep = config.storage == "onchip" or (config.storage == "auto" and _fits(config, base, w, p, dirs))
         if keep:
             words, ptrs = w, p
+        else:
+            dirs += layer.shape[1] + 1
         out.append("onchip" if keep else "stream")
-    sized = config.replace(**base, entry_depth=int(max(1, words.max())), ptr_depth=max(2, ptrs))
+    sized = config.replace(**base, entry_depth=int(max(1, words.max())), ptr_depth=max(2, ptrs), dir_depth=dirs)
     return out, sized
 
 
-def _fits(config: AcceleratorConfig, base: dict, words: np.ndarray, ptrs: int) -> bool:
+def _fits(config: AcceleratorConfig, base: dict, words: np.ndarray, ptrs: int, dirs: int) -> bool:
     try:
-        trial = config.replace(**base, entry_depth=int(max(1, words.max())), ptr_depth=max(2, ptrs))
+        trial = config.replace(**base, entry_depth=int(max(1, words.max())), ptr_depth=max(2, ptrs), dir_depth=dirs)
     except ConfigError:  # a depth beyond what a configuration may hold
         return False
     return fits_board(trial)
+
+
+def assign_storage(config: AcceleratorConfig, qm: QuantModel) -> list[str]:
+    """Set every layer's ``storage`` as ``layer_storage`` decides for a given configuration.
+
+    The configuration is not changed: ``check_model_fits`` then checks that
+    its depths (``dir_depth`` for the streamed layers) hold the model.
+    """
+    storage = layer_storage(config, [ql.encoded for ql in qm.layers])
+    for ql, s in zip(qm.layers, storage):
+        ql.storage = s
+    return storage
+
+
+def sized_for_model(config: AcceleratorConfig, qm: QuantModel) -> AcceleratorConfig:
+    """Set every layer's ``storage`` as ``board_storage`` decides; the configuration sized for it."""
+    storage, sized = board_storage(config, [ql.encoded for ql in qm.layers])
+    for ql, s in zip(qm.layers, storage):
+        ql.storage = s
+    return sized
+
+
+SIZED_FIELDS = ("entry_depth", "ptr_depth", "dir_depth", "act_depth", "bias_depth", "max_layers")
+"""The memory depths ``board_storage`` sizes."""
+
+
+def sized_for_models(config: AcceleratorConfig, models: Sequence[QuantModel]) -> AcceleratorConfig:
+    """``sized_for_model`` for each model; one configuration with the largest of each depth."""
+    sized = [sized_for_model(config, qm) for qm in models]
+    return config.replace(**{k: max(getattr(c, k) for c in sized) for k in SIZED_FIELDS})

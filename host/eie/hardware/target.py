@@ -5,8 +5,9 @@ The configuration is a YAML file or the one default hardware
 board's clock, ``default_config``). ``quantized_model`` quantises a
 compressed model for it: a default configuration gets memory depths sized
 from the model, a given one is checked to hold it. ``describe_hardware`` and
-``hardware_line`` are what every command reports about the hardware it
-assumed.
+``hardware_line`` (from ``eie.hardware.boards``, board-safe, so ``eie run``
+prints it on the board too) are what every command reports about the
+hardware it assumed.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from eie.arithmetic.quant import quantize
 from eie.compression.model import CompressedModel
 from eie.errors import check_alloc
 from eie.format.qmodel import QuantModel
-from eie.hardware.boards import DEFAULT_BOARD, DEFAULT_PES
+from eie.hardware.boards import DEFAULT, DEFAULT_BOARD, DEFAULT_PES, hardware_dict, hardware_line  # noqa: F401
 from eie.hardware.config import AcceleratorConfig
-from eie.hardware.resources import check_model_fits, depths_for_model
-
-DEFAULT = "default"
-"""``source`` of the default hardware in ``describe_hardware``."""
+from eie.hardware.resources import check_model_fits
+from eie.hardware.streaming import assign_storage, sized_for_model
 
 
 def default_config(model: CompressedModel | None = None, **fields) -> AcceleratorConfig:
@@ -102,8 +101,11 @@ def quantized_model(
     ``model``: a CompressedModel or the path of its .npz. ``config``: an
     AcceleratorConfig, the path of a YAML file, or None for
     ``default_config(model)`` with the memory depths sized from the quantised
-    model. A given configuration is checked to hold the model
-    (CapacityError or ConfigError otherwise). ``calib``: float inputs that set
+    model. Each layer's ``storage`` (on chip or streamed from DDR) follows the
+    configuration's ``storage`` (eie.hardware.streaming: ``layer_storage`` for
+    a given configuration, ``board_storage`` for the default hardware, whose
+    ``dir_depth`` is sized too). A given configuration is checked to hold the
+    model (CapacityError or ConfigError otherwise). ``calib``: float inputs that set
     the activation formats; without them the calibration stored with the
     model, else the default format (``calibration_info(qm)`` says which, and
     warns). The test inputs are ``calib`` itself, or at least 16 random
@@ -118,9 +120,10 @@ def quantized_model(
     qm = quantize(model, config.to_hwparams(), calib=None if calib is None else np.atleast_2d(calib))
     xs = np.atleast_2d(calib) if calib is not None else test_inputs(qm, max(vectors, 16), seed)
     if given:
+        assign_storage(config, qm)
         check_model_fits(config, qm)
     else:
-        config = config.replace(**depths_for_model(qm))
+        config = sized_for_model(config, qm)
     return config, qm, xs
 
 
@@ -134,37 +137,3 @@ def describe_hardware(
     """
     source = "config" if config_path else DEFAULT
     return hardware_dict(config.board, config.n_pes, config.clock, source, config_path, overrides)
-
-
-def hardware_dict(
-    board: str,
-    n_pes: int,
-    clock_mhz: float,
-    source: str = DEFAULT,
-    config_path: str | Path | None = None,
-    overrides: Sequence[str] = (),
-) -> dict:
-    """``describe_hardware`` from its values, also for hardware that is no AcceleratorConfig.
-
-    ``source``: ``"default"``, ``"config"`` (then ``config_path``) or the
-    option that chose it (e.g. ``"--eie-asic"``).
-    """
-    return {
-        "board": str(board),
-        "n_pes": int(n_pes),
-        "clock_mhz": float(clock_mhz),
-        "source": source,
-        "config": None if config_path is None else str(config_path),
-        "overrides": list(overrides),
-    }
-
-
-def hardware_line(hw: dict) -> str:
-    """One line for text output, e.g. ``hardware: zcu104, 16 PEs, 200 MHz (default; --config to change)``."""
-    source = hw["source"]
-    origin = {DEFAULT: "default", "config": f"from {hw.get('config')}"}.get(source, source)
-    if hw.get("overrides"):
-        origin += " with " + " ".join(hw["overrides"])
-    if source == DEFAULT:
-        origin += "; --config to change"
-    return f"hardware: {hw['board']}, {hw['n_pes']} PEs, {hw['clock_mhz']:g} MHz ({origin})"

@@ -33,7 +33,9 @@ def demo_model(config: AcceleratorConfig, seed: int = 0) -> QuantModel:
         layers.append(QuantLayer(f"fc{i}", enc, cb, bias, np.arange(m), 4, 4, 4, relu=i + 1 < len(shapes)))
     qm = QuantModel(config.to_hwparams(), layers)
     from eie.hardware.resources import check_model_fits
+    from eie.hardware.streaming import assign_storage
 
+    assign_storage(config, qm)  # on chip where it fits, unless the configuration streams every layer
     check_model_fits(config, qm)
     return qm
 

@@ -66,7 +66,7 @@ Cycle conventions (hand-worked tests follow exactly these):
 * Stall cycles = ``push[T-1] - (T-1) - sum_t gap[t]``: cycles the broadcaster
   had an item ready but some FIFO was full.
 
-Options (planned kernel support; docs/timing.md states the assumptions):
+Options (in the kernel, docs/kernel.md; docs/timing.md states the assumptions):
 
 * ``occupancy_mask``: a PE receives only the columns where it has entries
   and spends exactly its entry count on each; the broadcaster waits only
@@ -372,6 +372,9 @@ class StreamParams:
         return min(peak, little)
 
 
+DISPATCH_BYTES = 8  # the kernel's dispatcher unpacks one 64-bit word per cycle
+
+
 @dataclass
 class MemoryPlan:
     """What the reader fetches for one layer and input (eie.format.stream.read_plan), per broadcast item."""
@@ -383,6 +386,9 @@ class MemoryPlan:
     buffer_bytes: int
     beat_bytes: int
     burst_bytes: int  # the longest burst: min(burst_len beats, 4 KiB)
+    # What the dispatcher takes per cycle: one 64-bit word of the gearbox
+    # (hls/eie_stream.hpp), whatever the port's width.
+    dispatch_bytes: int = DISPATCH_BYTES
 
 
 def schedule_items(
@@ -400,7 +406,7 @@ def schedule_items(
     receiver), ``receivers`` T x N booleans (None: every PE receives every
     item). A PE's FIFO holds only the items it receives, so item t waits only
     for the FIFOs of its receivers. ``decoupled``: no FIFO limit at all.
-    ``memory``: the dispatcher spends ``c_t = max(1, bytes_t / beat)`` cycles
+    ``memory``: the dispatcher spends ``c_t = max(1, bytes_t / 8)`` cycles
     on item t (one beat per cycle from a continuous byte stream, at most one
     item per cycle; its clock is kept fractional, items are pushed at whole
     cycles), no earlier than its bytes allow (docs/timing.md). Returns (PE
@@ -421,7 +427,7 @@ def schedule_items(
     pushes = np.zeros(t_items, dtype=np.int64)
     if memory is not None:
         b = np.asarray(memory.item_bytes, dtype=np.float64)
-        cost_a = np.maximum(1.0, b / memory.beat_bytes)
+        cost_a = np.maximum(1.0, b / memory.dispatch_bytes)
         cost = cost_a.tolist()
         q = np.cumsum(b)
         q_before = q - b
@@ -574,7 +580,7 @@ def simulate_layer(
             work, params.fifo_depth, params.slot_frees, gaps, recv, params.decoupled, mem
         )
         array_time = max(pe_time, disp_end + trailing)
-        stall_base = math.ceil(float(np.maximum(1.0, plan.item_bytes / sp.beat_bytes).sum()) - 1e-9)
+        stall_base = math.ceil(float(np.maximum(1.0, plan.item_bytes / DISPATCH_BYTES).sum()) - 1e-9)
     ideal = float(entries.sum()) / n
     total = fill + array_time + epilogue
     total_entries = layer.total_entries

@@ -1,0 +1,333 @@
+// Streamed layers (docs/kernel.md, "Streamed layers"): a layer whose entries
+// stay in DDR, in the column-block layout of docs/image-format.md, and are
+// read for every input vector. Three processes of the layer's DATAFLOW
+// region, between the broadcaster and the PEs:
+//
+//   broadcaster --(column g, a_j)--> stream_read --(block, words)--> stream_dispatch
+//        --(a_j, count[p])--> PE p's token FIFO,  --(packs of entries)--> PE p's entry FIFO
+//
+// - stream_read looks column j's block up in the on-chip directory
+//   (col_offset[j], col_offset[j + 1]: byte offsets into the layer's stream
+//   section, two banks like the PE pointers) and reads the 64-bit words that
+//   hold it in one burst. A word shared with the previous column's block is
+//   forwarded from a register, not read again, so consecutive active columns
+//   cost DDR exactly the words of their run (eie.format.stream.read_plan).
+// - stream_dispatch is a gearbox over those words: the block's N count
+//   fields (c bits each), then each PE's entries, b + r bits each. It sends
+//   PE p the token (a_j, count[p]) only when count[p] > 0 (the occupancy
+//   mask of a streamed layer comes from the counts) and then PE p's entries
+//   in packs of up to E = ENTRIES_PER_WORD, laid out as in an on-chip entry
+//   word, one pack per cycle.
+//
+// Addresses come only from the directory, which the loader checked against
+// the image length, so every read stays inside the buffer. The dispatcher
+// never trusts the counts: a block whose counts do not add up to its length
+// (the image changed in DDR after the load) delivers no entries and raises
+// `fault`, and run returns STATUS_BAD_IMAGE.
+#ifndef EIE_STREAM_HPP
+#define EIE_STREAM_HPP
+
+#include "eie_common.hpp"
+
+namespace eie {
+
+typedef ap_uint<32> dir_t;  // a byte offset into a layer's stream section
+
+// One column block for the dispatcher: its activation, the bits to skip in
+// its first word (its first byte's position), its length in bits, and how
+// many words follow in the word FIFO.
+struct block_t {
+    act_t val;
+    ap_uint<6> skip;
+    ap_uint<36> bits;
+    ap_uint<32> words;
+    bool last;
+};
+
+// What a PE of a streamed layer receives per column: the activation and its
+// entry count there (at least 1), or the end-of-layer mark.
+struct stok_t {
+    act_t val;
+    ap_uint<32> count;
+    bool last;
+};
+
+// Up to E entries of one PE, in the slots of an on-chip entry word.
+struct pack_t {
+    word_t word;
+    ap_uint<SLOT_BITS + 1> n;
+};
+
+// Column g's block: [start, end) bytes, from the directory's two banks (as
+// column_bounds reads the PE pointers).
+inline void block_bounds(const dir_t dir_even[DIR_BANK_DEPTH], const dir_t dir_odd[DIR_BANK_DEPTH],
+                         ap_uint<PIDX_BITS> g, dir_t& start, dir_t& end) {
+#pragma HLS INLINE
+    bank_pair<dir_t, DIR_BANK_DEPTH>(dir_even, dir_odd, g, start, end);
+}
+
+// Reads the blocks of the columns the broadcaster sends (feed), in order.
+// A streamed layer's g indexes the directory (layer_t.ptr_base is its
+// directory base); stream_base is the section's first word in the image.
+inline void stream_read(layer_t L, const word_t* image, const dir_t dir_even[DIR_BANK_DEPTH],
+                        const dir_t dir_odd[DIR_BANK_DEPTH], hls::stream<token_t>& feed,
+                        hls::stream<block_t>& blocks, hls::stream<word_t>& words) {
+    if (!(L.flags & FLAG_STREAMED)) return;
+    const unsigned long long base = L.stream_base;
+    // The last word read and its index (none yet).
+    unsigned long long held_at = ~0ULL;
+    word_t held = 0;
+COLUMNS:
+    while (true) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_COLS
+        const token_t t = feed.read();
+        block_t b;
+        b.last = t.last;
+        b.val = t.val;
+        if (t.last) {
+            b.skip = 0;
+            b.bits = 0;
+            b.words = 0;
+            blocks.write(b);
+            break;
+        }
+        dir_t lo, hi;
+        block_bounds(dir_even, dir_odd, t.g, lo, hi);
+        const unsigned long long w0 = base + (lo >> 3), w1 = base + ((unsigned long long)(hi) + 7) / 8;
+        b.skip = ap_uint<6>((lo & 7) * 8);
+        b.bits = ap_uint<36>(hi - lo) * 8;
+        b.words = ap_uint<32>(w1 - w0);
+        blocks.write(b);
+        const unsigned long long first_new = (w0 == held_at) ? w0 + 1 : w0;
+        if (w0 == held_at && w1 > w0) words.write(held);
+        // One burst of the block's remaining words (the m_axi adapter splits
+        // it at max_read_burst_length and at 4 KiB pages).
+    BURST:
+        for (unsigned long long w = first_new; w < w1; w++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
+            EIE_COUNT(counters().stream_words[L.index]++;)
+            held = image[w];
+            words.write(held);
+        }
+        if (w1 > first_new) held_at = w1 - 1;
+    }
+}
+
+// The gearbox: unpacks each block into tokens and entry packs for the PEs.
+// One step per cycle (II=1): take a word when fewer than 64 bits are
+// buffered, then either take up to 64 header bits, or the next up to E
+// entries of the block. The entries of a block are PE 0's, then PE 1's, ...,
+// so the E entries of a step belong to a few consecutive PEs, each a
+// contiguous run: every PE whose run meets the step gets its part as one
+// pack, N FIFO writes in parallel. A block therefore costs about one step
+// per word it holds (the header's, then one per E entries), which is what
+// the timing model charges the dispatcher (docs/timing.md). The step that
+// finishes a block also takes the next block's descriptor when it is there,
+// so back-to-back blocks have no idle step between them.
+template <int N>
+void stream_dispatch(layer_t L, hls::stream<block_t>& blocks, hls::stream<word_t>& words, hls::stream<stok_t> tok[N],
+                     hls::stream<pack_t> packs[N], bool& fault) {
+    if (!(L.flags & FLAG_STREAMED)) return;
+    const int c = L.count_bits;  // 1..32, checked at load
+    const unsigned hbits = unsigned(N) * unsigned(c);
+    const ap_uint<33> cmask = (ap_uint<33>(1) << c) - 1;
+    ap_uint<128> buf = 0;  // buffered bits, the next one at bit 0
+    int have = 0;           // 0..127
+    ap_uint<32> words_left = 0;
+    ap_uint<6> skip = 0;
+    bool first_word = false;
+    ap_uint<36> block_bits = 0;
+    ap_uint<N * 32> hdr = 0;  // the header, gathered up to 64 bits at a time
+    unsigned hgot = 0;
+    // PE p's entries are the block's entries [first[p], first[p + 1]).
+    ap_uint<40> first[N + 1];
+#pragma HLS ARRAY_PARTITION variable=first complete
+    ap_uint<40> done = 0, total = 0;  // entries sent, entries in the block
+    act_t val = 0;
+    // 0: wait for a block, 1: header, 2: entries, 3: drop the block's unused words.
+    int phase = 0;
+    bool bad = false;
+DISPATCH:
+    while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
+        EIE_COUNT(counters().dispatch[L.index]++;)
+        bool finished = false;
+        if (phase == 0) {
+            finished = true;  // nothing in hand: take a block below (blocking)
+        } else {
+            // A word when fewer than 64 bits are buffered, or to drop the
+            // words of a block that delivers nothing more (phase 3).
+            if (words_left != 0 && (have < 64 || phase == 3)) {
+                const word_t w = words.read();
+                words_left--;
+                const int sk = first_word ? int(skip) : 0;
+                first_word = false;
+                if (phase != 3) {
+                    buf |= ap_uint<128>(w >> sk) << have;
+                    have += 64 - sk;
+                }
+            }
+            if (phase == 1) {
+                // Up to 64 header bits, no more than are buffered; once the
+                // block's words are all in, missing bits read as 0 (a block
+                // too short for its header then fails the length check).
+                const unsigned want = hbits - hgot;
+                const unsigned avail = words_left == 0 ? 64u : (have < 64 ? unsigned(have) : 64u);
+                const unsigned take = want < avail ? want : avail;
+                const ap_uint<64> chunk =
+                    take == 64 ? ap_uint<64>(buf) : ap_uint<64>(buf & ((ap_uint<128>(1) << take) - 1));
+                hdr |= ap_uint<N * 32>(chunk) << hgot;
+                buf >>= take;
+                have = have > int(take) ? have - int(take) : 0;
+                hgot += take;
+                if (hgot == hbits) {
+                    ap_uint<40> at = 0;
+                    for (int p = 0; p < N; p++) {
+#pragma HLS UNROLL
+                        first[p] = at;
+                        at += ap_uint<32>((hdr >> (p * c)) & cmask);
+                    }
+                    first[N] = at;
+                    // The counts must fill the block exactly (to the byte):
+                    // then every entry lies in the words the reader sends.
+                    const ap_uint<48> need = ap_uint<48>(hbits) + ap_uint<48>(at) * ENTRY_BITS;
+                    const bool ok = ((need + 7) >> 3) == (block_bits >> 3);
+                    if (!ok) bad = true;
+                    for (int p = 0; p < N; p++) {
+#pragma HLS UNROLL
+                        const ap_uint<40> n = first[p + 1] - first[p];
+                        if (ok && n != 0) {
+                            stok_t t;
+                            t.val = val;
+                            t.count = ap_uint<32>(n);
+                            t.last = false;
+                            tok[p].write(t);
+                        }
+                    }
+                    total = ok ? at : ap_uint<40>(0);
+                    done = 0;
+                    phase = total != 0 ? 2 : 3;
+                }
+            } else if (phase == 2) {
+                const ap_uint<40> rest = total - done;
+                unsigned n = rest < ENTRIES_PER_WORD ? unsigned(rest) : unsigned(ENTRIES_PER_WORD);
+                const unsigned fit = unsigned(have) / ENTRY_BITS;
+                if (fit < n && words_left != 0) n = fit;  // (never short once all words are in)
+                if (n != 0) {
+                    const unsigned nb = n * ENTRY_BITS;
+                    const word_t chunk = nb == 64 ? word_t(buf) : word_t(buf & ((ap_uint<128>(1) << nb) - 1));
+                    const ap_uint<40> lo_all = done, hi_all = done + n;
+                    for (int p = 0; p < N; p++) {
+#pragma HLS UNROLL
+                        const ap_uint<40> lo = first[p] > lo_all ? first[p] : lo_all;
+                        const ap_uint<40> hi = first[p + 1] < hi_all ? first[p + 1] : hi_all;
+                        if (lo < hi) {
+                            pack_t pk;
+                            pk.word = chunk >> (unsigned(lo - lo_all) * ENTRY_BITS);
+                            pk.n = unsigned(hi - lo);
+                            packs[p].write(pk);
+                        }
+                    }
+                    buf >>= nb;
+                    have = have > int(nb) ? have - int(nb) : 0;
+                    done = hi_all;
+                }
+                if (done == total) phase = 3;
+            }
+            if (phase == 3 && words_left == 0) finished = true;
+        }
+        if (finished) {
+            // The next block: waited for when idle, taken in passing when it is there.
+            if (phase == 0 || !blocks.empty()) {
+                const block_t b = blocks.read();
+                if (b.last) break;
+                val = b.val;
+                skip = b.skip;
+                block_bits = b.bits;
+                words_left = b.words;
+                first_word = true;
+                buf = 0;
+                have = 0;
+                hdr = 0;
+                hgot = 0;
+                phase = 1;
+            } else {
+                phase = 0;
+            }
+        }
+    }
+    stok_t last;
+    last.val = 0;
+    last.count = 0;
+    last.last = true;
+    for (int p = 0; p < N; p++) {
+#pragma HLS UNROLL
+        tok[p].write(last);
+    }
+    fault = bad;
+}
+
+// Load time: every column of a streamed layer, as the broadcaster would send
+// them if every activation were non-zero (the loader's check walks them all).
+inline void feed_all_columns(layer_t L, hls::stream<token_t>& feed) {
+    ap_uint<PIDX_BITS> g = L.ptr_base;
+FEED:
+    for (unsigned j = 0; j < unsigned(L.cols); j++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_COLS
+        token_t t;
+        t.g = g++;
+        t.val = 1;
+        t.last = false;
+        feed.write(t);
+    }
+    token_t end;
+    end.g = 0;
+    end.val = 0;
+    end.last = true;
+    feed.write(end);
+}
+
+// Load time: copy a streamed layer's directory (K + 1 uint32 byte offsets,
+// two per image word) into the banks at dir_base, checking that it starts at
+// 0, never decreases and ends inside the section: entry_words is exactly
+// ceil(col_offset[K] / 8).
+inline bool load_directory(const word_t* image, unsigned long long off, unsigned k, unsigned dir_base,
+                           unsigned long long entry_words, dir_t dir_even[DIR_BANK_DEPTH],
+                           dir_t dir_odd[DIR_BANK_DEPTH]) {
+    const unsigned pw = (k + 2) >> 1;
+    bool ok = true;
+    unsigned long long prev = 0;
+    unsigned i = 0;
+    unsigned g = dir_base;
+LOAD_DIR:
+    for (unsigned w = 0; w < pw; w++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PTR_WORDS_MAX
+        const word_t word = image[off + w];
+        const unsigned lo = word(31, 0), hi = word(63, 32);
+        const bool has_hi = i < k;
+        if ((i == 0 && lo != 0) || lo < prev) ok = false;
+        if (has_hi && hi < lo) ok = false;
+        const unsigned long long last = has_hi ? hi : lo;
+        if (i + (has_hi ? 1u : 0u) == k && (last + 7) / 8 != entry_words) ok = false;
+        prev = hi;
+        const unsigned half = g >> 1;
+        if (g & 1) {
+            dir_odd[half] = lo;
+            if (has_hi) dir_even[half + 1] = hi;
+        } else {
+            dir_even[half] = lo;
+            if (has_hi) dir_odd[half] = hi;
+        }
+        i += 2;
+        g += 2;
+    }
+    return ok;
+}
+
+}  // namespace eie
+
+#endif

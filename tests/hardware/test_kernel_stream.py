@@ -1,0 +1,270 @@
+"""Streamed layers in the C-simulated kernel (issue 12; docs/kernel.md, "Streamed layers").
+
+A streamed layer's entries stay in the image in DDR, in the column-block
+layout of docs/image-format.md, and the kernel's reader and dispatcher fetch
+the blocks of the non-zero activations for every input vector. What is
+checked here, against values computed independently of the kernel:
+
+* outputs: C-sim = numpy emulator bit for bit, for on-chip, streamed and
+  mixed models, general and ternary, with and without the occupancy mask;
+* the PE loop of a streamed layer runs 1 + (the PE's entries in the active
+  columns) iterations, what the timing model calls its busy time;
+* the reader reads exactly the 64-bit words of the active columns' runs,
+  what ``eie.format.stream.read_plan`` prices (no word twice, none of an
+  inactive column);
+* a block changed in DDR after the load (counts that no longer fill it) is
+  reported as ``bad_image`` instead of hanging or reading past the section;
+* the done-when case: a 4096 x 4096 layer at 9 % density on a PYNQ-Z2
+  configuration of 8 PEs, through ``eie verify --backend csim``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from kernel_configs import kernel_config
+
+from eie.arithmetic.emulator import Emulator
+from eie.errors import CapacityError, ToolchainError
+from eie.format import image as fmt
+from eie.format.csc import encode
+from eie.format.qmodel import QuantLayer, QuantModel
+from eie.format.stream import column_offsets, read_plan
+from eie.performance.timing import TimingParams, simulate_layer
+
+csim = pytest.importorskip("eie.hardware.csim")
+
+try:
+    csim.compiler()
+    csim.ap_types_dir()
+except ToolchainError as e:  # pragma: no cover - depends on the machine
+    pytest.skip(str(e), allow_module_level=True)
+
+STREAM_DEPTHS = dict(dir_depth=256, storage="auto")
+CONFIGS = {
+    "n1_w2_i2": dict(n_pes=1, weight_bits=2, index_bits=2, act_bits=8, cb_bits=8, acc_bits=20),
+    "n3_w4_i3_mask": dict(n_pes=3, weight_bits=4, index_bits=3, fifo_depth=2, occupancy_mask=True),
+    "n8_w2_i3_ternary": dict(n_pes=8, weight_bits=2, index_bits=3, ternary=True, occupancy_mask=False),
+}
+
+
+def make_config(name: str):
+    return kernel_config(**CONFIGS[name], **STREAM_DEPTHS)
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
+def sim(request):
+    cfg = make_config(request.param)
+    return cfg, csim.CSim(cfg)
+
+
+def random_layer(rng, m, k, cfg, ternary, relu, storage) -> QuantLayer:
+    """Empty, sparse and dense columns, and long zero runs (padding entries)."""
+    dens = rng.choice([0.0, 0.1, 0.4, 0.95], size=k)
+    mask = rng.random((m, k)) < dens
+    if m > 8:
+        mask[1 : m - 1, rng.integers(0, k)] = False
+    rows, cols = np.nonzero(mask)
+    order = np.lexsort((rows, cols))
+    rows, cols = rows[order], cols[order]
+    nb = 1 << cfg.weight_bits
+    codes = rng.integers(1, 3 if ternary else nb, size=rows.size)
+    enc = encode(rows, cols, codes, (m, k), cfg.n_pes, cfg.index_bits, cfg.weight_bits)
+    cb = np.zeros(nb, dtype=np.int64)
+    cb[1:] = rng.integers(-20, 20, size=nb - 1)
+    if ternary:
+        cb[1], cb[2], cb[3:] = 9, -6, 0
+    bias = rng.integers(-40, 40, size=m)
+    perm = rng.permutation(m)
+    return QuantLayer("l", enc, cb, bias, perm, 4, 3, 4, relu, ternary, storage=storage)
+
+
+def random_model(cfg, seed, storage, widths=(37, 29, 41, 13)) -> QuantModel:
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i in range(len(widths) - 1):
+        tern = cfg.ternary and i == 1
+        layers.append(
+            random_layer(rng, widths[i + 1], widths[i], cfg, tern, relu=i + 2 < len(widths), storage=storage[i])
+        )
+    return QuantModel(cfg.to_hwparams(), layers)
+
+
+def random_inputs(k, rng, act_bits) -> np.ndarray:
+    lim = 1 << min(act_bits - 2, 6)
+    x = rng.integers(-lim, lim, size=(6, k))
+    x[x == 0] = 1
+    x[0] = 0
+    x[2][rng.random(k) < 0.9] = 0
+    x[3][rng.random(k) < 0.5] = 0
+    x[4][: k // 2] = 0
+    x[5][k // 3 :] = 0
+    return x.astype(np.int64)
+
+
+MIXES = {
+    "all_stream": ("stream", "stream", "stream"),
+    "mixed": ("onchip", "stream", "onchip"),
+    "mixed_ends": ("stream", "onchip", "stream"),
+    "all_onchip": ("onchip", "onchip", "onchip"),
+}
+
+
+@pytest.mark.parametrize("mix", sorted(MIXES))
+def test_streamed_and_mixed_models_are_bit_exact(sim, mix):
+    cfg, s = sim
+    for seed in range(2):
+        qm = random_model(cfg, seed, MIXES[mix])
+        img = qm.to_image()
+        flags = [int(img[fmt.HEADER_WORDS + l * fmt.DESC_WORDS + fmt.D_FLAGS]) for l in range(len(qm.layers))]
+        assert [bool(f & fmt.FLAG_STREAMED) for f in flags] == [m == "stream" for m in MIXES[mix]]
+        s.load(img)
+        x = random_inputs(qm.in_features, np.random.default_rng(seed + 40), cfg.act_bits)
+        np.testing.assert_array_equal(s.run(x), Emulator(qm).run_layers(x))
+        # Any range of layers, starting or ending in a streamed one.
+        h = Emulator(qm).run_layers(x, 0, 0)
+        np.testing.assert_array_equal(s.run(h, 1, 2), Emulator(qm).run_layers(h, 1, 2))
+
+
+def test_the_same_model_streamed_or_on_chip_gives_the_same_integers(sim):
+    cfg, s = sim
+    outs = []
+    for mix in ("all_onchip", "all_stream", "mixed"):
+        qm = random_model(cfg, 7, MIXES[mix])
+        s.load(qm.to_image())
+        x = random_inputs(qm.in_features, np.random.default_rng(3), cfg.act_bits)
+        outs.append(s.run(x))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[2])
+
+
+def test_streamed_trips_and_words_read(sim):
+    """PE trips = 1 + entries of the active columns; words read = the runs' words (read_plan at 8-byte beats)."""
+    cfg, s = sim
+    qm = random_model(cfg, 11, MIXES["all_stream"])
+    img = qm.to_image()
+    s.load(img)
+    img_count_bits = [img[fmt.HEADER_WORDS + l * fmt.DESC_WORDS + fmt.D_COUNT_BITS] for l in range(len(qm.layers))]
+    emu = Emulator(qm)
+    params = TimingParams.for_config(cfg)
+    assert params.stream is not None
+    for x in random_inputs(qm.in_features, np.random.default_rng(5), cfg.act_bits):
+        s.run(x[None])
+        c = s.counters()
+        acts = x
+        for l, ql in enumerate(qm.layers):
+            enc = ql.encoded
+            active = np.flatnonzero(acts)
+            want = enc.column_entries()[:, active].sum(axis=1)
+            np.testing.assert_array_equal(c["pe"][l], want + 1, err_msg=f"layer {l} PE trips")
+            t = simulate_layer(enc, acts, params, storage="stream")
+            np.testing.assert_array_equal(c["pe"][l], t.busy + 1)
+            # Words read: every word that holds a byte of an active column's
+            # block, once (a word shared by two active blocks is not read twice).
+            off = column_offsets(enc)
+            first, end = off[active] // 8, -(-off[active + 1] // 8)
+            union = np.unique(np.concatenate([np.arange(a, b) for a, b in zip(first, end)] + [np.zeros(0, int)]))
+            assert c["stream_words"][l] == union.size, f"layer {l} words read"
+            # read_plan prices runs of consecutive columns separately, so it
+            # may count a word shared by two runs twice: never fewer words.
+            plan = read_plan(enc, active, 8, 1 << 20)
+            assert union.size * 8 <= plan.total_bytes
+            # The dispatcher takes at most one word per step (and the end mark
+            # in one more), and makes progress in every other step: header
+            # bits (64 at a time) or E entries, with at most one step per
+            # block waiting on its first word.
+            words = int((end - first).sum())
+            ent = enc.column_entries()[:, active].sum(axis=0)
+            hsteps = -(-enc.n_pes * int(np.asarray(img_count_bits[l])) // 64)
+            most = 1 + int((1 + hsteps + -(-ent // cfg.entries_per_word)).sum())
+            assert words + 1 <= c["dispatch"][l] <= max(most, words + 1), f"layer {l} dispatcher trips"
+            acts = emu.run_layers(acts[None], l, l)[0]
+
+
+def test_a_block_changed_after_the_load_is_reported_not_followed(sim):
+    cfg, s = sim
+    qm = random_model(cfg, 2, MIXES["all_stream"])
+    img = qm.to_image()
+    s.load(img)
+    x = random_inputs(qm.in_features, np.random.default_rng(1), cfg.act_bits)[1:2]
+    d = fmt.HEADER_WORDS  # layer 0's descriptor
+    start, n = int(img[d + fmt.D_ENTRIES]), int(img[d + fmt.D_ENTRY_WORDS])
+    bad = img.copy()
+    bad[start : start + n] = np.uint64(0xFFFFFFFFFFFFFFFF)  # every count at its maximum
+    status, _ = s.run_raw(0, 2, 1, x.reshape(-1), qm.out_features, image=bad)
+    assert csim.KERNEL_STATUS[status] == "bad_image"
+    # A run on a buffer of another length is refused before any read.
+    status, _ = s.run_raw(0, 2, 1, x.reshape(-1), qm.out_features, image=img[:-1])
+    assert csim.KERNEL_STATUS[status] == "buffer_size"
+    # The untouched image still runs.
+    np.testing.assert_array_equal(s.run(x), Emulator(qm).run_layers(x))
+
+
+def test_random_stream_contents_after_the_load_never_hang_or_escape(sim):
+    """The section rewritten in DDR after the load: bad_image or a result, every time (the addresses are on chip)."""
+    cfg, s = sim
+    qm = random_model(cfg, 4, MIXES["mixed_ends"])
+    img = qm.to_image()
+    s.load(img)
+    rng = np.random.default_rng(8)
+    x = random_inputs(qm.in_features, rng, cfg.act_bits)
+    sections = []
+    for l in range(len(qm.layers)):
+        d = fmt.HEADER_WORDS + l * fmt.DESC_WORDS
+        if img[d + fmt.D_FLAGS] & fmt.FLAG_STREAMED:
+            sections.append((int(img[d + fmt.D_ENTRIES]), int(img[d + fmt.D_ENTRY_WORDS])))
+    assert sections
+    seen = set()
+    for trial in range(60):
+        bad = img.copy()
+        start, n = sections[trial % len(sections)]
+        hit = rng.integers(start, start + n, size=int(rng.integers(1, 4)))
+        bad[hit] ^= rng.integers(1, 1 << 63, size=hit.size, dtype=np.uint64) >> np.uint64(rng.integers(0, 60))
+        status, _ = s.run_raw(0, len(qm.layers) - 1, x.shape[0], x.reshape(-1), x.shape[0] * qm.out_features, bad)
+        seen.add(csim.KERNEL_STATUS[status])
+    assert seen <= {"ok", "bad_image"} and "bad_image" in seen
+
+
+def test_streamed_image_on_a_kernel_without_a_directory_is_a_capacity_problem():
+    cfg = kernel_config(**CONFIGS["n1_w2_i2"], storage="onchip")
+    s = csim.CSim(cfg)
+    qm = random_model(kernel_config(**CONFIGS["n1_w2_i2"], **STREAM_DEPTHS), 0, MIXES["mixed"])
+    with pytest.raises(CapacityError) as e:
+        s.load(qm.to_image())
+    assert "capacity" in str(e.value)
+
+
+def test_alex7_shape_streams_on_a_pynq_z2_with_8_pes(tmp_path, capsys):
+    """The issue's done-when: a random 4096 x 4096 layer at 9 % through `eie verify --backend csim`."""
+    import json
+
+    from eie.cli import main
+    from eie.compression.model import CompressedLayer, CompressedModel
+
+    rng = np.random.default_rng(0)
+    m = k = 4096
+    keep = rng.random((m, k)) < 0.09
+    codes = np.where(keep, rng.integers(1, 16, size=(m, k)), 0).astype(np.uint8)
+    codebook = np.concatenate([[0.0], np.linspace(-0.05, 0.05, 15)])
+    layer = CompressedLayer.from_dense_codes("alex7", codes, codebook, rng.normal(0, 0.01, m), activation="relu")
+    # A small classifier after it, which fits on chip: one model, both storage modes.
+    head_codes = np.where(rng.random((10, m)) < 0.09, rng.integers(1, 16, size=(10, m)), 0).astype(np.uint8)
+    head = CompressedLayer.from_dense_codes("head", head_codes, codebook, np.zeros(10), activation="none")
+    model = tmp_path / "alex7.npz"
+    CompressedModel([layer, head]).save(model)
+    cfg = tmp_path / "pynq.yaml"
+    cfg.write_text("board: pynq-z2\nn_pes: 8\nstorage: auto\ndir_depth: 4097\nptr_depth: 4097\n")
+    rc = main(["verify", str(model), "--config", str(cfg), "--backend", "csim", "--vectors", "2", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    report = json.loads(out)
+    assert report["bit_exact"] is True
+    assert report["storage"] == ["stream", "onchip"]
+
+
+def test_config_dataclass_fields_for_streaming():
+    cfg = make_config("n1_w2_i2")
+    assert dataclasses.asdict(cfg)["dir_depth"] == 256 and cfg.streaming
+    assert not kernel_config(**CONFIGS["n1_w2_i2"], storage="onchip").streaming
