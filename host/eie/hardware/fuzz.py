@@ -276,6 +276,8 @@ def config_label(config: AcceleratorConfig) -> str:
     return (
         f"N={c.n_pes} w={c.weight_bits} i={c.index_bits} a={c.act_bits} cb={c.cb_bits} acc={c.acc_bits}"
         + (" ternary" if c.ternary else "")
+        + (" mask" if c.occupancy_mask else "")
+        + (" stream" if c.streaming else "")
     )
 
 
