@@ -277,7 +277,9 @@ def format_summary(s: dict) -> str:
     lines += [
         "",
         f"resource estimate for {r['board']}: BRAM36 {r['bram36']}/{r['board_bram36']}, "
-        f"URAM {r['uram']}/{r['board_uram']}, DSP {r['dsp']}/{r['board_dsp']} (estimate, not synthesised)",
+        f"URAM {r['uram']}/{r['board_uram']}, DSP {r['dsp']}/{r['board_dsp']}, "
+        f"LUT {r['lut']}/{r['board_lut'] if r['board_lut'] is not None else '?'}, "
+        f"FF {r['ff']}/{r['board_ff'] if r['board_ff'] is not None else '?'} (estimate, not synthesised)",
         f"build directory (ready for: eie build {s['build_dir']} --steps csim csynth cosim export):",
         f"  {s['build_dir']}",
         f"finished in {s['seconds']} s",
