@@ -128,7 +128,10 @@ COLUMNS:
 template <int N>
 void stream_dispatch(layer_t L, hls::stream<block_t>& blocks, hls::stream<word_t>& words, hls::stream<stok_t> tok[N],
                      hls::stream<pack_t> packs[N], bool& fault) {
-    if (!(L.flags & FLAG_STREAMED)) return;
+    if (!(L.flags & FLAG_STREAMED)) {
+        fault = false;  // written on every path: a DATAFLOW output
+        return;
+    }
     const int c = L.count_bits;  // 1..32, checked at load
     const unsigned hbits = unsigned(N) * unsigned(c);
     const ap_uint<33> cmask = (ap_uint<33>(1) << c) - 1;

@@ -145,3 +145,21 @@ def test_generate_json_carries_the_logic_estimate(tmp_path, capsys):
     }
     assert main(["generate", str(model), "-o", str(tmp_path / "t")]) == 0
     assert f"{est.lut}/230400 LUT" in capsys.readouterr().out
+
+
+def test_streaming_logic_worked_from_the_operators():
+    # No directory, no streaming hardware.
+    assert "stream" not in res.logic_blocks(kernel_config(n_pes=8))
+    c = kernel_config(n_pes=8, dir_depth=100)  # E = 8 entries of 8 bits
+    blocks = res.logic_blocks(c)
+    # Gearbox: two 128-bit shifters over 128 positions (7 select bits, 4 levels of 4:1) = 2 x 512;
+    # the 256-bit header insert (8 select bits, 4 levels) = 1024; 8 x 32 count bits, each a 32:1
+    # mux (11 LUT6 as 4:1 trees of 31 inputs) = 2816.
+    gearbox = 2 * 512 + 1024 + 8 * 32 * 11
+    # Per PE: a 40-bit prefix adder, 4 range compares, a 64-bit pack shifter over 8 entries (2 levels).
+    fanout = 8 * (res.add_luts(40) + 4 * res.cmp_luts(40) + 64 * 2)
+    reader = res._c("maxi_loop_lut") + 2 * res.add_luts(res.ADDR_BITS) + 2 * res.cmp_luts(res.ADDR_BITS)
+    assert blocks["stream"] == (1, round(reader + gearbox + fanout + res._c("loop_lut")), blocks["stream"][2])
+    assert blocks["pe_stream"][0] == 8
+    # It scales with N: the header split is N x 32 muxes.
+    assert res.logic_blocks(kernel_config(n_pes=16, dir_depth=100))["stream"][1] > blocks["stream"][1] + 8 * 32 * 11

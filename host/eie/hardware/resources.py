@@ -301,6 +301,29 @@ def logic_blocks(config: AcceleratorConfig) -> dict[str, tuple[int, int, int]]:
         if bram18_for(depth, width) == 0:
             lutram += lutram_luts(depth, width)
     blocks["pe_lutram"] = (lutram, 0.0, n)
+    if c.streaming:
+        # Streamed layers (eie_stream.hpp), worked from the operators: the
+        # reader's burst loop (an m_axi loop, the directory's two reads and
+        # the word-range arithmetic); the dispatcher's 128-bit gearbox (an
+        # insert and a consume shifter, log-depth, 4:1 per LUT level), the
+        # header gathered into N x 32 bits (one insert shifter) and split
+        # into N counts of a run-time width (a 32:1 mux per count bit), the
+        # N prefix adders and the per-PE range compares, and N pack
+        # shifters of 64 bits by up to E entries; the PE's streamed loop
+        # (the pack register and its shift). The m_axi adapter's widening
+        # to axi_bits is in the interface's per-bit term.
+        def shifter(bits: int, positions: int) -> float:
+            return bits * -(-max(1, _log2(positions)) // 2)
+
+        reader = mloop_lut + 2 * add_luts(ADDR_BITS) + 2 * cmp_luts(ADDR_BITS)
+        gearbox = 2 * shifter(128, 128) + shifter(n * 32, n * 32) + n * 32 * mux_luts(32, 1)
+        fanout = n * (add_luts(40) + 4 * cmp_luts(40) + shifter(64, e))
+        blocks["stream"] = (
+            reader + gearbox + fanout + loop_lut,
+            mloop_ff + loop_ff + 2 * 128 + n * 32 + n * 40 + 2 * 64,
+            1,
+        )
+        blocks["pe_stream"] = (shifter(64, e) + add_luts(32) + loop_lut, 64 + 32 + loop_ff, n)
     if c.occupancy_mask:
         # The broadcaster's mask: the current and prefetched words (registers),
         # the W:1 select of the emitted column's N bits, and the memory itself
