@@ -78,6 +78,37 @@ struct TernaryAdd {
     }
 };
 
+// EIE's bypass around a PE's accumulator memories, for policy Acc: the last
+// two writes, forwarded when the same row is read again before its write
+// has reached the memory. The registers cover a row revisited 1 or 2
+// iterations later; the memory must deliver a write to a read 3 or more
+// iterations later (a 1-cycle BRAM write + read), which the accumulation
+// loops declare with DEPENDENCE distance=3. Both loops (on-chip and
+// streamed) add an entry through it.
+template <class Acc>
+struct Bypass {
+    typedef typename Acc::sum_t sum_t;
+    int row0, row1;
+    sum_t s0, s1;
+    Bypass() : row0(-1), row1(-1), s0(Acc::zero()), s1(Acc::zero()) {}
+    // acc[row] (and acc_neg[row]) += what code v with activation a adds.
+    void add(acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH], int row, const cb_t codebook[CB_SIZE], code_t v,
+             act_t a) {
+#pragma HLS INLINE
+        sum_t cur = Acc::read(acc, acc_neg, row);
+        if (row == row0)
+            cur = s0;
+        else if (row == row1)
+            cur = s1;
+        const sum_t next = Acc::add(cur, codebook, v, a);
+        Acc::write(acc, acc_neg, row, next);
+        row1 = row0;
+        s1 = s0;
+        row0 = row;
+        s0 = next;
+    }
+};
+
 template <int P>
 struct PE {
     // The memories, passed to every function that uses them:
@@ -281,7 +312,6 @@ struct PE {
     static void accumulate(const layer_t& L, int rows, hls::stream<token_t>& fifo, const word_t entries[ENTRY_DEPTH],
                            const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
                            const cb_t codebook[CB_SIZE], acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
-        typedef typename Acc::sum_t sum_t;
         const int l = L.index;
         ptr_t e = 0, e_end = 0;
         act_t a = 0;
@@ -289,14 +319,10 @@ struct PE {
         ptr_t next_start = 0, next_end = 0;
         act_t next_a = 0;
         bool next_valid = false, next_last = false;
-        // EIE's bypass: the last two writes, forwarded when the same row is
-        // read again before its write has reached the memory. The registers
-        // cover a row revisited 1 or 2 iterations later; the memory itself
-        // must deliver a write to a read 3 or more iterations later, which is
-        // what the DEPENDENCE pragmas declare (a 1-cycle BRAM write + read).
-        // A policy that does not touch acc_neg leaves its pragma nothing to do.
-        int fwd_row0 = -1, fwd_row1 = -1;
-        sum_t fwd0 = Acc::zero(), fwd1 = Acc::zero();
+        // EIE's bypass (Bypass, above); the DEPENDENCE pragmas below declare
+        // what the memory itself must deliver. A policy that does not touch
+        // acc_neg leaves its pragma nothing to do.
+        Bypass<Acc> fwd;
     ENTRY_LOOP:
         while (true) {
 #pragma HLS PIPELINE II=1
@@ -313,17 +339,7 @@ struct PE {
                 // Rows past this layer's share are never touched: the epilogue
                 // clears exactly rows 0..rows-1 for the next layer.
                 if (row < rows) {
-                    sum_t cur = Acc::read(acc, acc_neg, row);
-                    if (row == fwd_row0)
-                        cur = fwd0;
-                    else if (row == fwd_row1)
-                        cur = fwd1;
-                    const sum_t next = Acc::add(cur, codebook, v, a);
-                    Acc::write(acc, acc_neg, row, next);
-                    fwd_row1 = fwd_row0;
-                    fwd1 = fwd0;
-                    fwd_row0 = row;
-                    fwd0 = next;
+                    fwd.add(acc, acc_neg, row, codebook, v, a);
                 }
             }
             const ptr_t e_next = next_ptr(e);
@@ -382,15 +398,13 @@ struct PE {
     template <class Acc>
     static void accumulate_stream(const layer_t& L, int rows, hls::stream<stok_t>& tok, hls::stream<pack_t>& packs,
                                   const cb_t codebook[CB_SIZE], acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
-        typedef typename Acc::sum_t sum_t;
         const int l = L.index;
         ap_uint<32> col_left = 0;
         act_t a = 0;
         int row = -1;
         word_t pack = 0;
         ap_uint<SLOT_BITS + 1> pack_left = 0;
-        int fwd_row0 = -1, fwd_row1 = -1;
-        sum_t fwd0 = Acc::zero(), fwd1 = Acc::zero();
+        Bypass<Acc> fwd;
     STREAM_LOOP:
         while (true) {
 #pragma HLS PIPELINE II=1
@@ -405,17 +419,7 @@ struct PE {
                 col_left--;
                 row += int(z) + 1;
                 if (row < rows) {
-                    sum_t cur = Acc::read(acc, acc_neg, row);
-                    if (row == fwd_row0)
-                        cur = fwd0;
-                    else if (row == fwd_row1)
-                        cur = fwd1;
-                    const sum_t next = Acc::add(cur, codebook, v, a);
-                    Acc::write(acc, acc_neg, row, next);
-                    fwd_row1 = fwd_row0;
-                    fwd1 = fwd0;
-                    fwd_row0 = row;
-                    fwd0 = next;
+                    fwd.add(acc, acc_neg, row, codebook, v, a);
                 }
             }
             if (col_left == 0 && !tok.empty()) {
