@@ -19,7 +19,7 @@ from eie.format.csc import encode
 from eie.format.qmodel import QuantLayer, QuantModel
 from eie.format.stream import read_plan
 from eie.hardware.config import AcceleratorConfig
-from eie.hardware.csim import CSim
+from eie.kernel.csim import CSim
 from eie.performance.timing import DISPATCH_BYTES
 
 SHAPES = ((8, 1024, 1024, 0.09), (8, 600, 1024, 0.10), (4, 512, 512, 0.30), (16, 1024, 512, 0.05))

@@ -5,7 +5,7 @@ kernel, plain and under AddressSanitizer + UBSan, with the counts printed.
 
 Exits non-zero if any run crashed, any sanitizer report appeared, the reader and the kernel
 disagreed on any mutant, an unsealed change was accepted, or an accepted image ran differently
-from the emulator. The suite's bounded version is tests/hardware/test_kernel_fuzz.py.
+from the emulator. The suite's bounded version is tests/kernel/test_kernel_fuzz.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from eie.hardware.config import AcceleratorConfig
-from eie.hardware.fuzz import config_label, fuzz, run_sanitized
+from eie.kernel.fuzz import config_label, fuzz, run_sanitized
 
 DEPTHS = dict(entry_depth=512, ptr_depth=512, act_depth=48, bias_depth=128, max_layers=4, occupancy_mask=False)
 CONFIGS = [

@@ -11,7 +11,7 @@
 # OUT_DIR   where eie.bit and eie.hwh are written (load with pynq.Overlay)
 #
 # Everything about the board comes from BUILD_DIR/params.tcl, which
-# eie.hardware.render writes from the one board table (eie.hardware.boards):
+# eie.kernel.render writes from the one board table (eie.hardware.boards):
 # EIE_BOARD, EIE_PART, EIE_FAMILY (zynq7: the Zynq-7000 PS; zynqmp: the Zynq
 # UltraScale+ PS), EIE_BOARD_PART (Vivado's board files apply the PS preset:
 # DDR, MIO), the clock the kernel was synthesised for, the top name and the

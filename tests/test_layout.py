@@ -20,13 +20,14 @@ RANK = {
     "arithmetic": 3,
     "performance": 4,
     "hardware": 5,
-    "board": 6,
-    "demo": 7,
-    "demo_lstm": 7,
-    "api": 7,
+    "kernel": 6,
+    "board": 7,
+    "demo": 8,
+    "demo_lstm": 8,
+    "api": 8,
     "frontend": 1,
-    "cli": 8,
-    "__main__": 8,
+    "cli": 9,
+    "__main__": 9,
 }
 
 

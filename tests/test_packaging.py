@@ -83,7 +83,7 @@ class _Fixed:
 
 # --- The wheel: everything the tools read, installed without the checkout ---------------------
 
-# What pyproject.toml maps into eie/_data/ (eie.hardware.sources finds it there once installed).
+# What pyproject.toml maps into eie/_data/ (eie.kernel.sources finds it there once installed).
 DATA_GLOBS = ("hls/*.hpp", "hls/*.j2", "build.tcl", "overlays/*.tcl", "notebooks/*.ipynb", "notebooks/*.py")
 # The files a build from a fresh checkout sees (no caches, no egg-info, no build/ outputs).
 SOURCE_ITEMS = ("pyproject.toml", "README.md", "host", "hls", "build.tcl", "overlays", "notebooks")
@@ -96,7 +96,7 @@ def _run(cmd, **kw):
 
 
 def test_eie_hls_dir_overrides_the_templates_and_the_project_files_beside_them(tmp_path, monkeypatch):
-    from eie.hardware import render, sources
+    from eie.kernel import render, sources
 
     monkeypatch.delenv(sources.ENV_VAR, raising=False)
     assert render.hls_dir() == sources.hls_dir() == sources.project_root() / "hls"
@@ -152,8 +152,8 @@ def test_the_wheel_holds_every_module_and_the_project_files(wheel):
 @pytest.mark.slow
 def test_the_installed_wheel_generates_and_verifies_without_the_checkout(wheel, tmp_path):
     """pip install (not -e) into a fresh target, then `eie generate` and a C-sim `eie verify` from it."""
-    from eie.hardware import csim
     from eie.hardware.config import AcceleratorConfig
+    from eie.kernel import csim
 
     try:
         csim.compiler()
@@ -174,7 +174,7 @@ def test_the_installed_wheel_generates_and_verifies_without_the_checkout(wheel, 
     where = json.loads(
         eie(
             "-c",
-            "import json, eie; from eie.hardware import sources as s; print(json.dumps("
+            "import json, eie; from eie.kernel import sources as s; print(json.dumps("
             "[eie.__file__, str(s.hls_dir()), str(s.build_tcl()), str(s.overlays_dir()), str(s.notebooks_dir())]))",
         )
     )

@@ -7,8 +7,10 @@ from its own stage or the stages before it:
 2. ``eie.format``       EIE CSC encoding, row maps, storage, the model image
 3. ``eie.arithmetic``   fixed-point formats, overflow proof, the integer emulator
 4. ``eie.performance``  timing model, load balance, index widths
-5. ``eie.hardware``     accelerator config, boards, resources, HLS rendering, C-simulation
-6. ``eie.board``        the PYNQ driver and its co-simulation
+5. ``eie.hardware``     accelerator config, boards, resources, storage, tool reports
+6. ``eie.kernel``       the kernel: its interface, HLS rendering, C-simulation
+                       (sequential and concurrent), fuzzing, the Vitis/Vivado tool flow
+7. ``eie.board``        the PYNQ driver and its co-simulation
 
 ``eie.train`` (PyTorch, optional) and ``eie.frontend`` (PyTorch and ONNX
 models in) feed stage 1; ``eie.api`` (``eie.from_torch``, ``eie.from_onnx``,

@@ -354,7 +354,7 @@ class Network:
         """Write the HLS kernel sources and testbench (for ``vitis_hls -f build.tcl``), the model
         image(s) the driver loads, and the compressed model, into ``out_dir``."""
         from eie.arithmetic.emulator import quantize_input
-        from eie.hardware.render import render
+        from eie.kernel.render import render
 
         if board is not None and board != self.board or n_pes is not None and n_pes != self.n_pes:
             self.board = board or self.board

@@ -123,9 +123,9 @@ def hardware(opts: DemoOptions):
 
 def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
     from eie.format.storage import storage_report
-    from eie.hardware.render import render
     from eie.hardware.resources import check_fits_board, check_model_fits
     from eie.hardware.streaming import assign_storage, sized_for_models
+    from eie.kernel.render import render
     from eie.train.digits import run as train_digits
 
     opts = opts or DemoOptions()
@@ -170,7 +170,7 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
     if backend in ("auto", "csim"):
         log("[4/5] compiling the kernel with g++ and running the test set through the C-simulation ...")
         try:
-            from eie.hardware.csim import CSim
+            from eie.kernel.csim import CSim
 
             sim = CSim(config)
             for k, q in qms.items():

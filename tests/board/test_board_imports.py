@@ -49,7 +49,7 @@ def test_pynq_imports_the_driver_through_its_entry_point():
     points = tomllib.loads((root / "pyproject.toml").read_text())["project"]["entry-points"]["pynq.lib"]
     from eie.board import BOARD_SAFE
     from eie.board.driver import EIEAccelerator
-    from eie.hardware.abi import VLNV
+    from eie.kernel.abi import VLNV
 
     assert points == {"eie": "eie.board.driver"}
     assert points["eie"] in BOARD_SAFE

@@ -17,7 +17,7 @@ from eie.board.driver import AP_DONE, AP_START, EIEAccelerator, EIEKernel, _Pynq
 from eie.compression.model import CompressedLayer, CompressedModel
 from eie.errors import EIEError, ImageError
 from eie.format.qmodel import HWParams
-from eie.hardware.abi import MODE_RUN, VLNV
+from eie.kernel.abi import MODE_RUN, VLNV
 
 
 def small_model(rng):
@@ -42,8 +42,8 @@ def small_model(rng):
 
 @pytest.fixture(scope="module")
 def setup():
-    from eie.hardware.csim import CSim
     from eie.hardware.resources import config_for_model
+    from eie.kernel.csim import CSim
 
     rng = np.random.default_rng(11)
     model = small_model(rng)
@@ -141,7 +141,7 @@ def test_driver_waits_for_done_when_start_takes_effect_late():
     """A start that takes effect late leaves ap_idle showing from the previous
     call: completion by ap_idle would return before the kernel ran; the driver
     waits for ap_done (clear-on-read) and gets this call's outputs."""
-    pytest.importorskip("eie.hardware.csim")
+    pytest.importorskip("eie.kernel.csim")
     from eie.board.driver import AP_IDLE
     from eie.hardware.config import AcceleratorConfig
     from eie.hardware.testmodel import demo_model, random_inputs

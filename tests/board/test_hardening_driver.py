@@ -13,7 +13,7 @@ from eie.board.cosim import CoSimAccelerator
 from eie.compression.model import CompressedLayer, CompressedModel
 from eie.errors import EIEError, KernelTimeout
 from eie.format.qmodel import HWParams
-from eie.hardware.abi import KernelStatusError
+from eie.kernel.abi import KernelStatusError
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from eie.format.qmodel import HWParams
 
 
 def csim_available():
-    from eie.hardware import csim
+    from eie.kernel import csim
 
     try:
         csim.compiler()

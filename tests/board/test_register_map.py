@@ -46,7 +46,7 @@ from pathlib import Path
 import pytest
 
 from eie.hardware.config import AcceleratorConfig
-from eie.hardware.render import render_kernel
+from eie.kernel.render import render_kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "host" / "eie" / "board" / "driver.py"

@@ -457,7 +457,7 @@ def test_default_hardware_sizes_the_directory():
 
 
 def test_fuzz_mutants_of_streamed_images_only_meet_image_errors():
-    from eie.hardware import fuzz
+    from eie.kernel import fuzz
 
     cfg = AcceleratorConfig(board="zcu104", n_pes=3, weight_bits=3, index_bits=2, dir_depth=64, act_depth=8)
     qms = [fuzz.fuzz_model(cfg, s) for s in range(12)]

@@ -1,6 +1,6 @@
 """Shared by the frontend tests: one small accelerator configuration for every C-simulation.
 
-It is the ``n3_w4_i4`` configuration of tests/hardware/test_csim.py, so the
+It is the ``n3_w4_i4`` configuration of tests/kernel/test_csim.py, so the
 compiled kernel is shared with those tests through the build cache.
 """
 
@@ -26,7 +26,7 @@ SMALL = dict(
 
 @pytest.fixture(scope="session")
 def small_config():
-    from eie.hardware import csim
+    from eie.kernel import csim
 
     try:
         csim.compiler()

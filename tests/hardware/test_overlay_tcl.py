@@ -3,7 +3,7 @@
 No Vivado here: tclsh runs the script with every Vivado command replaced by a
 proc that records its call, so the block-design steps, the board facts it
 takes from the rendered params.tcl (eie.hardware.boards through
-eie.hardware.render) and the error paths are checked; the bitstream itself is
+eie.kernel.render) and the error paths are checked; the bitstream itself is
 not.
 
 The stubs record every connection (connect_bd_intf_net, connect_bd_net) and
@@ -26,7 +26,7 @@ import pytest
 
 from eie.hardware.boards import BOARDS
 from eie.hardware.config import AcceleratorConfig
-from eie.hardware.render import params_tcl
+from eie.kernel.render import params_tcl
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "overlays" / "build_overlay.tcl"

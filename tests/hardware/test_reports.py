@@ -22,7 +22,7 @@ from eie.hardware.reports import (
     parse_utilization,
     pipeline_targets,
 )
-from eie.hardware.sources import hls_dir
+from eie.kernel.sources import hls_dir
 
 FIX = Path(__file__).parent / "fixtures"
 NEW = FIX / "csynth_2022"

@@ -19,7 +19,8 @@ BOARD_SAFE = (
     "eie.arithmetic",
     "eie.arithmetic.emulator",
     "eie.hardware",
-    "eie.hardware.abi",
+    "eie.kernel",
+    "eie.kernel.abi",
     "eie.board",
     "eie.board.driver",
     # LSTMs on the board: the host's cell update and the runner (eie.arithmetic.lstm

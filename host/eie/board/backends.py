@@ -33,7 +33,7 @@ class CSimBackend:
     name = "csim"
 
     def __init__(self, config):
-        from eie.hardware.csim import CSim
+        from eie.kernel.csim import CSim
 
         self.config = config
         self.sim = CSim(config)

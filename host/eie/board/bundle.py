@@ -205,7 +205,7 @@ class Bundle:
             run = emu.run_layers
         elif name == "csim":
             from eie.hardware.config import AcceleratorConfig
-            from eie.hardware.csim import CSim
+            from eie.kernel.csim import CSim
 
             sim = CSim(AcceleratorConfig.from_dict(self.manifest["config"]))
             sim.load(self.qm.to_image())

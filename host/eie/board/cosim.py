@@ -16,7 +16,7 @@ import numpy as np
 
 from eie.board.driver import AP_DONE, AP_IDLE, AP_START, GIE, IER, ISR, EIEKernel, KernelMethods
 from eie.errors import EIEError
-from eie.hardware.abi import KERNEL_STATUS, MODE_LOAD, MODE_RUN
+from eie.kernel.abi import KERNEL_STATUS, MODE_LOAD, MODE_RUN
 
 _CODE = {name: code for code, name in KERNEL_STATUS.items()}
 
@@ -178,7 +178,7 @@ class CoSimAccelerator(KernelMethods):
     """The driver of ``eie.board.driver`` on the C-simulation of ``config``'s kernel."""
 
     def __init__(self, config, interrupt: bool = True):
-        from eie.hardware.csim import CSim
+        from eie.kernel.csim import CSim
 
         self.config = config
         self.memory = HostMemory()

@@ -163,9 +163,9 @@ def deploy(
     from eie.arithmetic.emulator import Emulator, dequantize_output, quantize_input
     from eie.compression.model import CompressedModel
     from eie.format.image import H_CHECKSUM, save_image
-    from eie.hardware.render import render
     from eie.hardware.resources import check_fits_board
     from eie.hardware.target import calibration_info, quantized_model
+    from eie.kernel.render import render
 
     if vectors < 1:
         raise ConfigError(f"--vectors={vectors} must be at least 1")

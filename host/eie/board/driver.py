@@ -30,7 +30,7 @@ from eie.arithmetic.emulator import dequantize_output, quantize_input, unpermute
 from eie.errors import EIEError, ImageError, KernelTimeout, int_array, real_array
 from eie.format.image import build_image, image_words, read_image
 from eie.format.qmodel import QuantModel
-from eie.hardware.abi import MODE_LOAD, MODE_RUN, VLNV, KernelStatusError, status_error  # noqa: F401
+from eie.kernel.abi import MODE_LOAD, MODE_RUN, VLNV, KernelStatusError, status_error  # noqa: F401
 
 try:  # the board side; absent on a development machine
     from pynq import DefaultIP as _DefaultIP

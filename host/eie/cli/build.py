@@ -3,7 +3,7 @@
     eie build BUILD_DIR [--steps csim csynth cosim export] [--overlay OUT_DIR] [--jobs N] [--dry-run]
 
 The tools come from $XILINX_HLS / $XILINX_VIVADO or the PATH
-(eie.hardware.toolflow); their output is shown and kept in
+(eie.kernel.toolflow); their output is shown and kept in
 BUILD_DIR/vitis_hls.log and BUILD_DIR/vivado.log.
 """
 
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eie.hardware import toolflow
+    from eie.kernel import toolflow
 
     steps = toolflow.plan(args.build_dir, tuple(args.steps), args.overlay, args.jobs, resolve_tools=not args.dry_run)
     summary = {

@@ -39,11 +39,11 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from eie.arithmetic.emulator import quantize_input
     from eie.errors import ConfigError
-    from eie.hardware.render import render
     from eie.hardware.resources import check_fits_board
-    from eie.hardware.sources import build_tcl
     from eie.hardware.target import calibration_info, describe_hardware, hardware_line, load_config, quantized_model
     from eie.hardware.testmodel import demo_model, random_inputs
+    from eie.kernel.render import render
+    from eie.kernel.sources import build_tcl
     from eie.safeio import prepare_output_dir, refuse_inputs_in
 
     if args.vectors < 1:

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     want = Emulator(qm).run_layers(x_int)
     t0 = time.perf_counter()
     if args.backend == "csim":
-        from eie.hardware.csim import CSim
+        from eie.kernel.csim import CSim
 
         sim = CSim(config)
         sim.load(image)

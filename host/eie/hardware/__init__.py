@@ -1,9 +1,9 @@
-"""Stage 5, hardware: the accelerator that is generated and simulated.
+"""Stage 5, hardware: the accelerator that is generated, and what it costs.
 
-``abi`` the kernel's interface facts (modes, statuses, VLNV); ``boards`` the
-board table and the default hardware; ``config`` the accelerator
-configuration; ``resources`` the on-chip resource estimate; ``streaming``
-which layers are streamed from DDR; ``render`` the
-Jinja2 rendering of the HLS sources; ``testmodel`` random models that fit a
-configuration; ``csim`` the g++ C-simulation. abi is board-safe.
+``boards`` the board table and the default hardware; ``config`` the
+accelerator configuration; ``resources`` the on-chip resource estimate;
+``streaming`` which layers are streamed from DDR; ``target`` the default
+hardware for a model; ``testmodel`` random models that fit a configuration;
+``reports`` the csynth and Vivado reports read beside the estimate. The
+kernel itself (rendering, C-simulation) is the next stage, ``eie.kernel``.
 """

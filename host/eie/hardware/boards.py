@@ -1,7 +1,7 @@
 """The boards the toolkit knows: FPGA part, on-chip resources, default clock.
 
 The one table of board facts; the overlay script reads them from the rendered
-``params.tcl`` (eie.hardware.render), never from a table of its own.
+``params.tcl`` (eie.kernel.render), never from a table of its own.
 """
 
 from __future__ import annotations

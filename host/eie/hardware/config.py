@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass, field, fields
 from eie.errors import ConfigError, check_int
 from eie.format.csc import entries_per_word
 from eie.format.qmodel import HWParams
-from eie.hardware.abi import TOP
 from eie.hardware.boards import AXI_MAX_BITS as BOARD_AXI_MAX_BITS
 from eie.hardware.boards import BOARDS, CUSTOM, Board
+
+# The kernel's default top function (eie.kernel.abi derives the IP's VLNV from it).
+TOP = "eie_top"
 
 ENTRY_STORAGE = ("auto", "bram", "uram")
 # Where a layer's entries live (docs/image-format.md, "Streamed layers"): on chip,

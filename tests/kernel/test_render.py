@@ -8,9 +8,9 @@ import re
 import pytest
 
 from eie.format.image import crc32_word_masks
-from eie.hardware import abi
 from eie.hardware.config import AcceleratorConfig
-from eie.hardware.render import hls_dir, kernel_context, render_kernel
+from eie.kernel import abi
+from eie.kernel.render import hls_dir, kernel_context, render_kernel
 
 CONFIGS = [
     AcceleratorConfig(),

@@ -28,8 +28,8 @@ HLS_STEPS = ("csim", "csynth", "cosim", "export")
 
 
 def project_file(relative: str) -> Path:
-    """A file of the project beside hls/ (build.tcl, overlays/build_overlay.tcl): see eie.hardware.sources."""
-    from eie.hardware import sources
+    """A file of the project beside hls/ (build.tcl, overlays/build_overlay.tcl): see eie.kernel.sources."""
+    from eie.kernel import sources
 
     path = sources.project_file(relative)
     if not path.is_file():

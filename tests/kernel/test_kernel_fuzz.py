@@ -1,4 +1,4 @@
-"""Mutated model images through the host reader and the C-simulated kernel (eie.hardware.fuzz).
+"""Mutated model images through the host reader and the C-simulated kernel (eie.kernel.fuzz).
 
 The promises: the two accept exactly the same images; an unsealed change (CRC not
 recomputed) is never accepted; an accepted image runs bit-exact with the emulator of the
@@ -18,8 +18,8 @@ from kernel_configs import kernel_config
 
 from eie.errors import EIEError
 
-csim = pytest.importorskip("eie.hardware.csim")
-fuzz = pytest.importorskip("eie.hardware.fuzz")
+csim = pytest.importorskip("eie.kernel.csim")
+fuzz = pytest.importorskip("eie.kernel.fuzz")
 
 # General and ternary kernels, N from 1 to 16, narrow and wide fields.
 CONFIGS = {
@@ -81,7 +81,7 @@ def test_sanitized_fuzz(tmp_path):
 def test_sanitizer_catches_a_kernel_that_trusts_the_header(tmp_path, monkeypatch):
     """The harness can fail: a kernel that bounds its CRC loop by the header's length instead of the
     buffer's reads past the buffer on a lying header, and the sanitized run reports it."""
-    from eie.hardware.render import hls_dir
+    from eie.kernel.render import hls_dir
 
     hls = tmp_path / "hls"
     shutil.copytree(hls_dir(), hls)

@@ -3,7 +3,7 @@
 The templates in ``hls/`` are C++ with small holes (the parameters header,
 the N PE instances in the top, the testbench sizes); the building blocks
 ``hls/*.hpp`` are copied verbatim. ``render`` writes a self-contained build
-directory that ``build.tcl`` (Vitis HLS) and ``eie.hardware.csim`` (g++) both use.
+directory that ``build.tcl`` (Vitis HLS) and ``eie.kernel.csim`` (g++) both use.
 jinja2 is imported here only, never by the board-side modules.
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 
 from eie.format import image as img
 from eie.format.qmodel import QuantModel
-from eie.hardware import abi, sources
 from eie.hardware.config import AcceleratorConfig
+from eie.kernel import abi, sources
 from eie.safeio import atomic_write
 
 STATIC_SOURCES = ("eie_common.hpp", "eie_pe.hpp", "eie_broadcast.hpp", "eie_load.hpp", "eie_stream.hpp")
@@ -158,7 +158,7 @@ def params_tcl(config: AcceleratorConfig, sources=(), headers=(), testbench=()) 
     """
     b = config.board_spec
     return (
-        "# Rendered by eie.hardware.render: parameters for build.tcl and overlays/build_overlay.tcl.\n"
+        "# Rendered by eie.kernel.render: parameters for build.tcl and overlays/build_overlay.tcl.\n"
         f"set EIE_BOARD {config.board}\n"
         f"set EIE_PART {config.fpga_part}\n"
         f"set EIE_FAMILY {b.family}\n"

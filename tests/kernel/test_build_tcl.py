@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from eie.hardware.config import AcceleratorConfig
-from eie.hardware.render import render
 from eie.hardware.testmodel import demo_model, random_inputs
+from eie.kernel.render import render
 
 ROOT = Path(__file__).resolve().parents[2]
 TCLSH = shutil.which("tclsh")
@@ -115,7 +115,7 @@ def test_build_tcl_default_steps_and_bad_usage(build_dir, tmp_path):
 
 
 def test_rendered_testbench_passes_and_catches_a_mismatch(build_dir, tmp_path):
-    from eie.hardware import csim
+    from eie.kernel import csim
 
     d, result = build_dir
     exe = tmp_path / "tb"

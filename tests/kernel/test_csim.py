@@ -20,7 +20,7 @@ from eie.format.csc import encode
 from eie.format.qmodel import QuantLayer, QuantModel
 from eie.hardware.config import AcceleratorConfig
 
-csim = pytest.importorskip("eie.hardware.csim")
+csim = pytest.importorskip("eie.kernel.csim")
 
 try:
     csim.compiler()

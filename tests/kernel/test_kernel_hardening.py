@@ -13,10 +13,10 @@ from kernel_configs import kernel_config
 
 from eie.errors import EIEError, ImageError
 from eie.format import image as fmt
-from eie.hardware.abi import KERNEL_STATUS
-from eie.hardware.fuzz import fuzz_model
+from eie.kernel.abi import KERNEL_STATUS
+from eie.kernel.fuzz import fuzz_model
 
-csim = pytest.importorskip("eie.hardware.csim")
+csim = pytest.importorskip("eie.kernel.csim")
 
 STATUS = {name: code for code, name in KERNEL_STATUS.items()}
 

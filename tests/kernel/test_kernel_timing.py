@@ -31,7 +31,7 @@ from eie.format.qmodel import QuantLayer, QuantModel
 from eie.hardware.config import AcceleratorConfig
 from eie.performance.timing import TimingParams, simulate_layer
 
-csim = pytest.importorskip("eie.hardware.csim")
+csim = pytest.importorskip("eie.kernel.csim")
 
 try:
     csim.compiler()

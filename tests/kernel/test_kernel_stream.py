@@ -34,7 +34,7 @@ from eie.format.qmodel import QuantLayer, QuantModel
 from eie.format.stream import column_offsets, read_plan
 from eie.performance.timing import TimingParams, simulate_layer
 
-csim = pytest.importorskip("eie.hardware.csim")
+csim = pytest.importorskip("eie.kernel.csim")
 
 try:
     csim.compiler()

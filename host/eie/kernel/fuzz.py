@@ -16,7 +16,7 @@ extended. For each one:
 ``fuzz`` runs in-process. ``run_sanitized`` runs it in a subprocess against a
 C-simulation built with ``-fsanitize=address,undefined``, so an out-of-bounds
 access or undefined behaviour in the kernel is a report on stderr (counted),
-and a crash ends only that subprocess. ``python -m eie.hardware.fuzz`` is the
+and a crash ends only that subprocess. ``python -m eie.kernel.fuzz`` is the
 subprocess's entry point and prints the counts as JSON.
 """
 
@@ -228,8 +228,8 @@ class FuzzReport:
 def fuzz(config: AcceleratorConfig, count: int, seed: int = 0, models: int = 2) -> FuzzReport:
     """``count`` mutants of ``models`` random models through the reader and the C-simulated kernel."""
     from eie.arithmetic.emulator import Emulator
-    from eie.hardware.csim import CSim
     from eie.hardware.testmodel import random_inputs
+    from eie.kernel.csim import CSim
 
     sim = CSim(config)
     rep = FuzzReport(config=config_label(config))
@@ -286,7 +286,7 @@ def config_label(config: AcceleratorConfig) -> str:
 
 def asan_runtime() -> str:
     """The compiler's AddressSanitizer runtime library, or an EIEError saying it is missing."""
-    from eie.hardware.csim import compiler
+    from eie.kernel.csim import compiler
 
     cmd = [compiler(), "-print-file-name=libasan.so"]
     lib = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
@@ -329,7 +329,7 @@ def run_sanitized(config: AcceleratorConfig, count: int, seed: int, workdir: Pat
     workdir.mkdir(parents=True, exist_ok=True)
     cfg_path = workdir / f"config-{seed}.json"
     cfg_path.write_text(json.dumps(asdict(config)))
-    cmd = [sys.executable, "-m", "eie.hardware.fuzz", "--config-json", str(cfg_path)]
+    cmd = [sys.executable, "-m", "eie.kernel.fuzz", "--config-json", str(cfg_path)]
     cmd += ["--mutants", str(count), "--seed", str(seed)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=sanitizer_env(workdir), timeout=timeout_s)
     reports = sum(proc.stderr.count(m) for m in SANITIZER_MARKERS)
@@ -343,7 +343,7 @@ def run_sanitized(config: AcceleratorConfig, count: int, seed: int, workdir: Pat
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m eie.hardware.fuzz", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m eie.kernel.fuzz", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config-json", required=True, help="an AcceleratorConfig as JSON (dataclass fields)")
     ap.add_argument("--mutants", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)

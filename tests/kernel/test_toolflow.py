@@ -14,8 +14,8 @@ import stat
 import pytest
 
 from eie.cli import main
-from eie.hardware import toolflow
-from eie.hardware.render import hls_dir
+from eie.kernel import toolflow
+from eie.kernel.render import hls_dir
 
 STUB = """#!/bin/sh
 echo "$(pwd) $*" >> "{record}"

@@ -11,7 +11,7 @@ CSim objects of one configuration share them, like two handles on one board.
 
 ``CSim.counters()`` returns the kernel's C-simulation-only loop trip counts
 of the last run (broadcaster scan loop, each PE's accumulation and
-write-out loops), which tests/hardware/test_kernel_timing.py compares with the
+write-out loops), which tests/kernel/test_kernel_timing.py compares with the
 timing model (docs/kernel.md): they measure iterations, not cycles, because
 C-simulation runs the DATAFLOW processes one after another.
 """
@@ -30,14 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from eie.errors import CapacityError, ConfigError, EIEError, ImageError, ToolchainError
-from eie.hardware.abi import (  # noqa: F401 (KernelStatusError re-exported)
+from eie.hardware.config import AcceleratorConfig
+from eie.kernel.abi import (  # noqa: F401 (KernelStatusError re-exported)
     CSIM_COUNTERS,
     CSIM_INFO_FIELDS,
     KERNEL_STATUS,
     KernelStatusError,
     status_error,
 )
-from eie.hardware.config import AcceleratorConfig
 
 # Hidden visibility and no STB_GNU_UNIQUE: the PE memories are template static
 # members (vague linkage); without these flags the dynamic linker would merge
@@ -84,7 +84,7 @@ def compiler() -> str:
 
 # The sanitizer build (EIE_CSIM_SANITIZE=1, or build(sanitize=True)): out-of-bounds
 # accesses and undefined behaviour in the kernel become reports on stderr. The
-# library needs the ASan runtime preloaded into Python (eie.hardware.fuzz.sanitizer_env).
+# library needs the ASan runtime preloaded into Python (eie.kernel.fuzz.sanitizer_env).
 SANITIZE_FLAGS = ("-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-static-libubsan")
 
 
@@ -103,7 +103,7 @@ def build(config: AcceleratorConfig, verbose: bool = False, sanitize: bool | Non
     ``sanitize`` (default: $EIE_CSIM_SANITIZE=1) builds with AddressSanitizer
     and UBSan, cached separately.
     """
-    from eie.hardware.render import render_kernel
+    from eie.kernel.render import render_kernel
 
     flags = CXXFLAGS + (SANITIZE_FLAGS if (sanitize_requested() if sanitize is None else sanitize) else ())
     cxx = compiler()

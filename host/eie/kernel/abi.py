@@ -1,13 +1,13 @@
 """The kernel's software interface, shared by the renderer, C-simulation and driver.
 
-Board-safe (imports only eie.errors): the PYNQ driver needs these without jinja2.
+Board-safe (eie.errors and the configuration's default top): the PYNQ driver needs these without jinja2.
 """
 
 from eie.errors import CapacityError, EIEError, ImageError, KernelTimeout  # noqa: F401 (KernelTimeout: the driver's)
+from eie.hardware.config import TOP
 
 # The kernel's top function and the VLNV that export_design gives its IP
 # (build.tcl) and that the PYNQ driver binds to.
-TOP = "eie_top"
 VENDOR = "eie-pynq.org"
 LIBRARY = "hls"
 IP_VERSION = "1.0"
@@ -31,7 +31,7 @@ KERNEL_STATUS = {
 }
 
 # The C-simulation bridge (hls/eie_bridge.cpp.j2 renders both from these;
-# eie.hardware.csim reads them by these names).
+# eie.kernel.csim reads them by these names).
 # eie_info: the AcceleratorConfig fields the kernel was compiled with, in this
 # order, each the constant eie::<FIELD upper-cased> of eie_params.h.
 CSIM_INFO_FIELDS = (
