@@ -281,6 +281,16 @@ struct PE {
         column_bounds(ptr_even, ptr_odd, g, start, end);
     }
 
+    // The row of a column's next entry, z zero rows after the current one.
+    // It stops moving once past the PE's rows: entries there add nothing
+    // (padding; a weight there is refused at load), and a column may hold
+    // up to 2^32 - 1 of them, so the sum would overflow any plain int
+    // (issue 18). Stopped, it stays below rows + 2^INDEX_BITS.
+    static int next_row(int row, int rows, zrun_t z) {
+#pragma HLS INLINE
+        return row < rows ? row + int(z) + 1 : row;
+    }
+
     static void decode(const word_t entries[ENTRY_DEPTH], ptr_t e, code_t& v, zrun_t& z) {
 #pragma HLS INLINE
         const word_t w = entries[e >> SLOT_BITS];
@@ -335,7 +345,7 @@ struct PE {
                 code_t v;
                 zrun_t z;
                 decode(entries, e, v, z);
-                row += int(z) + 1;
+                row = next_row(row, rows, z);
                 // Rows past this layer's share are never touched: the epilogue
                 // clears exactly rows 0..rows-1 for the next layer.
                 if (row < rows) {
@@ -354,6 +364,12 @@ struct PE {
                 took = true;
             } else if (!done) {
                 e = e_next;
+            } else {
+                // The column is finished and no token is waiting (the FIFO
+                // ran dry): it stops being current, so the iterations that
+                // wait add nothing. Without this the last entry was added
+                // again every cycle until a token came (issue 18).
+                e = e_end;
             }
             // Non-blocking: a PE with entries left keeps working while its
             // FIFO is empty (only a PE that is waiting spins, as it would
@@ -417,7 +433,7 @@ struct PE {
                 zrun_t z;
                 next_streamed(packs, pack, pack_left, v, z);
                 col_left--;
-                row += int(z) + 1;
+                row = next_row(row, rows, z);
                 if (row < rows) {
                     fwd.add(acc, acc_neg, row, codebook, v, a);
                 }
@@ -439,7 +455,7 @@ struct PE {
         const int rows = local_rows(L, P);
         bool good = true;
         ap_uint<32> col_left = 0;
-        ap_int<40> row = -1;
+        int row = -1;
         word_t pack = 0;
         ap_uint<SLOT_BITS + 1> pack_left = 0;
     CHECK_STREAM:
@@ -451,7 +467,7 @@ struct PE {
                 zrun_t z;
                 next_streamed(packs, pack, pack_left, v, z);
                 col_left--;
-                row += int(z) + 1;
+                row = next_row(row, rows, z);
                 if (v != 0 && row >= rows) good = false;
             }
             if (col_left == 0) {

@@ -40,6 +40,18 @@ class ToolchainError(EIEError):
     """A compiler or header needed for C-simulation is missing."""
 
 
+class DataflowError(EIEError):
+    """The concurrent C-simulation stopped the kernel: a deadlock, or tokens left in a FIFO.
+
+    ``report`` names the DATAFLOW region, its processes and their streams.
+    """
+
+    def __init__(self, report: str, context: str = ""):
+        where = f" ({context})" if context else ""
+        super().__init__(f"concurrent C-simulation{where}: {report.rstrip()}")
+        self.report = report
+
+
 def check_int(name: str, value, lo: int, hi: int) -> int:
     """An integer setting in [lo, hi], or a ConfigError naming the field.
 

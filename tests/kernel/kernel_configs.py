@@ -16,3 +16,19 @@ KERNEL_SCHEDULE = dict(fifo_depth=8, occupancy_mask=False)
 def kernel_config(**params) -> AcceleratorConfig:
     """A ZCU104 kernel with KERNEL_DEPTHS, KERNEL_SCHEDULE and the given parameters."""
     return AcceleratorConfig(board="zcu104", **{**KERNEL_DEPTHS, **KERNEL_SCHEDULE, **params})
+
+
+# The two C-simulations every bit-exact kernel test runs on: Vitis HLS's
+# sequential one, and the concurrent one (each DATAFLOW process a thread, each
+# stream a bounded FIFO of its declared depth), here with schedule jitter.
+MODES = ("sequential", "concurrent")
+
+
+def make_sim(config: AcceleratorConfig, mode: str, seed: int = 0):
+    """The C-simulation of ``config`` in ``mode``; the concurrent one jitters its schedule from ``seed``."""
+    from eie.kernel.csim import CSim, Schedule
+
+    if mode == "sequential":
+        return CSim(config)
+    assert mode == "concurrent", mode
+    return CSim(config, concurrent=True, schedule=Schedule(jitter=3, seed=seed))

@@ -1,6 +1,8 @@
 """C-simulation of the rendered HLS kernel against the integer emulator, bit for bit.
 
-Each configuration is compiled once (module-scoped fixture, cached by hash).
+Each configuration is compiled once per C-simulation mode (module-scoped
+fixture, cached by hash): the sequential one, and the concurrent one with
+bounded FIFOs and schedule jitter (eie.kernel.csim).
 Models are random QuantModels built directly from eie.format.csc.encode, with empty
 rows and columns, long zero runs (padding entries), saturating outputs and
 ternary layers; every result is also checked against a dense numpy
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from kernel_configs import kernel_config
+from kernel_configs import MODES, kernel_config, make_sim
 
 from eie.arithmetic.emulator import Emulator
 from eie.errors import CapacityError, ImageError, ToolchainError
@@ -46,10 +48,11 @@ def make_config(name: str) -> AcceleratorConfig:
     return kernel_config(**CONFIGS[name])
 
 
-@pytest.fixture(scope="module", params=sorted(CONFIGS))
+@pytest.fixture(scope="module", params=[(c, m) for m in MODES for c in sorted(CONFIGS)], ids="-".join)
 def sim(request):
-    cfg = make_config(request.param)
-    return cfg, csim.CSim(cfg)
+    name, mode = request.param
+    cfg = make_config(name)
+    return cfg, make_sim(cfg, mode)
 
 
 def random_layer(

@@ -9,11 +9,20 @@ sources and the compiler command in $EIE_CACHE_DIR (default
 library, so they persist between ``load`` and ``run`` as on the board; two
 CSim objects of one configuration share them, like two handles on one board.
 
-``CSim.counters()`` returns the kernel's C-simulation-only loop trip counts
-of the last run (broadcaster scan loop, each PE's accumulation and
-write-out loops), which tests/kernel/test_kernel_timing.py compares with the
-timing model (docs/kernel.md): they measure iterations, not cycles, because
-C-simulation runs the DATAFLOW processes one after another.
+Two modes (docs/kernel.md, "Simulating the dataflow"):
+
+- sequential (``CSim(config)``, the ``csim`` backend): the processes of each
+  DATAFLOW region run one after another, as Vitis HLS's C-simulation runs
+  them, with unbounded streams. Fast, deterministic, and the mode whose loop
+  trip counts ``CSim.counters()`` returns (broadcaster scan loop, each PE's
+  accumulation and write-out loops), which tests/kernel/test_kernel_timing.py
+  compares with the timing model;
+- concurrent (``CSim(config, concurrent=True)``, the ``csim-concurrent``
+  backend): every process a thread, every stream a bounded FIFO of the depth
+  its STREAM pragma declares (eie.kernel.dataflow), as the hardware runs
+  them. A deadlock or tokens left in a FIFO raise ``DataflowError``, naming
+  the processes and streams. ``Schedule`` perturbs the interleaving (jitter
+  from a seed, one process slowed down by name).
 """
 
 from __future__ import annotations
@@ -24,12 +33,14 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from eie.errors import CapacityError, ConfigError, EIEError, ImageError, ToolchainError
+from eie.errors import CapacityError, ConfigError, DataflowError, EIEError, ImageError, ToolchainError
 from eie.hardware.config import AcceleratorConfig
 from eie.kernel.abi import (  # noqa: F401 (KernelStatusError re-exported)
     CSIM_COUNTERS,
@@ -97,19 +108,33 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "eie-pynq"
 
 
-def build(config: AcceleratorConfig, verbose: bool = False, sanitize: bool | None = None) -> Path:
+# The concurrent build: threads, and the bounded streams of hls/eie_dataflow.hpp.
+CONCURRENT_FLAGS = ("-DEIE_CSIM_CONCURRENT", "-pthread")
+
+
+def build(
+    config: AcceleratorConfig, verbose: bool = False, sanitize: bool | None = None, concurrent: bool = False
+) -> Path:
     """Render and compile the kernel for ``config``; returns the cached shared library.
 
     ``sanitize`` (default: $EIE_CSIM_SANITIZE=1) builds with AddressSanitizer
-    and UBSan, cached separately.
+    and UBSan; ``concurrent`` builds the concurrent C-simulation (every
+    DATAFLOW process a thread, streams at their declared depths). Each
+    variant is cached separately. ``verbose`` says on stderr when a compile
+    starts (the first build of a configuration takes several seconds).
     """
+    from eie.kernel.dataflow import annotate_sources
     from eie.kernel.render import render_kernel
 
     flags = CXXFLAGS + (SANITIZE_FLAGS if (sanitize_requested() if sanitize is None else sanitize) else ())
+    if concurrent:
+        flags += CONCURRENT_FLAGS
     cxx = compiler()
     inc = ap_types_dir()
     with tempfile.TemporaryDirectory() as tmp:
         render_kernel(config, tmp, bridge=True)
+        if concurrent:
+            annotate_sources(tmp)
         h = hashlib.sha256()
         for f in sorted(Path(tmp).iterdir()):
             h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
@@ -123,6 +148,9 @@ def build(config: AcceleratorConfig, verbose: bool = False, sanitize: bool | Non
         target.mkdir(parents=True, exist_ok=True)
         for f in Path(tmp).iterdir():
             shutil.copyfile(f, target / f.name)
+    if verbose:
+        mode = "concurrent " if concurrent else ""
+        print(f"compiling the {mode}C-simulation of the kernel ({config.n_pes} PEs) ...", file=sys.stderr, flush=True)
     tmp_lib = target / f"libeie_csim.{os.getpid()}.so"
     cmd = [cxx, *flags, f"-I{target}", f"-I{inc}", str(target / "eie_bridge.cpp"), "-o", str(tmp_lib)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -132,12 +160,50 @@ def build(config: AcceleratorConfig, verbose: bool = False, sanitize: bool | Non
     return lib
 
 
-class CSim:
-    """The kernel compiled for ``config``, driven like the board: load an image, then run vectors."""
+@dataclass(frozen=True)
+class Schedule:
+    """How the concurrent C-simulation perturbs the interleaving of the processes.
 
-    def __init__(self, config: AcceleratorConfig, sanitize: bool | None = None):
+    ``jitter``: 0 for none; else at one stream access in ``jitter`` a process
+    yields, at one in 8 x ``jitter`` it sleeps 1-50 us, drawn from ``seed``.
+    ``slow``: a process name (``broadcast``, ``pe0`` .. ``pe{N-1}``,
+    ``stream_read``, ``stream_dispatch``) that waits ``slow_us`` before each
+    stream access. ``timeout_ms``: how long no stream may move, while some
+    process still polls, before the run is declared deadlocked.
+    """
+
+    jitter: int = 0
+    seed: int = 0
+    slow: str | None = None
+    slow_us: int = 200
+    timeout_ms: int = 10000
+
+    def __post_init__(self):
+        if self.jitter < 0 or self.slow_us < 0 or self.timeout_ms < 1:
+            raise ConfigError(f"schedule {self}: jitter and slow_us must be >= 0, timeout_ms >= 1")
+
+
+class CSim:
+    """The kernel compiled for ``config``, driven like the board: load an image, then run vectors.
+
+    ``concurrent=True`` runs the DATAFLOW processes as threads with bounded
+    FIFOs (``schedule`` perturbs them); see the module docstring.
+    """
+
+    def __init__(
+        self,
+        config: AcceleratorConfig,
+        sanitize: bool | None = None,
+        concurrent: bool = False,
+        schedule: Schedule | None = None,
+        verbose: bool = False,
+    ):
+        if schedule is not None and not concurrent:
+            raise ConfigError("a schedule perturbs the concurrent C-simulation: pass concurrent=True")
         self.config = config
-        self.library = build(config, sanitize=sanitize)
+        self.concurrent = bool(concurrent)
+        self.schedule = schedule or Schedule()
+        self.library = build(config, sanitize=sanitize, concurrent=self.concurrent, verbose=verbose)
         lib = ctypes.CDLL(str(self.library))
         i64p = ctypes.POINTER(ctypes.c_int64)
         lib.eie_load.argtypes = (ctypes.POINTER(ctypes.c_uint64), ctypes.c_int64)
@@ -158,6 +224,10 @@ class CSim:
         lib.eie_info.restype = None
         lib.eie_counters.argtypes = (i64p,)
         lib.eie_counters.restype = None
+        lib.eie_df_configure.argtypes = (ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_int)
+        lib.eie_df_configure.restype = None
+        lib.eie_df_report.argtypes = (ctypes.c_char_p, ctypes.c_int64)
+        lib.eie_df_report.restype = None
         self._lib = lib
         info = np.zeros(len(CSIM_INFO_FIELDS), dtype=np.int64)
         lib.eie_info(info.ctypes.data_as(i64p))
@@ -166,10 +236,29 @@ class CSim:
             raise ToolchainError(
                 f"the compiled kernel {self.library} does not match the configuration; delete {cache_dir()} and retry"
             )
+        self.configure(self.schedule)
         self.layers: list[tuple[int, int]] | None = None
         # The loaded image: the run reads streamed layers from it, as the
         # board's kernel reads them from the image buffer (docs/kernel.md).
         self.image = np.zeros(0, dtype=np.uint64)
+
+    def configure(self, schedule: Schedule) -> None:
+        """Set the concurrent simulation's perturbations for the following calls."""
+        self.schedule = schedule
+        slow = (schedule.slow or "").encode()
+        self._lib.eie_df_configure(
+            int(schedule.seed) & (2**64 - 1), int(schedule.jitter), slow, int(schedule.slow_us), int(schedule.timeout_ms)
+        )
+
+    def _checked(self, status: int, context: str) -> int:
+        """A kernel status, or DataflowError when the concurrent simulation stopped the call."""
+        if status == DF_FAILED:
+            buf = ctypes.create_string_buffer(1 << 16)
+            self._lib.eie_df_report(buf, len(buf))
+            # The kernel's static state is whatever the stopped processes left.
+            self.layers = None
+            raise DataflowError(buf.value.decode(errors="replace"), context)
+        return status
 
     def load_status(self, image) -> int:
         """Load an image (uint64 array or bytes); the kernel's raw status code."""
@@ -181,7 +270,9 @@ class CSim:
             words = np.asarray(image)
         words = np.ascontiguousarray(words, dtype=np.uint64)
         self.layers = None
-        status = int(self._lib.eie_load(words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), words.size))
+        status = self._checked(
+            int(self._lib.eie_load(words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), words.size)), "load"
+        )
         if status == 0:
             self.layers = _layer_shapes(words)
             self.image = words.copy()
@@ -236,7 +327,7 @@ class CSim:
         y = np.zeros(int(out_words), dtype=np.int64)
         img = self.image if image is None else np.ascontiguousarray(np.asarray(image).reshape(-1), dtype=np.uint64)
         i64p = ctypes.POINTER(ctypes.c_int64)
-        status = int(
+        raw = int(
             self._lib.eie_run(
                 int(first),
                 int(last),
@@ -249,6 +340,7 @@ class CSim:
                 img.size,
             )
         )
+        status = self._checked(raw, f"run of layers {first}..{last}")
         return status, y
 
     def counters(self) -> dict[str, np.ndarray]:
@@ -270,6 +362,10 @@ class CSim:
             out[name] = raw[:, at : at + w].copy() if per_pe else raw[:, at].copy()
             at += w
         return out
+
+
+# eie_bridge.cpp.j2's EIE_DF_FAILED: the concurrent simulation stopped the call.
+DF_FAILED = -1
 
 
 def _layer_shapes(words: np.ndarray) -> list[tuple[int, int]]:

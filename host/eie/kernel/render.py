@@ -20,7 +20,14 @@ from eie.hardware.config import AcceleratorConfig
 from eie.kernel import abi, sources
 from eie.safeio import atomic_write
 
-STATIC_SOURCES = ("eie_common.hpp", "eie_pe.hpp", "eie_broadcast.hpp", "eie_load.hpp", "eie_stream.hpp")
+STATIC_SOURCES = (
+    "eie_common.hpp",
+    "eie_dataflow.hpp",
+    "eie_pe.hpp",
+    "eie_broadcast.hpp",
+    "eie_load.hpp",
+    "eie_stream.hpp",
+)
 KERNEL_TEMPLATES = {"eie_params.h.j2": "eie_params.h", "eie_top.h.j2": "eie_top.h", "eie_top.cpp.j2": "eie_top.cpp"}
 # The image format's word indices the kernel reads (eie.format.image): every
 # field the host reader checks, so that the two accept the same images.
