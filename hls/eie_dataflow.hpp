@@ -352,18 +352,27 @@ class stream : public eie::df::stream_base {
     void moved() {
         eie::df::global().moves++;
         cv.notify_all();
-        if (eie::df::self()) eie::df::self()->idle_polls = 0;
+        busy();
     }
-    // A process that keeps finding nothing gives the others the processor
-    // until this stream moves (or a short while passes).
+    // The process found what it polled for, or moved a token: no longer polling.
+    static void busy() {
+        eie::df::Process* p = eie::df::self();
+        if (!p) return;
+        p->idle_polls = 0;
+        if (p->state == eie::df::State::polling) {
+            p->state = eie::df::State::running;
+            p->on = nullptr;
+        }
+    }
+    // A process that keeps finding nothing is "polling" this stream (the
+    // reports say so) and gives the others the processor until the stream
+    // moves or a short while passes.
     void idle(std::unique_lock<std::mutex>& lock) {
         eie::df::Process* p = eie::df::self();
         if (!p) return;
-        if (++p->idle_polls % 64 == 0) {
-            p->state = eie::df::State::polling;
-            cv.wait_for(lock, std::chrono::microseconds(200));
-            p->state = eie::df::State::running;
-        }
+        p->state = eie::df::State::polling;
+        p->on = this;
+        if (++p->idle_polls % 64 == 0) cv.wait_for(lock, std::chrono::microseconds(200));
     }
 
   public:
@@ -426,10 +435,10 @@ class stream : public eie::df::stream_base {
         std::unique_lock<std::mutex> lock(eie::df::global().m);
         eie::df::check_abort();
         const bool e = q.empty();
-        if (e) {
-            if (eie::df::self()) eie::df::self()->on = this;
+        if (e)
             idle(lock);
-        }
+        else
+            busy();
         return e;
     }
     bool full() {
@@ -437,10 +446,10 @@ class stream : public eie::df::stream_base {
         std::unique_lock<std::mutex> lock(eie::df::global().m);
         eie::df::check_abort();
         const bool f = int(q.size()) >= depth;
-        if (f) {
-            if (eie::df::self()) eie::df::self()->on = this;
+        if (f)
             idle(lock);
-        }
+        else
+            busy();
         return f;
     }
     bool read_nb(T& v) {

@@ -12,6 +12,28 @@ KERNEL_DEPTHS = dict(entry_depth=512, ptr_depth=512, act_depth=48, bias_depth=12
 # configuration's defaults.
 KERNEL_SCHEDULE = dict(fifo_depth=8, occupancy_mask=False)
 
+# The bit-exact kernel tests' configurations (tests/kernel/test_csim.py), shared
+# with the concurrent stress tests so that each compiles once per mode.
+CSIM_CONFIGS = {
+    # N, weight_bits, index_bits, act/cb/acc bits, ternary, fifo
+    "n1_w1_i2_narrow": dict(n_pes=1, weight_bits=1, index_bits=2, act_bits=8, cb_bits=8, acc_bits=16),
+    "n2_w2_i3_ternary": dict(n_pes=2, weight_bits=2, index_bits=3, ternary=True),
+    "n3_w4_i4": dict(n_pes=3, weight_bits=4, index_bits=4),
+    "n8_w8_i6_fifo1": dict(n_pes=8, weight_bits=8, index_bits=6, act_bits=12, cb_bits=10, acc_bits=24, fifo_depth=1),
+    "n16_w4_i5_ternary": dict(n_pes=16, weight_bits=4, index_bits=5, ternary=True),
+    "n3_w2_i2_acc64_mask": dict(
+        n_pes=3, weight_bits=2, index_bits=2, act_bits=32, cb_bits=32, acc_bits=64, occupancy_mask=True
+    ),
+}
+
+# Kernels with streaming hardware (tests/kernel/test_kernel_stream.py): make_config there adds STREAM_DEPTHS.
+STREAM_DEPTHS = dict(dir_depth=256, storage="auto")
+STREAM_CONFIGS = {
+    "n1_w2_i2": dict(n_pes=1, weight_bits=2, index_bits=2, act_bits=8, cb_bits=8, acc_bits=20),
+    "n3_w4_i3_mask": dict(n_pes=3, weight_bits=4, index_bits=3, fifo_depth=2, occupancy_mask=True),
+    "n8_w2_i3_ternary": dict(n_pes=8, weight_bits=2, index_bits=3, ternary=True, occupancy_mask=False),
+}
+
 
 def kernel_config(**params) -> AcceleratorConfig:
     """A ZCU104 kernel with KERNEL_DEPTHS, KERNEL_SCHEDULE and the given parameters."""

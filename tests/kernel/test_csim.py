@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from kernel_configs import MODES, kernel_config, make_sim
+from kernel_configs import CSIM_CONFIGS, MODES, kernel_config, make_sim
 
 from eie.arithmetic.emulator import Emulator
 from eie.errors import CapacityError, ImageError, ToolchainError
@@ -31,17 +31,7 @@ except ToolchainError as e:  # pragma: no cover - depends on the machine
     pytest.skip(str(e), allow_module_level=True)
 
 
-CONFIGS = {
-    # N, weight_bits, index_bits, act/cb/acc bits, ternary, fifo
-    "n1_w1_i2_narrow": dict(n_pes=1, weight_bits=1, index_bits=2, act_bits=8, cb_bits=8, acc_bits=16),
-    "n2_w2_i3_ternary": dict(n_pes=2, weight_bits=2, index_bits=3, ternary=True),
-    "n3_w4_i4": dict(n_pes=3, weight_bits=4, index_bits=4),
-    "n8_w8_i6_fifo1": dict(n_pes=8, weight_bits=8, index_bits=6, act_bits=12, cb_bits=10, acc_bits=24, fifo_depth=1),
-    "n16_w4_i5_ternary": dict(n_pes=16, weight_bits=4, index_bits=5, ternary=True),
-    "n3_w2_i2_acc64_mask": dict(
-        n_pes=3, weight_bits=2, index_bits=2, act_bits=32, cb_bits=32, acc_bits=64, occupancy_mask=True
-    ),
-}
+CONFIGS = CSIM_CONFIGS
 
 
 def make_config(name: str) -> AcceleratorConfig:

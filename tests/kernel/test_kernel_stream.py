@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from kernel_configs import MODES, kernel_config, make_sim
+from kernel_configs import MODES, STREAM_CONFIGS, STREAM_DEPTHS, kernel_config, make_sim
 
 from eie.arithmetic.emulator import Emulator
 from eie.errors import CapacityError, ToolchainError
@@ -42,12 +42,7 @@ try:
 except ToolchainError as e:  # pragma: no cover - depends on the machine
     pytest.skip(str(e), allow_module_level=True)
 
-STREAM_DEPTHS = dict(dir_depth=256, storage="auto")
-CONFIGS = {
-    "n1_w2_i2": dict(n_pes=1, weight_bits=2, index_bits=2, act_bits=8, cb_bits=8, acc_bits=20),
-    "n3_w4_i3_mask": dict(n_pes=3, weight_bits=4, index_bits=3, fifo_depth=2, occupancy_mask=True),
-    "n8_w2_i3_ternary": dict(n_pes=8, weight_bits=2, index_bits=3, ternary=True, occupancy_mask=False),
-}
+CONFIGS = STREAM_CONFIGS
 
 
 def make_config(name: str):

@@ -247,7 +247,11 @@ class CSim:
         self.schedule = schedule
         slow = (schedule.slow or "").encode()
         self._lib.eie_df_configure(
-            int(schedule.seed) & (2**64 - 1), int(schedule.jitter), slow, int(schedule.slow_us), int(schedule.timeout_ms)
+            int(schedule.seed) & (2**64 - 1),
+            int(schedule.jitter),
+            slow,
+            int(schedule.slow_us),
+            int(schedule.timeout_ms),
         )
 
     def _checked(self, status: int, context: str) -> int:

@@ -13,6 +13,17 @@ extended. For each one:
   length;
 * if both accept: the C-simulation against the emulator on random inputs.
 
+Each base image also runs unmutated, with one of its columns grown by
+padding entries (code 0) up to what the configuration holds (``grow_column``):
+a column may carry far more padding than its rows need, and the row counter
+must neither wrap nor reach memory (``padding_overflow_model`` is the case
+of 2^23 padding entries of z = 255 that once made it wrap).
+
+``concurrent_fuzz`` runs random models (some with all their weights on a few
+PEs' rows) on the concurrent C-simulation (eie.kernel.csim, bounded FIFOs)
+under random schedules: jitter seeds and one slowed process; it counts
+mismatches with the emulator, deadlocks and tokens left in FIFOs.
+
 ``fuzz`` runs in-process. ``run_sanitized`` runs it in a subprocess against a
 C-simulation built with ``-fsanitize=address,undefined``, so an out-of-bounds
 access or undefined behaviour in the kernel is a report on stderr (counted),
@@ -50,7 +61,7 @@ UBSAN_SUPPRESSIONS = "\n".join(
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
-def fuzz_model(config: AcceleratorConfig, seed: int) -> QuantModel:
+def fuzz_model(config: AcceleratorConfig, seed: int, skew: bool = False) -> QuantModel:
     """A random model that fits ``config``, with what the checks look at.
 
     Random row permutations, zero runs longer than the index field (padding
@@ -58,7 +69,8 @@ def fuzz_model(config: AcceleratorConfig, seed: int) -> QuantModel:
     consistent fixed-point formats, and a ternary layer on a ternary kernel.
     On a kernel with streaming hardware (``dir_depth`` > 0) one layer is
     streamed and each other layer streamed or on chip at random, as far as
-    the directory holds it.
+    the directory holds it. ``skew`` puts every weight of a layer on the rows
+    of one or two PEs: the others run dry (the concurrent simulation's case).
     """
     rng = np.random.default_rng(seed)
     n = config.n_pes
@@ -74,6 +86,9 @@ def fuzz_model(config: AcceleratorConfig, seed: int) -> QuantModel:
         ternary = config.ternary and i == len(dims) - 2
         dense = rng.random((m, k)) < rng.uniform(0.05, 0.5)
         dense[:, rng.random(k) < 0.2] = False  # empty columns
+        if skew:
+            busy = rng.choice(n, size=min(n, 2), replace=False)
+            dense[~np.isin(np.arange(m) % n, busy)] = False
         rows, cols = np.nonzero(dense)
         order = np.lexsort((rows, cols))
         rows, cols = rows[order], cols[order]
@@ -101,6 +116,55 @@ def fuzz_model(config: AcceleratorConfig, seed: int) -> QuantModel:
             QuantLayer(f"l{i}", enc, cb, bias, perm, fa_in, fw, fa_out, relu=relu, ternary=ternary, storage=storage)
         )
     return QuantModel(config.to_hwparams(), layers)
+
+
+def grow_column(qm: QuantModel, layer: int, pe: int, col: int, padding: int) -> QuantModel:
+    """``qm`` with ``padding`` entries (code 0, the longest zero run) after column ``col``'s
+    last entry in PE ``pe`` of ``layer``: rows past the PE's share, which add nothing."""
+    from dataclasses import replace
+
+    ql = qm.layers[layer]
+    enc = ql.encoded
+    at = int(enc.pe_start[pe] + enc.ptr[pe, col + 1])
+    v = np.insert(enc.v, at, np.zeros(padding, dtype=enc.v.dtype))
+    z = np.insert(enc.z, at, np.full(padding, (1 << enc.index_bits) - 1, dtype=enc.z.dtype))
+    pe_start = enc.pe_start.copy()
+    pe_start[pe + 1 :] += padding
+    ptr = enc.ptr.copy()
+    ptr[pe, col + 1 :] += padding
+    grown = replace(enc, v=v, z=z, pe_start=pe_start, ptr=ptr)
+    layers = list(qm.layers)
+    layers[layer] = replace(ql, encoded=grown)
+    return QuantModel(qm.params, layers, dict(qm.info))
+
+
+def grown_model(config: AcceleratorConfig, seed: int) -> QuantModel:
+    """``fuzz_model`` with one column of one PE grown to the most padding the configuration
+    holds: an on-chip layer to the PE's entry memory, a streamed one to 2^16 entries."""
+    rng = np.random.default_rng(seed)
+    qm = fuzz_model(config, seed)
+    layer = int(rng.integers(0, len(qm.layers)))
+    ql = qm.layers[layer]
+    pe, col = int(rng.integers(0, config.n_pes)), int(rng.integers(0, ql.shape[1]))
+    if ql.storage == "stream":
+        padding = 1 << 16
+    else:
+        e = config.entries_per_word
+        used = sum(-(-int(q.encoded.n_entries[pe]) // e) for q in qm.layers if q.storage == "onchip")
+        padding = (config.entry_depth - used) * e
+    return grow_column(qm, layer, pe, col, max(0, padding))
+
+
+def padding_overflow_model(config: AcceleratorConfig, padding: int, storage: str) -> QuantModel:
+    """Issue 18's row-overflow image: an M = 4, K = 1 layer on PE 0 whose column holds one weight
+    (code 1, row 0) and then ``padding`` entries of code 0 with the longest zero run. With
+    index_bits = 8, 2^23 of them take the row counter past 2^31."""
+    rows = np.array([0])
+    enc = encode(rows, np.array([0]), np.array([1]), (4, 1), config.n_pes, config.index_bits, config.weight_bits)
+    cb = np.zeros(1 << config.weight_bits, dtype=np.int64)
+    cb[1] = 5
+    ql = QuantLayer("overflow", enc, cb, np.zeros(4, np.int64), np.arange(4), 0, 0, 0, relu=False, storage=storage)
+    return grow_column(QuantModel(config.to_hwparams(), [ql]), 0, 0, 0, padding)
 
 
 def _section_words(img: np.ndarray) -> np.ndarray:
@@ -217,6 +281,7 @@ class FuzzReport:
     disagreements: int = 0
     silent_changes: int = 0  # an unsealed change the kernel accepted
     output_mismatches: int = 0  # accepted by both, C-sim != emulator
+    grown: int = 0  # unmutated images with a column grown to the configuration's limit
     by_kind: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
 
@@ -235,6 +300,21 @@ def fuzz(config: AcceleratorConfig, count: int, seed: int = 0, models: int = 2) 
     rep = FuzzReport(config=config_label(config))
     rng = np.random.default_rng(seed)
     bases = [fmt.build_image(fuzz_model(config, seed * 1000 + i)) for i in range(models)]
+    # The grown images, unmutated: accepted by both exactly when they fit, and bit-exact.
+    for i in range(models):
+        words = fmt.build_image(grown_model(config, seed * 1000 + i))
+        rep.grown += 1
+        ok_reader, qm, reason = reader_verdict(words, config)
+        status = sim.load_status(words)
+        note = {"model": i, "kind": "grown", "reader": reason, "kernel_status": status}
+        if ok_reader != (status == 0):
+            rep.disagreements += 1
+            rep.problems.append({**note, "problem": "disagreement"})
+        elif ok_reader:
+            x = random_inputs(qm, 3, seed=i)
+            if not np.array_equal(sim.run(x), Emulator(qm).run_layers(x)):
+                rep.output_mismatches += 1
+                rep.problems.append({**note, "problem": "C-sim differs from the emulator"})
     per = -(-count // len(bases))
     for b, base in enumerate(bases):
         for kind, words in mutants(base, rng, min(per, count - rep.mutants)):
@@ -279,6 +359,86 @@ def config_label(config: AcceleratorConfig) -> str:
         + (" mask" if c.occupancy_mask else "")
         + (" stream" if c.streaming else "")
     )
+
+
+# -- the concurrent C-simulation under random schedules ----------------------------------------
+
+
+@dataclass
+class ConcurrentReport:
+    """Counts of ``concurrent_fuzz``; ``problems`` lists the first few failures."""
+
+    config: str
+    models: int = 0
+    vectors: int = 0
+    mismatches: int = 0  # outputs that differ from the emulator
+    deadlocks: int = 0
+    leftovers: int = 0  # tokens left in a FIFO when a region ended
+    problems: list = field(default_factory=list)
+
+    @property
+    def failures(self) -> int:
+        return self.mismatches + self.deadlocks + self.leftovers
+
+
+def process_names(config: AcceleratorConfig) -> list[str]:
+    """The DATAFLOW processes of a run that a schedule can slow down (hls/eie_top.cpp.j2)."""
+    names = ["broadcast"] + [f"pe{p}" for p in range(config.n_pes)]
+    return names + (["stream_read", "stream_dispatch"] if config.streaming else [])
+
+
+def random_schedule(config: AcceleratorConfig, rng: np.random.Generator):
+    """Jitter from a random seed (sometimes none), and most of the time one process slowed
+    down: the broadcaster (the PEs run dry) half of those times, else any process."""
+    from eie.kernel.csim import Schedule
+
+    names = process_names(config)
+    r = rng.random()
+    slow = "broadcast" if r < 0.4 else str(rng.choice(names)) if r < 0.8 else None
+    return Schedule(
+        jitter=int(rng.choice([0, 1, 2, 4, 16])),
+        seed=int(rng.integers(0, 2**31)),
+        slow=slow,
+        slow_us=int(rng.integers(5, 100)),
+        timeout_ms=20000,
+    )
+
+
+def concurrent_fuzz(config: AcceleratorConfig, models: int, seed: int = 0, vectors: int = 3) -> ConcurrentReport:
+    """``models`` random models (a third skewed onto few PEs) on the concurrent C-simulation,
+    each under a random schedule and inputs of random density, against the emulator."""
+    from eie.arithmetic.emulator import Emulator
+    from eie.errors import DataflowError
+    from eie.hardware.testmodel import random_inputs
+    from eie.kernel.csim import CSim
+
+    sim = CSim(config, concurrent=True)
+    rep = ConcurrentReport(config=config_label(config))
+    rng = np.random.default_rng(seed)
+    for i in range(models):
+        qm = fuzz_model(config, seed * 100003 + i, skew=i % 3 == 2)
+        schedule = random_schedule(config, rng)
+        density = float(rng.choice([0.05, 0.5, 1.0]))
+        x = random_inputs(qm, vectors, seed=i, density=density)
+        rep.models += 1
+        note = {"model": i, "schedule": asdict(schedule), "density": density, "skew": i % 3 == 2}
+        try:
+            sim.configure(schedule)
+            sim.load(qm.to_image())
+            got = sim.run(x)
+        except DataflowError as e:
+            if "tokens left" in e.report:
+                rep.leftovers += 1
+            else:
+                rep.deadlocks += 1
+            rep.problems.append({**note, "problem": e.report})
+            continue
+        rep.vectors += vectors
+        if not np.array_equal(got, Emulator(qm).run_layers(x)):
+            rep.mismatches += 1
+            rep.problems.append({**note, "problem": "C-sim differs from the emulator"})
+    del rep.problems[20:]
+    return rep
 
 
 # -- the sanitizer run ---------------------------------------------------------------------------
