@@ -99,7 +99,9 @@ def test_annotation_adds_a_depth_call_after_each_pragma(tmp_path):
     assert "    EIE_DF_STREAM(a, 2);\n" in text and "EIE_DF_STREAM(b, 2);\n#pragma" in text
     assert text.index("EIE_DF_STREAM(b, 7);") > text.index("#pragma HLS STREAM variable=b depth=7")
     # A pragma whose depth the simulation cannot read is refused, not guessed.
-    src.write_text('void g() {\n    hls::stream<int> c;\n#pragma HLS STREAM variable=c depth=D\nEIE_DATAFLOW_BEGIN("g");\n}\n')
+    src.write_text(
+        'void g() {\n    hls::stream<int> c;\n#pragma HLS STREAM variable=c depth=D\nEIE_DATAFLOW_BEGIN("g");\n}\n'
+    )
     with pytest.raises(ToolchainError, match="literal depth"):
         dataflow.annotate_sources(tmp_path)
 
@@ -226,7 +228,8 @@ def test_tokens_left_in_a_fifo_are_reported(monkeypatch, faulty_hls):
     s = faulty_sim(monkeypatch, faulty_hls, True)
     s.load(minimal_model(stream_config("n1_w2_i2")).to_image())
     monkeypatch.setenv("EIE_FAULT_TWO_ENDS", "1")
-    with pytest.raises(DataflowError, match=r"tokens left when DATAFLOW region layer_pass ended:\n  fifo\[0\]: 1 token"):
+    left = r"tokens left when DATAFLOW region layer_pass ended:\n  fifo\[0\]: 1 token"
+    with pytest.raises(DataflowError, match=left):
         s.run(MINIMAL_X)
 
 
