@@ -1,11 +1,21 @@
-"""The larger kernel fuzz (`make fuzz`): mutated images through the host reader and the C-simulated
-kernel, plain and under AddressSanitizer + UBSan, with the counts printed.
+"""The larger kernel fuzz (`make fuzz`), with the counts printed:
 
-    python bench/fuzz_kernel.py [--mutants 20000] [--sanitized 2000] [--seed 1]
+1. mutated images through the host reader and the C-simulated kernel, plain and under
+   AddressSanitizer + UBSan (each configuration's images also run with a column grown to
+   the configuration's limit);
+2. random models on the concurrent C-simulation (threads, bounded FIFOs) under random
+   schedules: jitter seeds, one process slowed down, weights skewed onto few PEs, sparse
+   and dense inputs; mismatches with the emulator, deadlocks and tokens left counted;
+3. the row-overflow image (2^23 padding entries of z = 255 in one column), streamed and
+   on chip, under the sanitizers.
+
+    python bench/fuzz_kernel.py [--mutants 20000] [--sanitized 2000] [--concurrent 200] [--seed 1]
 
 Exits non-zero if any run crashed, any sanitizer report appeared, the reader and the kernel
-disagreed on any mutant, an unsealed change was accepted, or an accepted image ran differently
-from the emulator. The suite's bounded version is tests/kernel/test_kernel_fuzz.py.
+disagreed on any mutant, an unsealed change was accepted, an accepted image ran differently
+from the emulator, or the concurrent simulation found a mismatch, a deadlock or a leftover
+token. The suite's bounded versions are tests/kernel/test_kernel_fuzz.py and
+tests/kernel/test_concurrent.py.
 """
 
 from __future__ import annotations
@@ -17,7 +27,14 @@ import time
 from pathlib import Path
 
 from eie.hardware.config import AcceleratorConfig
-from eie.kernel.fuzz import config_label, fuzz, run_sanitized
+from eie.kernel.fuzz import (
+    OVERFLOW_CONFIG,
+    concurrent_fuzz,
+    config_label,
+    fuzz,
+    run_sanitized,
+    run_sanitized_overflow,
+)
 
 DEPTHS = dict(entry_depth=512, ptr_depth=512, act_depth=48, bias_depth=128, max_layers=4, occupancy_mask=False)
 CONFIGS = [
@@ -36,6 +53,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mutants", type=int, default=20000, help="per configuration, in-process (default 20000)")
     ap.add_argument("--sanitized", type=int, default=2000, help="per configuration, under ASan/UBSan (default 2000)")
+    ap.add_argument("--concurrent", type=int, default=200, help="random models per configuration (default 200)")
+    ap.add_argument("--no-overflow", action="store_true", help="skip the sanitized row-overflow runs")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     configs = [AcceleratorConfig(board="zcu104", **{**DEPTHS, **c}) for c in CONFIGS]
@@ -72,6 +91,37 @@ def main() -> int:
                 for p in rep.problems[:5]:
                     print("   ", p)
                 bad += rep.failures + crashes + reports
+        if args.concurrent > 0:
+            print(
+                f"\n{'configuration (concurrent C-sim)':44s} {'models':>7s} {'vectors':>8s} {'mismatch':>8s} "
+                f"{'deadlock':>8s} {'leftover':>8s} {'s':>6s}"
+            )
+            for cfg in configs:
+                t = time.perf_counter()
+                rep = concurrent_fuzz(cfg, args.concurrent, args.seed)
+                print(
+                    f"{config_label(cfg):44s} {rep.models:7d} {rep.vectors:8d} {rep.mismatches:8d} "
+                    f"{rep.deadlocks:8d} {rep.leftovers:8d} {time.perf_counter() - t:6.1f}",
+                    flush=True,
+                )
+                for p in rep.problems[:3]:
+                    print("   ", p)
+                bad += rep.failures
+        if not args.no_overflow:
+            print("\nrow-overflow image (2^23 padding entries, z = 255), asan+ubsan:")
+            ocfg = AcceleratorConfig(**OVERFLOW_CONFIG)
+            for storage in ("stream", "onchip"):
+                t = time.perf_counter()
+                result, reports, rc, tail = run_sanitized_overflow(ocfg, storage, Path(tmp) / f"overflow-{storage}")
+                ok = result is not None and result["outputs_match"] and reports == 0 and rc == 0
+                print(
+                    f"  {storage:7s} result {result} sanitizer reports {reports} exit {rc} "
+                    f"({time.perf_counter() - t:.0f} s): {'ok' if ok else 'FAILED'}",
+                    flush=True,
+                )
+                if not ok:
+                    print(tail, file=sys.stderr)
+                    bad += 1
     print("result:", "0 problems" if not bad else f"{bad} problems")
     return 1 if bad else 0
 

@@ -258,17 +258,18 @@ class Network:
         return sized_for_models(config_for_models(self._models(), board=self.board), self._models())
 
     def backend(self, name: str, overlay_ip=None):
-        from eie.board.backends import make_backend
+        from eie.board.backends import KERNEL_BACKENDS, make_backend
 
         if name not in self._backends or name == "board":
-            cfg = self.config() if name in ("csim", "cosim") else None
+            cfg = self.config() if name in KERNEL_BACKENDS else None
             self._backends[name] = make_backend(name, cfg, overlay_ip)
         return self._backends[name]
 
     # -- running -----------------------------------------------------------------
     def predict(self, x: np.ndarray, backend: str = "emulator", overlay_ip=None, trace: bool = False) -> np.ndarray:
         """Outputs for x: ``float`` (imported weights), ``pruned``, ``compressed`` (float reference),
-        or the integer path on ``emulator``, ``csim``, ``cosim`` or ``board`` (``overlay_ip=ol.eie``)."""
+        or the integer path on ``emulator``, ``csim``, ``csim-concurrent``, ``cosim`` or ``board``
+        (``overlay_ip=ol.eie``)."""
         if backend == "float":
             return self._float_forward(x)
         if backend == "pruned":

@@ -247,7 +247,7 @@ STRESS = {
 def test_stress_dry_pes_jitter_and_slow_processes(name):
     cfg = STRESS[name]
     s = csim.CSim(cfg, concurrent=True)
-    schedules = [Schedule(slow=p, slow_us=20) for p in fuzz.process_names(cfg)]
+    schedules = [Schedule(slow=p, slow_us=20) for p in csim.process_names(cfg)]
     schedules += [Schedule(jitter=j, seed=seed) for j, seed in ((1, 1), (2, 2), (4, 3))]
     runs = 0
     for i, sch in enumerate(schedules):
@@ -280,22 +280,19 @@ def test_bounded_concurrent_fuzz(name):
 
 # -- the row-overflow image ------------------------------------------------------------------------
 
-OVERFLOW_PADDING = 1 << 23  # 2^23 entries of z = 255 take the row past 2^31
-
-
 @pytest.fixture(scope="module")
 def overflow_config():
     # One PE, 1-bit codes and 8-bit runs (7 entries a word); an entry memory that holds the padding.
-    return kernel_config(
-        n_pes=1, weight_bits=1, index_bits=8, act_bits=8, cb_bits=8, acc_bits=20, dir_depth=4, entry_depth=1 << 21
-    )
+    from eie.hardware.config import AcceleratorConfig
+
+    return AcceleratorConfig(**fuzz.OVERFLOW_CONFIG)
 
 
 @pytest.mark.parametrize("storage", ["stream", "onchip"])
 def test_padding_past_two_to_the_31_rows_runs_correctly(overflow_config, storage):
     cfg = overflow_config
-    qm = fuzz.padding_overflow_model(cfg, OVERFLOW_PADDING, storage)
-    assert qm.layers[0].encoded.total_entries == OVERFLOW_PADDING + 1
+    qm = fuzz.padding_overflow_model(cfg, fuzz.OVERFLOW_PADDING, storage)
+    assert qm.layers[0].encoded.total_entries == fuzz.OVERFLOW_PADDING + 1
     image = qm.to_image()
     s = csim.CSim(cfg)
     s.load(image)

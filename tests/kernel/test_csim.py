@@ -398,3 +398,41 @@ def test_cli_verify_csim_bit_exact_and_capacity(tmp_path, capsys):
     assert main(["verify", str(model), "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "does not fit the accelerator" in err and "entry memory of PE" in err
+
+
+def test_cli_verify_concurrent_backend(tmp_path, capsys, monkeypatch):
+    """`eie verify --backend csim-concurrent --json` on a real model: bit-exact, exit 0; a kernel that
+    deadlocks (a copy of hls/ whose broadcaster never ends a layer) is an error naming it, exit 1."""
+    import json
+    import shutil
+
+    from eie.cli import main
+    from eie.kernel.render import hls_dir
+
+    model = tmp_path / "m.npz"
+    small_compressed_model(model)
+    cfg = tmp_path / "n3.yaml"
+    make_config("n3_w4_i4").to_yaml(cfg)
+    args = ["verify", str(model), "--config", str(cfg), "--backend", "csim-concurrent", "--vectors", "4", "--json"]
+    assert main(args + ["--jitter", "2", "--slow", "pe1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["backend"] == "csim-concurrent" and report["bit_exact"] is True and report["mismatches"] == 0
+    assert report["dataflow_error"] is None and report["schedule"] == {"jitter": 2, "seed": 0, "slow": "pe1"}
+    assert main(args[:-1] + ["--slow", "pe9"]) == 2
+    assert "--slow pe9: no such process" in capsys.readouterr().err
+    assert main(["verify", str(model), "--config", str(cfg), "--jitter", "2"]) == 2
+    assert "add --backend csim-concurrent" in capsys.readouterr().err
+
+    hls = tmp_path / "hls"
+    shutil.copytree(hls_dir(), hls)
+    bc = hls / "eie_broadcast.hpp"
+    text = bc.read_text()
+    assert text.count("if (!to_reader) fifo[p].write(end);") == 1
+    bc.write_text(text.replace("if (!to_reader) fifo[p].write(end);", "if (false) fifo[p].write(end);"))
+    monkeypatch.setenv("EIE_HLS_DIR", str(hls))
+    # The PEs poll an empty FIFO for ever: the deadlock timeout (10 s by default) names them.
+    assert main(args) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["bit_exact"] is False
+    assert "deadlock in DATAFLOW region layer_pass: no stream moved" in report["dataflow_error"]
+    assert "pe0: polling fifo[0]" in report["dataflow_error"]

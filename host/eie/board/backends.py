@@ -6,6 +6,8 @@ out). ``eie.arithmetic.lstm.LSTMRunner`` and ``eie.api`` drive them.
 
 - ``emulator``: the bit-exact integer emulator (``EmulatorBackend``);
 - ``csim``: the rendered kernel compiled with g++ (``CSimBackend``);
+- ``csim-concurrent``: the same kernel with every DATAFLOW process a thread
+  and every stream a bounded FIFO of its declared depth, as the board runs it;
 - ``cosim``: the PYNQ driver's register protocol over the C-simulation
   (``DriverBackend`` on a ``CoSimAccelerator``);
 - ``board``: the PYNQ driver on a loaded overlay (``DriverBackend`` on
@@ -26,17 +28,18 @@ from eie.arithmetic.lstm import EmulatorBackend
 from eie.errors import ConfigError
 from eie.format.qmodel import QuantModel
 
-BACKENDS = ("emulator", "csim", "cosim", "board")
+BACKENDS = ("emulator", "csim", "csim-concurrent", "cosim", "board")
+# The backends that run the rendered kernel, so need an accelerator configuration.
+KERNEL_BACKENDS = ("csim", "csim-concurrent", "cosim")
 
 
 class CSimBackend:
-    name = "csim"
-
-    def __init__(self, config):
+    def __init__(self, config, concurrent: bool = False):
         from eie.kernel.csim import CSim
 
         self.config = config
-        self.sim = CSim(config)
+        self.name = "csim-concurrent" if concurrent else "csim"
+        self.sim = CSim(config, concurrent=concurrent)
 
     def load(self, qm: QuantModel) -> None:
         self.sim.load(qm.to_image())
@@ -72,13 +75,13 @@ def config_for_models(models: Sequence[QuantModel], board: str = "zcu104"):
 
 
 def make_backend(name: str, config=None, overlay_ip=None):
-    """A backend by name; ``csim``/``cosim`` need ``config``, ``board`` the overlay's IP (``ol.eie``)."""
+    """A backend by name; ``csim``/``csim-concurrent``/``cosim`` need ``config``, ``board`` the overlay's IP."""
     if name == "emulator":
         return EmulatorBackend()
-    if name in ("csim", "cosim") and config is None:
+    if name in KERNEL_BACKENDS and config is None:
         raise ConfigError(f"backend {name!r} needs an accelerator configuration")
-    if name == "csim":
-        return CSimBackend(config)
+    if name in ("csim", "csim-concurrent"):
+        return CSimBackend(config, concurrent=name == "csim-concurrent")
     if name == "cosim":
         from eie.board.cosim import CoSimAccelerator
 

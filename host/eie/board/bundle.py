@@ -42,7 +42,7 @@ VECTORS = {
     "expected_int": "test_expected_int.npy",
     "expected": "test_expected.npy",
 }
-RUN_BACKENDS = ("emulator", "csim", "cosim", "board")
+RUN_BACKENDS = ("emulator", "csim", "csim-concurrent", "cosim", "board")
 
 
 class BundleError(EIEError):
@@ -203,11 +203,11 @@ class Bundle:
 
             emu = Emulator(self.qm)
             run = emu.run_layers
-        elif name == "csim":
+        elif name in ("csim", "csim-concurrent"):
             from eie.hardware.config import AcceleratorConfig
             from eie.kernel.csim import CSim
 
-            sim = CSim(AcceleratorConfig.from_dict(self.manifest["config"]))
+            sim = CSim(AcceleratorConfig.from_dict(self.manifest["config"]), concurrent=name == "csim-concurrent")
             sim.load(self.qm.to_image())
             run = sim.run
         elif name == "cosim":  # the board's driver code over the C-simulation (host only)

@@ -175,14 +175,15 @@ class CoSimInterrupt:
 
 
 class CoSimAccelerator(KernelMethods):
-    """The driver of ``eie.board.driver`` on the C-simulation of ``config``'s kernel."""
+    """The driver of ``eie.board.driver`` on the C-simulation of ``config``'s kernel
+    (``concurrent=True``: the concurrent C-simulation, threads and bounded FIFOs)."""
 
-    def __init__(self, config, interrupt: bool = True):
+    def __init__(self, config, interrupt: bool = True, concurrent: bool = False):
         from eie.kernel.csim import CSim
 
         self.config = config
         self.memory = HostMemory()
-        self.registers = CSimRegisters(CSim(config), self.memory)
+        self.registers = CSimRegisters(CSim(config, concurrent=concurrent), self.memory)
         # As on an overlay built by overlays/build_overlay.tcl, the interrupt is wired;
         # interrupt=False is an overlay without it.
         self.interrupt = CoSimInterrupt(self.registers) if interrupt else None

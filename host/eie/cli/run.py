@@ -32,10 +32,10 @@ def register(subparsers) -> None:
     p.add_argument("--input", required=True, metavar="X.npy", help="float inputs (B x K)")
     p.add_argument(
         "--backend",
-        choices=("emulator", "csim", "cosim", "board"),
+        choices=("emulator", "csim", "csim-concurrent", "cosim", "board"),
         default="emulator",
-        help="emulator (numpy), csim (g++ C-simulation), cosim (the driver over csim), board (the bundle's "
-        "overlay through pynq) (default emulator)",
+        help="emulator (numpy), csim (g++ C-simulation), csim-concurrent (its processes as threads with bounded "
+        "FIFOs), cosim (the driver over csim), board (the bundle's overlay through pynq) (default emulator)",
     )
     p.add_argument(
         "--config",

@@ -183,6 +183,12 @@ class Schedule:
             raise ConfigError(f"schedule {self}: jitter and slow_us must be >= 0, timeout_ms >= 1")
 
 
+def process_names(config: AcceleratorConfig) -> list[str]:
+    """The DATAFLOW processes of a run that a schedule can slow down (the EIE_PROCESS names of hls/eie_top.cpp.j2)."""
+    names = ["broadcast"] + [f"pe{p}" for p in range(config.n_pes)]
+    return names + (["stream_read", "stream_dispatch"] if config.streaming else [])
+
+
 class CSim:
     """The kernel compiled for ``config``, driven like the board: load an image, then run vectors.
 

@@ -381,16 +381,10 @@ class ConcurrentReport:
         return self.mismatches + self.deadlocks + self.leftovers
 
 
-def process_names(config: AcceleratorConfig) -> list[str]:
-    """The DATAFLOW processes of a run that a schedule can slow down (hls/eie_top.cpp.j2)."""
-    names = ["broadcast"] + [f"pe{p}" for p in range(config.n_pes)]
-    return names + (["stream_read", "stream_dispatch"] if config.streaming else [])
-
-
 def random_schedule(config: AcceleratorConfig, rng: np.random.Generator):
     """Jitter from a random seed (sometimes none), and most of the time one process slowed
     down: the broadcaster (the PEs run dry) half of those times, else any process."""
-    from eie.kernel.csim import Schedule
+    from eie.kernel.csim import Schedule, process_names
 
     names = process_names(config)
     r = rng.random()
@@ -502,13 +496,71 @@ def run_sanitized(config: AcceleratorConfig, count: int, seed: int, workdir: Pat
     return SanitizedRun(report, proc.returncode, reports, proc.returncode != 0, proc.stderr[-3000:])
 
 
+# The row-overflow case's configuration: one PE, 1-bit codes, 8-bit zero runs, an
+# entry memory that holds 2^23 padding entries (and a directory for the streamed one).
+OVERFLOW_CONFIG = dict(
+    board="zcu104",
+    n_pes=1,
+    weight_bits=1,
+    index_bits=8,
+    act_bits=8,
+    cb_bits=8,
+    acc_bits=20,
+    dir_depth=4,
+    entry_depth=1 << 21,
+    ptr_depth=512,
+    act_depth=48,
+    bias_depth=128,
+    max_layers=4,
+)
+OVERFLOW_PADDING = 1 << 23
+
+
+def run_overflow(config: AcceleratorConfig, storage: str, padding: int = OVERFLOW_PADDING) -> dict:
+    """The row-overflow image on the C-simulation (sanitized when $EIE_CSIM_SANITIZE=1):
+    {"storage", "status", "outputs_match"}; the outputs are x * 5 in row 0 and 0 elsewhere."""
+    from eie.arithmetic.emulator import Emulator
+    from eie.kernel.csim import CSim
+
+    qm = padding_overflow_model(config, padding, storage)
+    sim = CSim(config)
+    status = sim.load_status(qm.to_image())
+    x = np.array([[5], [-7]])
+    want = np.zeros((2, 4), dtype=np.int64)
+    want[:, 0] = 5 * x[:, 0]
+    match = status == 0 and np.array_equal(sim.run(x), want) and np.array_equal(Emulator(qm).run_layers(x), want)
+    return {"storage": storage, "status": int(status), "outputs_match": bool(match)}
+
+
+def run_sanitized_overflow(config: AcceleratorConfig, storage: str, workdir: Path, timeout_s: float = 1800):
+    """``run_overflow`` in a subprocess on the sanitized C-simulation: (result or None, sanitizer reports,
+    return code, stderr tail)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg_path = workdir / "overflow-config.json"
+    cfg_path.write_text(json.dumps(asdict(config)))
+    cmd = [sys.executable, "-m", "eie.kernel.fuzz", "--config-json", str(cfg_path), "--overflow", storage]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=sanitizer_env(workdir), timeout=timeout_s)
+    reports = sum(proc.stderr.count(m) for m in SANITIZER_MARKERS)
+    result = None
+    for line in proc.stdout.splitlines()[::-1]:
+        if line.startswith("{"):
+            result = json.loads(line)
+            break
+    return result, reports, proc.returncode, proc.stderr[-3000:]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eie.kernel.fuzz", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config-json", required=True, help="an AcceleratorConfig as JSON (dataclass fields)")
     ap.add_argument("--mutants", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--overflow", choices=("stream", "onchip"), help="run the row-overflow image instead")
     args = ap.parse_args(argv)
     config = AcceleratorConfig(**json.loads(Path(args.config_json).read_text()))
+    if args.overflow:
+        print(json.dumps(run_overflow(config, args.overflow)), flush=True)
+        return 0
     rep = fuzz(config, args.mutants, args.seed)
     print(json.dumps({**asdict(rep), "failures": rep.failures}), flush=True)
     return 0
