@@ -199,7 +199,8 @@ class _BrokenPynq(importlib.abc.MetaPathFinder):
         return None
 sys.meta_path.insert(0, _BrokenPynq())
 import eie.board.driver as d
-third = sorted({m.split(".")[0] for m in sys.modules if not m.startswith("_")} - set(sys.stdlib_module_names) - {"eie", "numpy"})
+tops = {m.split(".")[0] for m in sys.modules if not m.startswith("_")}
+third = sorted(tops - set(sys.stdlib_module_names) - {"eie", "numpy"})
 try:
     d.EIEAccelerator({})
     err = None

@@ -256,7 +256,8 @@ class EIEKernel:
             if len(self._io_bufs) >= 4:  # a few shapes in turn stay allocated; more are recycled
                 for old in self._io_bufs.pop(next(iter(self._io_bufs))):
                     _free(old)
-            self._io_bufs[key] = (self.allocate(shape=(b, k), dtype=np.int64), self.allocate(shape=(b, m), dtype=np.int64))
+            xin = self.allocate(shape=(b, k), dtype=np.int64)
+            self._io_bufs[key] = (xin, self.allocate(shape=(b, m), dtype=np.int64))
         return self._io_bufs[key]
 
     def _prepare_run(self, x: np.ndarray, first: int, last: int, m: int):
