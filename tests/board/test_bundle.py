@@ -94,13 +94,16 @@ def test_board_backend_without_pynq_or_overlay_is_a_clear_error(bundle_dir):
 
 
 def test_overlay_is_copied_and_hashed(tmp_path):
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
+    from overlay_files import write_overlay
+
     ov = tmp_path / "ov"
-    ov.mkdir()
-    (ov / "eie.bit").write_bytes(b"bit")
-    (ov / "eie.hwh").write_text("<hwh/>")
+    write_overlay(ov, BOARDS[DEFAULT_BOARD].part)
     out = tmp_path / "b"
     m = deploy(small_model(), out, overlay=ov, vectors=2)
-    assert m["overlay"]["bit"] == "eie.bit" and "eie.hwh" in m["files"]
+    # Names inside the bundle only: no host path in the manifest.
+    assert m["overlay"] == {"bit": "eie.bit", "hwh": "eie.hwh"} and "eie.hwh" in m["files"]
+    assert str(tmp_path) not in (out / "manifest.json").read_text()
     assert Bundle.open(out).overlay() == out / "eie.bit"
     (ov / "eie.hwh").rename(ov / "other.hwh")
     with pytest.raises(Exception, match="has no eie.hwh"):

@@ -138,8 +138,8 @@ class Bundle:
 
         The same bytes as the bundle's ``config.yaml`` (its sha256 in the
         manifest) match without pyyaml (the board has none); another file
-        matches when its values are the bundle's (read with pyyaml, on a
-        host). A different configuration is refused, naming the fields that
+        matches when the values it sets are the bundle's (read with pyyaml, on
+        a host; the PE count and depths it leaves out were chosen by deploy). A different configuration is refused, naming the fields that
         differ and both hashes: the image was built for the bundle's.
         """
         f = Path(path)
@@ -151,7 +151,7 @@ class Bundle:
             return dict(self.manifest["config"])
         ours = f"the bundle's {CONFIG} (sha256 {str(want)[:12]})"
         try:
-            import yaml  # noqa: F401
+            import yaml
         except ImportError:
             raise BundleError(
                 f"--config {str(f)!r} (sha256 {got[:12]}) is not byte for byte {ours}, and pyyaml is not "
@@ -159,9 +159,16 @@ class Bundle:
                 f"or pass {str(self.path / CONFIG)!r}"
             ) from None
         from eie.hardware.config import AcceleratorConfig
+        from eie.hardware.streaming import SIZED_FIELDS
 
         given = AcceleratorConfig.from_yaml(f).to_dict()
         bundled = AcceleratorConfig.from_dict(self.manifest["config"]).to_dict()
+        # What the file leaves out, deploy chose for the model (eie.hardware.choice): the PE
+        # count and the memory depths. Only what the file pins must agree.
+        pinned = set(yaml.safe_load(f.read_text()) or {})
+        for k in ("n_pes", *SIZED_FIELDS):
+            if k not in pinned:
+                given[k] = bundled.get(k)
         if given != bundled:
             diff = ", ".join(
                 f"{k}: {given.get(k)!r} here, {bundled.get(k)!r} in the bundle"
