@@ -94,8 +94,9 @@ def test_board_backend_without_pynq_or_overlay_is_a_clear_error(bundle_dir):
 
 
 def test_overlay_is_copied_and_hashed(tmp_path):
-    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
     from overlay_files import write_overlay
+
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
 
     ov = tmp_path / "ov"
     write_overlay(ov, BOARDS[DEFAULT_BOARD].part)

@@ -145,9 +145,10 @@ def test_deploy_overlay_needs_a_bit_and_its_hwh(tmp_path, capsys, weights):
     w, x = weights
     model = tmp_path / "m.npz"
     run(capsys, "compress", w, "-o", model, "--density", "0.3", "--calib", x)
+    from overlay_files import write_overlay
+
     from eie.hardware.boards import BOARDS, DEFAULT_BOARD
     from eie.kernel.abi import REGISTERS, VLNV
-    from overlay_files import write_overlay
 
     ov = tmp_path / "ov"
     bit, hwh = write_overlay(ov, BOARDS[DEFAULT_BOARD].part)
@@ -249,8 +250,9 @@ def test_redeploy_removes_the_previous_deploys_stale_files_and_nothing_else(tmp_
     w, x = weights
     model = tmp_path / "m.npz"
     run(capsys, "compress", w, "-o", model, "--density", "0.3", "--calib", x)
-    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
     from overlay_files import write_overlay
+
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
 
     ov = tmp_path / "ov"
     write_overlay(ov, BOARDS[DEFAULT_BOARD].part)
@@ -304,8 +306,9 @@ def test_redeploy_refuses_to_overwrite_files_eie_did_not_write(tmp_path, capsys,
     before = _manifest(b)
     # The user's own eie.bit in the bundle (not in its manifest): an --overlay of that name is refused.
     (b / "eie.bit").write_bytes(b"the user's")
-    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
     from overlay_files import write_overlay
+
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
 
     ov = tmp_path / "ov"
     write_overlay(ov, BOARDS[DEFAULT_BOARD].part)

@@ -139,8 +139,9 @@ class Bundle:
         The same bytes as the bundle's ``config.yaml`` (its sha256 in the
         manifest) match without pyyaml (the board has none); another file
         matches when the values it sets are the bundle's (read with pyyaml, on
-        a host; the PE count and depths it leaves out were chosen by deploy). A different configuration is refused, naming the fields that
-        differ and both hashes: the image was built for the bundle's.
+        a host; the PE count and depths it leaves out were chosen by deploy).
+        A different configuration is refused, naming the fields that differ
+        and both hashes: the image was built for the bundle's.
         """
         f = Path(path)
         if not f.is_file():
