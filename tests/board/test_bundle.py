@@ -132,3 +132,27 @@ def test_the_board_side_reads_a_bundle_with_numpy_only(bundle_dir):
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert "eie run: error: the board backend needs pynq" in res.stderr
+
+
+def test_bundle_files_are_0644_and_directories_0755_under_umask_022(tmp_path):
+    import os
+    import stat
+
+    from overlay_files import write_overlay
+
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
+
+    old = os.umask(0o022)
+    try:
+        ov = tmp_path / "ov"
+        write_overlay(ov, BOARDS[DEFAULT_BOARD].part)
+        out = tmp_path / "b"
+        deploy(small_model(), out, overlay=ov, vectors=2)
+    finally:
+        os.umask(old)
+    files = [p for p in out.rglob("*") if p.is_file()]
+    dirs = [out] + [p for p in out.rglob("*") if p.is_dir()]
+    assert len(files) > 10 and {"eie.bit", "model.img", "manifest.json"} <= {p.name for p in files}
+    assert {p.relative_to(out).as_posix(): oct(stat.S_IMODE(p.stat().st_mode)) for p in files if
+            stat.S_IMODE(p.stat().st_mode) != 0o644} == {}  # fmt: skip
+    assert all(stat.S_IMODE(d.stat().st_mode) == 0o755 for d in dirs)
