@@ -178,7 +178,10 @@ def deploy(
     bit = hwh = None
     if overlay is not None:
         bit, hwh = overlay_files(overlay)
-    names = [IMAGE, CONFIG, MANIFEST, BUILD, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
+    from eie.board.wheel import wheel_name
+
+    wheel = wheel_name()
+    names = [IMAGE, CONFIG, MANIFEST, BUILD, wheel, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
     refuse_inputs_in(out, names, [*inputs, config if isinstance(config, (str, Path)) else None])
     if overlay is not None and out.resolve() == Path(overlay).resolve():
         raise ConfigError("--overlay is the bundle directory itself: choose another output directory")
@@ -212,7 +215,7 @@ def deploy(
         if created:
             shutil.rmtree(out, ignore_errors=True)  # a failed deploy into a new directory leaves nothing
         raise
-    return {**manifest, "chosen": choice.chosen, "pinned": choice.pinned}
+    return {**manifest, "chosen": choice.to_report, "pinned": choice.pinned}
 
 
 def _write(out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs, config_path, calibration) -> dict:
@@ -239,6 +242,10 @@ def _write(out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs
     rendered = render(cfg, out / BUILD, qm, x_int)
     if not (out / BUILD / MARKER).exists():
         atomic_write(out / BUILD / MARKER, "This directory was written by eie-pynq; its files may be regenerated.\n")
+    # The toolkit itself, for the board: `pip install BUNDLE/<wheel>` (numpy only; pynq is on the image).
+    from eie.board.wheel import write_wheel
+
+    wheel = write_wheel(out).name
     overlay_entry = None
     if bit is not None:
         for src in (bit, hwh):
@@ -248,7 +255,7 @@ def _write(out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs
         overlay_entry = {"bit": bit.name, "hwh": hwh.name}
 
     # The manifest lists what this deploy wrote, nothing else that may be in the directory.
-    written = [IMAGE, CONFIG, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
+    written = [IMAGE, CONFIG, wheel, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
     written += [Path(f).resolve().relative_to(out.resolve()).as_posix() for f in rendered.files]
     files = {rel: sha256_file(out / rel) for rel in sorted(set(written))}
     a = qm.params.act_bits
@@ -286,6 +293,8 @@ def _write(out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs
         "calibration": {k: v for k, v in calibration.items() if k != "input_range"},
         "vectors": {"count": int(x.shape[0]), **VECTORS},
         "build_dir": BUILD,
+        "wheel": wheel,
+        "install": f"pip install {wheel}",
         "overlay": overlay_entry,
         "files": files,
     }

@@ -49,7 +49,7 @@ def board_overrides(args: argparse.Namespace) -> list[str]:
 
 def print_choice(choice) -> None:
     """What ``eie.hardware.choice`` chose for the model (stderr, so --json stays one line on stdout)."""
-    for line in choice.chosen:
+    for line in choice.to_report:
         print(f"chose {line}", file=sys.stderr)
 
 

@@ -36,6 +36,13 @@ class Choice:
     xs: np.ndarray  # float test inputs: calib itself, else random ones in the input format's range
     pinned: list[str] = field(default_factory=list)  # e.g. ["--board pynq-z2", "config.yaml: n_pes"]
     chosen: list[str] = field(default_factory=list)  # sentences: what was sized or picked, and why
+    stepped_down: bool = False  # the default PE count did not fit the board
+
+    @property
+    def to_report(self) -> list[str]:
+        """What the commands print: the choices made around what the user pinned (a board, a partial
+        file), or a PE count below the default; the default hardware sized silently, as it always was."""
+        return self.chosen if self.pinned or self.stepped_down else []
 
 
 def _config_keys(config) -> tuple[AcceleratorConfig | None, set[str], str | None]:
@@ -140,7 +147,7 @@ def choose_config(
         unpinned = [k for k in SIZED_FIELDS if k not in keys]
         if unpinned:
             chosen.append("sized to the model: " + ", ".join(f"{k}={getattr(cfg, k)}" for k in unpinned))
-        return Choice(cfg, qm, xs, pinned, chosen)
+        return Choice(cfg, qm, xs, pinned, chosen, stepped_down=n != candidates[0])
     assert last_error is not None
     if len(candidates) > 1:
         raise CapacityError(
