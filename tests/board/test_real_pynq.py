@@ -230,3 +230,18 @@ def test_run_async_waits_for_the_interrupt(board):
     # Enabled through pynq's MMIO (IER bit 0 and GIE), and acknowledged (ISR toggle-on-write).
     assert (ip.read(GIE), ip.read(IER), ip.read(ISR)) == (1, 1, 0)
     assert ip.kernel.interrupt.waits == 1
+
+
+def test_no_device_is_one_clear_error(tmp_path, monkeypatch):
+    """pynq installed, no FPGA (this machine): the overlay cannot load; the driver says so in one line
+    instead of pynq's RuntimeError surfacing as an internal error."""
+    from eie.board.driver import open_overlay
+    from eie.errors import EIEError
+
+    # pynq probes its Device subclasses once per process: start from none found, as on a host.
+    monkeypatch.setattr(Device, "_devices", [], raising=False)
+    monkeypatch.delattr(Device, "_active_device", raising=False)
+    with pytest.raises(EIEError) as e:
+        open_overlay(str(tmp_path / "eie.bit"))
+    msg = str(e.value)
+    assert msg.startswith("no PYNQ device found") and "--backend emulator" in msg and "\n" not in msg

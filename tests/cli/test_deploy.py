@@ -110,6 +110,33 @@ def test_deploy_then_run_on_emulator_and_csim_is_bit_exact(tmp_path, capsys, wei
     assert np.array_equal(outs["csim"], np.load(bundle / "test_expected.npy"))
     code, _, err = run(capsys, "run", bundle, "--input", bundle / "test_inputs.npy", "--backend", "board")
     assert code == 2 and "needs pynq" in err
+    # --batch: N vectors per kernel start through the driver (cosim: the board's driver over the C-simulation);
+    # the same outputs, and each start's n_vectors is the batch (the last one the remainder).
+    from eie.board import cosim
+
+    seen = []
+    execute = cosim.CSimRegisters._execute
+
+    def spy(self):
+        seen.append(self.regs.get("n_vectors"))
+        return execute(self)
+
+    cosim.CSimRegisters._execute = spy
+    try:
+        y = tmp_path / "y_batch.npy"
+        code, out, err = run(capsys, "run", bundle, "--input", bundle / "test_inputs.npy", "--backend", "cosim",
+                             "--batch", "2", "-o", y, "--json")  # fmt: skip
+    finally:
+        cosim.CSimRegisters._execute = execute
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["batch"] == 2 and len(rep["latency"]["per_vector_s"]) == 5
+    assert seen[1:] == [2, 2, 1]  # after the load (n_vectors 0): 5 vectors in starts of 2, 2 and 1
+    assert np.array_equal(np.load(y), outs["csim"])
+    # Without --backend: on a host (no pynq device, or no overlay) the emulator, and it says why.
+    code, out, err = run(capsys, "run", bundle, "--input", bundle / "test_inputs.npy")
+    assert code == 0 and out.splitlines()[1].startswith("emulator (the bundle holds no overlay): 5 vectors")
+    assert run(capsys, "run", bundle, "--input", bundle / "test_inputs.npy", "--batch", "0")[0] == 2
 
 
 def test_run_refuses_a_tampered_bundle_naming_the_file(tmp_path, capsys, weights):
@@ -343,7 +370,7 @@ def test_run_takes_the_bundles_config_and_refuses_another(tmp_path, capsys, weig
     # Without --config: the bundle's hardware, stated.
     code, out, err = run(capsys, "run", b, "--input", inputs)
     assert code == 0, err
-    assert out.splitlines()[0] == f"hardware: kv260, 8 PEs, 150 MHz (from the bundle's {b / 'config.yaml'})"
+    assert out.splitlines()[0] == f"hardware: kv260, 8 PEs, 150 MHz (the bundle's configuration, {b / 'config.yaml'})"
     # The file it was deployed with (other bytes: comments, missing defaults), and the bundle's own: accepted.
     for given in (cfg, b / "config.yaml"):
         code, out, err = run(capsys, "run", b, "--input", inputs, "--config", given, "--json", "-o", tmp_path / "y.npy")

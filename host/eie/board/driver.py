@@ -485,7 +485,17 @@ def open_overlay(bitfile: str, ip_name: str = "eie"):
         import pynq
     except ImportError as e:
         raise EIEError(pynq_missing_message(e)) from e
-    ol = pynq.Overlay(bitfile)
+    try:
+        ol = pynq.Overlay(bitfile)
+    except EIEError:
+        raise
+    except Exception as e:  # pynq's own: no device, no XRT, a bitstream it cannot load
+        if "No Devices Found" in str(e):
+            raise EIEError(
+                "no PYNQ device found (pynq is installed, but this is not a board with its FPGA): the board "
+                "backend runs on the PYNQ board; use --backend emulator or csim here"
+            ) from None
+        raise EIEError(f"pynq could not load the overlay {bitfile}: {type(e).__name__}: {e}") from None
     try:
         return getattr(ol, ip_name)
     except AttributeError:
