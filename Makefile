@@ -42,4 +42,4 @@ fuzz: $(STAMP)
 	$(BIN)/python bench/fuzz_kernel.py
 
 clean:
-	rm -rf $(VENV) $(PYNQ_VENV) build "$${EIE_CACHE_DIR:-$$HOME/.cache/eie-pynq}"
+	rm -rf $(VENV) $(PYNQ_VENV) build "$${EIE_CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/eie-pynq}"
