@@ -84,7 +84,14 @@ class _Fixed:
 # --- The wheel: everything the tools read, installed without the checkout ---------------------
 
 # What pyproject.toml maps into eie/_data/ (eie.kernel.sources finds it there once installed).
-DATA_GLOBS = ("hls/*.hpp", "hls/*.j2", "build.tcl", "overlays/*.tcl", "notebooks/*.ipynb", "notebooks/*.py")
+DATA_GLOBS = (
+    "hls/*.hpp",
+    "hls/*.j2",
+    "build.tcl",
+    "overlays/*.tcl",
+    "notebooks/03_pynq_board.ipynb",  # the board's notebook only (eie.board.notebooks)
+    "notebooks/03_pynq_board.py",
+)
 # The files a build from a fresh checkout sees (no caches, no egg-info, no build/ outputs).
 SOURCE_ITEMS = ("pyproject.toml", "README.md", "host", "hls", "build.tcl", "overlays", "notebooks")
 
