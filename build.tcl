@@ -7,7 +7,7 @@
 # period, the top function and the file lists. With no steps, csim and
 # csynth run. cosim and export need synthesis, so they imply csynth.
 # Results: BUILD_DIR/eie_prj/solution1/{csim,syn,sim,impl}; export writes
-# the IP (VLNV eie-pynq.org:hls:<top>:1.0) under solution1/impl/ip.
+# the IP (VLNV eie-pynq.org:hls:<top>:<image-format version>.0, eie.kernel.abi) under solution1/impl/ip.
 
 set eie_usage "usage: vitis_hls -f build.tcl -tclargs BUILD_DIR \[csim\] \[csynth\] \[cosim\] \[export\]"
 if {![info exists argv] || [llength $argv] < 1} {

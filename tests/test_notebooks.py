@@ -6,8 +6,9 @@ ipynb,py:percent``). Edit either in Jupyter (jupytext keeps the pair in step)
 or edit the .py and run ``jupytext --sync notebooks/*.py``; the .ipynb is
 committed without outputs, and the first tests check the pair agrees.
 
-Each notebook is executed headless with nbclient and prints its key results
-as one JSON line in its last cell; the checks below are properties those
+Each notebook is executed headless with nbclient and writes its key results
+as JSON to the file $EIE_NOTEBOOK_RESULTS names (its last cell; without the
+variable, as for a user, it writes and prints nothing); the checks below are properties those
 results must have whatever the trained weights turn out to be (the reference
 values are computed by the notebook along an independent path, e.g. the
 float model next to the integer emulator).
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 PKG_DIR = ROOT / "host" / "eie"
 KERNEL_NAME = "eie-test-venv"
-RESULTS_MARKER = "EIE_NOTEBOOK_RESULTS "
+RESULTS_ENV = "EIE_NOTEBOOK_RESULTS"
 PAIRING = "ipynb,py:percent"
 NAMES = sorted(p.stem for p in NB_DIR.glob("[0-9][0-9]_*.py"))
 
@@ -76,7 +77,8 @@ def test_notebook_pair_in_sync_and_without_outputs(name):
     for c in raw.cells:
         if c.cell_type == "code":
             assert c.outputs == [] and c.execution_count is None, f"{name}.ipynb cell {c.id} has outputs"
-    assert raw.cells[-1].cell_type == "code" and RESULTS_MARKER in raw.cells[-1].source
+    last = raw.cells[-1]
+    assert last.cell_type == "code" and RESULTS_ENV in last.source and "print(" not in last.source
 
 
 def _package_functions() -> set[str]:
@@ -129,7 +131,7 @@ def kernel_env(tmp_path_factory):
     mp.undo()
 
 
-def _execute(name: str) -> tuple[dict, object]:
+def _execute(name: str, tmp_path: Path) -> tuple[dict, object]:
     nb = nbformat.read(NB_DIR / name, as_version=4)
     client = nbclient.NotebookClient(
         nb,
@@ -137,12 +139,14 @@ def _execute(name: str) -> tuple[dict, object]:
         timeout=300,
         resources={"metadata": {"path": str(NB_DIR)}},
     )
-    client.execute()
-    last = nb.cells[-1]
-    text = "".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream")
-    lines = [l for l in text.splitlines() if l.startswith(RESULTS_MARKER)]
-    assert len(lines) == 1, f"{name}: the last cell printed no results line: {text!r}"
-    return json.loads(lines[0][len(RESULTS_MARKER) :]), nb
+    results = tmp_path / f"{name}.results.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(RESULTS_ENV, str(results))  # the kernel starts in execute() and inherits it
+        client.execute()
+    assert results.is_file(), f"{name}: the last cell wrote no results to ${RESULTS_ENV}"
+    # The hook prints nothing into the notebook.
+    assert nb.cells[-1].outputs == [], f"{name}: the results cell has outputs: {nb.cells[-1].outputs}"
+    return json.loads(results.read_text()), nb
 
 
 def _pngs(nb) -> int:
@@ -163,9 +167,9 @@ def _no_errors(nb) -> None:
 
 
 @pytest.mark.slow
-def test_deep_compression_notebook_runs(kernel_env):
+def test_deep_compression_notebook_runs(kernel_env, tmp_path):
     pytest.importorskip("torch")  # the digits split comes from eie.train (the "train" extra)
-    res, nb = _execute("01_deep_compression.ipynb")
+    res, nb = _execute("01_deep_compression.ipynb", tmp_path)
     _no_errors(nb)
     assert res["python_prefix"] == sys.prefix, "the notebook ran under another Python than this venv's"
     assert _pngs(nb) >= 6
@@ -207,8 +211,8 @@ def test_deep_compression_notebook_runs(kernel_env):
 
 
 @pytest.mark.slow
-def test_timing_notebook_runs(kernel_env):
-    res, nb = _execute("02_eie_timing_and_balance.ipynb")
+def test_timing_notebook_runs(kernel_env, tmp_path):
+    res, nb = _execute("02_eie_timing_and_balance.ipynb", tmp_path)
     _no_errors(nb)
     assert res["python_prefix"] == sys.prefix, "the notebook ran under another Python than this venv's"
     assert _pngs(nb) >= 5
@@ -252,9 +256,9 @@ def test_timing_notebook_runs(kernel_env):
 
 
 @pytest.mark.slow
-def test_board_notebook_runs_in_cosimulation(kernel_env):
+def test_board_notebook_runs_in_cosimulation(kernel_env, tmp_path):
     pytest.importorskip("torch")  # the digits split comes from eie.train (the "train" extra)
-    res, nb = _execute("03_pynq_board.ipynb")
+    res, nb = _execute("03_pynq_board.ipynb", tmp_path)
     _no_errors(nb)
     assert res["python_prefix"] == sys.prefix
     assert res["on_board"] is False  # no pynq here: the C-simulation stands in for the IP
@@ -268,3 +272,31 @@ def test_board_notebook_runs_in_cosimulation(kernel_env):
     assert res["modelled_us"] > 0
     # The C-simulation's PE loop trip counts are the timing model's busy cycles + the PE prologue.
     assert res["trip_counts_match"] is True
+    # benchmark() ran on the co-simulated IP and says its figures are the host's.
+    assert res["benchmark"]["runs"] == 5 and res["benchmark"]["batch"] == 32
+    assert "not a hardware measurement" in res["benchmark"]["source"] and res["benchmark_kernel_us"] > 0
+
+
+def test_only_the_board_notebook_is_delivered_and_the_others_say_host_only():
+    """pynq get-notebooks copies the package data's notebooks folder: the wheel a bundle carries and the
+    project's package data hold the board notebook only; the host-only ones say so in their first cell."""
+    tomllib = pytest.importorskip("tomllib")
+    from eie.board.notebooks import BOARD_NOTEBOOKS, HOST_ONLY_NOTEBOOKS
+
+    assert sorted(BOARD_NOTEBOOKS + HOST_ONLY_NOTEBOOKS) == NAMES
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["eie._data"]
+    delivered = sorted({p.stem for g in data if g.startswith("notebooks/") for p in ROOT.glob(g)})
+    assert delivered == sorted(BOARD_NOTEBOOKS)
+    for name in HOST_ONLY_NOTEBOOKS:
+        first = jupytext.read(NB_DIR / f"{name}.py").cells[0]
+        assert first.cell_type == "markdown" and "**Host only.**" in first.source, name
+    for name in BOARD_NOTEBOOKS:
+        # What it imports at the top is board-safe (numpy, matplotlib from the image, and eie.BOARD_SAFE).
+        from eie.board import BOARD_SAFE
+
+        src = next(c.source for c in jupytext.read(NB_DIR / f"{name}.py").cells if c.cell_type == "code")
+        mods = {n.module for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom)}
+        mods |= {a.name for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Import) for a in n.names}
+        third = {m for m in mods if m.split(".")[0] not in sys.stdlib_module_names and not m.startswith("eie")}
+        assert third <= {"numpy", "matplotlib.pyplot"}, third
+        assert {m for m in mods if m.startswith("eie")} <= set(BOARD_SAFE)

@@ -52,3 +52,26 @@ def test_new_and_marked_directories_are_reused(tmp_path):
     f.write_text("x")
     with pytest.raises(OutputError, match="not a directory"):
         prepare_output_dir(f)
+
+
+def test_files_and_directories_honour_the_umask(tmp_path):
+    """Under umask 022 a new file is 0644 and a directory 0755, as open() and mkdir give them (mkstemp's
+    0600 would keep a bundle from a Jupyter server running as another user); a replaced file keeps its mode."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        d = prepare_output_dir(tmp_path / "out")
+        atomic_write(d / "a.txt", "x")
+        assert stat.S_IMODE((d / "a.txt").stat().st_mode) == 0o644
+        assert stat.S_IMODE(d.stat().st_mode) == 0o755
+        assert stat.S_IMODE((d / MARKER).stat().st_mode) == 0o644
+        os.chmod(d / "a.txt", 0o755)
+        atomic_write(d / "a.txt", "y")
+        assert stat.S_IMODE((d / "a.txt").stat().st_mode) == 0o755
+        os.umask(0o077)
+        atomic_write(d / "b.txt", "z")
+        assert stat.S_IMODE((d / "b.txt").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

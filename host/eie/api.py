@@ -352,8 +352,17 @@ class Network:
         n_pes: int | None = None,
         x: np.ndarray | None = None,
     ) -> dict:
-        """Write the HLS kernel sources and testbench (for ``vitis_hls -f build.tcl``), the model
-        image(s) the driver loads, and the compressed model, into ``out_dir``."""
+        """Write the deployment bundle into ``out_dir``.
+
+        An MLP gets the bundle ``eie deploy`` writes (model.img, config.yaml, test
+        vectors, build/, manifest.json; ``eie run`` reads it), calibrated as this
+        network is, for the configuration ``eie deploy --board`` chooses: the
+        fixed configuration if one is set, else the largest PE count that fits
+        ``board`` (or ``n_pes`` if given) with depths sized to the model. An LSTM
+        gets its images, the rendered kernel (``hls/``) and the compressed model.
+        """
+        if self.kind != "lstm":
+            return self._deploy_bundle(out_dir, board, n_pes, x)
         from eie.arithmetic.emulator import quantize_input
         from eie.kernel.render import render
 
@@ -389,6 +398,38 @@ class Network:
             "board": config.board,
             "n_pes": config.n_pes,
             "next": f"eie build {Path(rendered.out_dir).resolve()} --steps csim csynth cosim export",
+        }
+
+    def _deploy_bundle(self, out_dir, board: str | None, n_pes: int | None, x: np.ndarray | None) -> dict:
+        from eie.board.deploy import deploy
+
+        model = self._need_compressed()
+        # The calibration this network quantises with (its training inputs, else the one stored with
+        # the model), as `eie deploy --calib` would take it; test vectors: x, else the deploy's own.
+        calib = self._calib
+        m = deploy(
+            model,
+            out_dir,
+            config=self.fixed_config,
+            calib=calib,
+            board=None if self.fixed_config is not None else board,
+            n_pes=None if self.fixed_config is not None else n_pes,
+            vectors=8 if x is None else max(1, len(np.atleast_2d(x))),
+        )
+        for line in m["chosen"]:
+            print(f"chose {line}")
+        out = Path(out_dir).resolve()
+        return {
+            "bundle": str(out),
+            "calibration": m["calibration"],
+            "build_dir": str(out / m["build_dir"]),
+            "images": [str(out / m["image"]["file"])],
+            "board": m["config"]["board"],
+            "n_pes": m["config"]["n_pes"],
+            "config": m["config"],
+            "chosen": m["chosen"],
+            "next": f"eie run {out} --input X.npy [--backend board|emulator]; "
+            f"eie build {out / m['build_dir']} --steps csim csynth cosim export",
         }
 
 

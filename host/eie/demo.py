@@ -143,17 +143,34 @@ def run(opts: DemoOptions | None = None, log=print) -> DemoResult:
         f"[2/5] quantising for the hardware ({config.n_pes} PEs, {config.weight_bits}-bit codes, "
         f"{config.index_bits}-bit indices) ..."
     )
-    params = config.to_hwparams()
     models = {"compressed": res.compressed, "ternary": res.ternary}
-    qms = {k: quantize(m, params, calib=res.x_calib) for k, m in models.items()}
-    if not opts.config_path:
-        # The default hardware's memories are sized for the two models (streaming the layers that do not
-        # fit the board); a configuration file's are checked.
-        config = sized_for_models(config, list(qms.values()))
-    else:
-        for q in qms.values():
-            assign_storage(config, q)
-    estimate = check_fits_board(config)
+    # Without a configuration file or --pes, the PE count is the largest that fits the board with the
+    # models (eie.hardware.choice, as eie deploy --board and Network.deploy(board=...) choose it).
+    from eie.errors import CapacityError
+    from eie.hardware.choice import PE_CANDIDATES
+
+    candidates = [config.n_pes] if opts.config_path or opts.n_pes is not None else list(PE_CANDIDATES)
+    for n in candidates:
+        trial = config.replace(n_pes=n)
+        qms = {k: quantize(m, trial.to_hwparams(), calib=res.x_calib) for k, m in models.items()}
+        if not opts.config_path:
+            # The default hardware's memories are sized for the two models (streaming the layers that do
+            # not fit the board); a configuration file's are checked.
+            trial = sized_for_models(trial, list(qms.values()))
+        else:
+            for q in qms.values():
+                assign_storage(trial, q)
+        try:
+            estimate = check_fits_board(trial)
+        except CapacityError:
+            if n == candidates[-1]:
+                raise
+            continue
+        if len(candidates) > 1 and n != config.n_pes:
+            log(f"      chose n_pes={n}: the largest PE count that fits {trial.board} (pin it with --pes)")
+            hw = {**hw, "n_pes": n}
+        config = trial
+        break
     for q in qms.values():
         check_model_fits(config, q)
 

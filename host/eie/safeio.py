@@ -24,15 +24,45 @@ class OutputError(EIEError):
     """An output path that would overwrite something the tools did not create."""
 
 
+def current_umask() -> int:
+    """The process's umask (Linux: read, not changed; elsewhere set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _new_file_mode(target: Path) -> int:
+    """The mode ``open()`` would give a new file (0644 under umask 022), or the replaced file's own.
+
+    mkstemp creates its file 0600 whatever the umask: a bundle written so could not be
+    read by another user (Jupyter on the board runs as another user than the one who copied it).
+    """
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator:
-    """A file object for ``path`` that replaces it only when the block succeeds."""
+    """A file object for ``path`` that replaces it only when the block succeeds.
+
+    The file gets the mode a plain ``open()`` gives (the umask's), or keeps the one of the file it replaces.
+    """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open writes only ('wb' or 'w'), not {mode!r}")
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
+        os.chmod(tmp, _new_file_mode(target))
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
             f.flush()

@@ -36,7 +36,10 @@ def test_board_side_imports_exactly_the_board_safe_set_with_numpy_only():
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.splitlines()[-1])
     assert out["x"] == [[2, 5]]
-    assert out["bindto"] == ["eie-pynq.org:hls:eie_top:1.0"]
+    from eie.format.image import VERSION
+
+    # The IP's version is the image-format version: a stale bitstream has another VLNV.
+    assert out["bindto"] == [f"eie-pynq.org:hls:eie_top:{VERSION}.0"]
     # Using the board-safe modules pulls in no other eie module.
     assert out["loaded"] == out["safe"]
 
@@ -180,3 +183,44 @@ def test_an_lstm_runs_on_the_emulator_backend_with_numpy_only(tmp_path):
         assert np.array_equal(np.array(got), k)
     assert np.array_equal(np.array(out["y"]), want)
     assert set(out["loaded"]) <= set(BOARD_SAFE)
+
+
+DRIVER_IMPORT = BOARD_ONLY + r"""
+import importlib.abc, json, sys
+mode = sys.argv[1]
+class _BrokenPynq(importlib.abc.MetaPathFinder):
+    # pynq present but failing to import, as with setuptools 81+ (pynqutils needs pkg_resources),
+    # or absent altogether.
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pynq":
+            if mode == "broken":
+                raise ModuleNotFoundError("No module named 'pkg_resources'", name="pkg_resources")
+            raise ModuleNotFoundError("No module named 'pynq'", name="pynq")
+        return None
+sys.meta_path.insert(0, _BrokenPynq())
+import eie.board.driver as d
+tops = {m.split(".")[0] for m in sys.modules if not m.startswith("_")}
+third = sorted(tops - set(sys.stdlib_module_names) - {"eie", "numpy"})
+try:
+    d.EIEAccelerator({})
+    err = None
+except Exception as e:
+    err = f"{type(e).__name__}: {e}"
+print(json.dumps({"third": third, "err": err}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["broken", "missing"])
+def test_driver_imports_with_numpy_only_and_passes_pynqs_import_error_through(mode):
+    """pynq imports the driver module for every Overlay (base overlay included): the import needs numpy
+    and nothing else beyond the standard library, whatever state pynq is in; the driver then says what
+    is wrong with pynq, with pynq's own error."""
+    res = subprocess.run([sys.executable, "-c", DRIVER_IMPORT, mode], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.splitlines()[-1])
+    assert out["third"] == []
+    if mode == "broken":
+        assert out["err"].startswith("EIEError: pynq is installed but cannot be imported")
+        assert "No module named 'pkg_resources'" in out["err"] and "setuptools<81" in out["err"]
+    else:
+        assert out["err"].startswith("EIEError: pynq is not installed")

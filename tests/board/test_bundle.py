@@ -94,13 +94,17 @@ def test_board_backend_without_pynq_or_overlay_is_a_clear_error(bundle_dir):
 
 
 def test_overlay_is_copied_and_hashed(tmp_path):
+    from overlay_files import write_overlay
+
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
+
     ov = tmp_path / "ov"
-    ov.mkdir()
-    (ov / "eie.bit").write_bytes(b"bit")
-    (ov / "eie.hwh").write_text("<hwh/>")
+    write_overlay(ov, BOARDS[DEFAULT_BOARD].part)
     out = tmp_path / "b"
     m = deploy(small_model(), out, overlay=ov, vectors=2)
-    assert m["overlay"]["bit"] == "eie.bit" and "eie.hwh" in m["files"]
+    # Names inside the bundle only: no host path in the manifest.
+    assert m["overlay"] == {"bit": "eie.bit", "hwh": "eie.hwh"} and "eie.hwh" in m["files"]
+    assert str(tmp_path) not in (out / "manifest.json").read_text()
     assert Bundle.open(out).overlay() == out / "eie.bit"
     (ov / "eie.hwh").rename(ov / "other.hwh")
     with pytest.raises(Exception, match="has no eie.hwh"):
@@ -128,3 +132,27 @@ def test_the_board_side_reads_a_bundle_with_numpy_only(bundle_dir):
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert "eie run: error: the board backend needs pynq" in res.stderr
+
+
+def test_bundle_files_are_0644_and_directories_0755_under_umask_022(tmp_path):
+    import os
+    import stat
+
+    from overlay_files import write_overlay
+
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
+
+    old = os.umask(0o022)
+    try:
+        ov = tmp_path / "ov"
+        write_overlay(ov, BOARDS[DEFAULT_BOARD].part)
+        out = tmp_path / "b"
+        deploy(small_model(), out, overlay=ov, vectors=2)
+    finally:
+        os.umask(old)
+    files = [p for p in out.rglob("*") if p.is_file()]
+    dirs = [out] + [p for p in out.rglob("*") if p.is_dir()]
+    assert len(files) > 10 and {"eie.bit", "model.img", "manifest.json"} <= {p.name for p in files}
+    assert {p.relative_to(out).as_posix(): oct(stat.S_IMODE(p.stat().st_mode)) for p in files if
+            stat.S_IMODE(p.stat().st_mode) != 0o644} == {}  # fmt: skip
+    assert all(stat.S_IMODE(d.stat().st_mode) == 0o755 for d in dirs)

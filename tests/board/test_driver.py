@@ -134,7 +134,9 @@ def test_pynq_register_port_uses_hwh_register_names():
 
 
 def test_driver_binds_to_the_exported_ip():
-    assert EIEAccelerator.bindto == [VLNV] == ["eie-pynq.org:hls:eie_top:1.0"]
+    from eie.format.image import VERSION
+
+    assert EIEAccelerator.bindto == [VLNV] == [f"eie-pynq.org:hls:eie_top:{VERSION}.0"]
 
 
 def test_driver_waits_for_done_when_start_takes_effect_late():

@@ -110,6 +110,33 @@ def test_deploy_then_run_on_emulator_and_csim_is_bit_exact(tmp_path, capsys, wei
     assert np.array_equal(outs["csim"], np.load(bundle / "test_expected.npy"))
     code, _, err = run(capsys, "run", bundle, "--input", bundle / "test_inputs.npy", "--backend", "board")
     assert code == 2 and "needs pynq" in err
+    # --batch: N vectors per kernel start through the driver (cosim: the board's driver over the C-simulation);
+    # the same outputs, and each start's n_vectors is the batch (the last one the remainder).
+    from eie.board import cosim
+
+    seen = []
+    execute = cosim.CSimRegisters._execute
+
+    def spy(self):
+        seen.append(self.regs.get("n_vectors"))
+        return execute(self)
+
+    cosim.CSimRegisters._execute = spy
+    try:
+        y = tmp_path / "y_batch.npy"
+        code, out, err = run(capsys, "run", bundle, "--input", bundle / "test_inputs.npy", "--backend", "cosim",
+                             "--batch", "2", "-o", y, "--json")  # fmt: skip
+    finally:
+        cosim.CSimRegisters._execute = execute
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["batch"] == 2 and len(rep["latency"]["per_vector_s"]) == 5
+    assert seen[1:] == [2, 2, 1]  # after the load (n_vectors 0): 5 vectors in starts of 2, 2 and 1
+    assert np.array_equal(np.load(y), outs["csim"])
+    # Without --backend: on a host (no pynq device, or no overlay) the emulator, and it says why.
+    code, out, err = run(capsys, "run", bundle, "--input", bundle / "test_inputs.npy")
+    assert code == 0 and out.splitlines()[1].startswith("emulator (the bundle holds no overlay): 5 vectors")
+    assert run(capsys, "run", bundle, "--input", bundle / "test_inputs.npy", "--batch", "0")[0] == 2
 
 
 def test_run_refuses_a_tampered_bundle_naming_the_file(tmp_path, capsys, weights):
@@ -145,15 +172,53 @@ def test_deploy_overlay_needs_a_bit_and_its_hwh(tmp_path, capsys, weights):
     w, x = weights
     model = tmp_path / "m.npz"
     run(capsys, "compress", w, "-o", model, "--density", "0.3", "--calib", x)
+    from overlay_files import write_overlay
+
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
+    from eie.kernel.abi import REGISTERS, VLNV
+
     ov = tmp_path / "ov"
-    ov.mkdir()
-    (ov / "eie.bit").write_bytes(b"\x00bit")
+    bit, hwh = write_overlay(ov, BOARDS[DEFAULT_BOARD].part)
+    good_bit, good_hwh = bit.read_bytes(), hwh.read_text()
+    hwh.unlink()
     code, _, err = run(capsys, "deploy", model, "-o", tmp_path / "b", "--overlay", ov)
     assert code == 2 and "has no eie.hwh" in err and not (tmp_path / "b").exists()
-    (ov / "eie.hwh").write_text("<hwh/>")
+
+    # A fake .bit / .hwh is refused, naming what is wrong; nothing is written.
+    def refused(expect, **kw):
+        write_overlay(ov, kw.pop("part", BOARDS[DEFAULT_BOARD].part), **kw)
+        for path, text in kw.get("files", {}).items():
+            (ov / path).write_bytes(text)
+        code, _, err = run(capsys, "deploy", model, "-o", tmp_path / "b", "--overlay", ov)
+        assert code == 2 and expect in err and "--overlay does not fit this kernel" in err, err
+        assert not (tmp_path / "b").exists()
+
+    (ov / "eie.bit").write_bytes(b"bit!")
+    (ov / "eie.hwh").write_text(good_hwh)
+    code, _, err = run(capsys, "deploy", model, "-o", tmp_path / "b", "--overlay", ov)
+    assert code == 2 and "eie.bit: not a Xilinx bitstream" in err
+    (ov / "eie.bit").write_bytes(good_bit[:-8])  # cut short
+    code, _, err = run(capsys, "deploy", model, "-o", tmp_path / "b", "--overlay", ov)
+    assert code == 2 and "cut short" in err
+    (ov / "eie.bit").write_bytes(good_bit)
+    (ov / "eie.hwh").write_text("<xml/>")
+    code, _, err = run(capsys, "deploy", model, "-o", tmp_path / "b", "--overlay", ov)
+    assert code == 2 and "eie.hwh: not a hardware handoff (.hwh): no SYSTEMINFO" in err
+    (ov / "eie.hwh").write_text("<EDKSYSTEM>")
+    code, _, err = run(capsys, "deploy", model, "-o", tmp_path / "b", "--overlay", ov)
+    assert code == 2 and "not valid XML" in err
+    refused("for part 7z020clg400-1, the configuration's board zcu104 has", part="xc7z020clg400-1")
+    refused("holds no EIE kernel", vlnv="xilinx.com:hls:other_top:1.0")
+    refused(f"the kernel IP is version 1.0, this toolkit's is {VLNV.rpartition(':')[2]}",
+            vlnv=VLNV.rpartition(":")[0] + ":1.0")  # fmt: skip
+    refused("the kernel lacks the registers y_out_2", registers={k: v for k, v in REGISTERS.items() if k != "y_out_2"})
+    refused("register mode is at 0x1c, the driver's is at 0x18", registers={**REGISTERS, "mode": 0x1C})
+    refused("the kernel instance is named 'eie_0'", instance="eie_0")
+
+    write_overlay(ov, BOARDS[DEFAULT_BOARD].part)
     code, out, _ = run(capsys, "deploy", model, "-o", tmp_path / "b", "--overlay", ov, "--json")
-    assert code == 0 and json.loads(out)["overlay"]["bit"] == "eie.bit"
-    assert (tmp_path / "b" / "eie.bit").read_bytes() == b"\x00bit"
+    assert code == 0 and json.loads(out)["overlay"] == {"bit": "eie.bit", "hwh": "eie.hwh"}
+    assert (tmp_path / "b" / "eie.bit").read_bytes() == good_bit
 
 
 def test_digits_on_raw_pixels_score_within_a_point_through_the_image(tmp_path, capsys):
@@ -212,10 +277,12 @@ def test_redeploy_removes_the_previous_deploys_stale_files_and_nothing_else(tmp_
     w, x = weights
     model = tmp_path / "m.npz"
     run(capsys, "compress", w, "-o", model, "--density", "0.3", "--calib", x)
+    from overlay_files import write_overlay
+
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
+
     ov = tmp_path / "ov"
-    ov.mkdir()
-    (ov / "eie.bit").write_bytes(b"\x00bit")
-    (ov / "eie.hwh").write_text("<hwh/>")
+    write_overlay(ov, BOARDS[DEFAULT_BOARD].part)
     b = tmp_path / "b"
     assert run(capsys, "deploy", model, "-o", b, "--overlay", ov)[0] == 0
     assert {"eie.bit", "eie.hwh"} <= set(_manifest(b)["files"])
@@ -266,17 +333,19 @@ def test_redeploy_refuses_to_overwrite_files_eie_did_not_write(tmp_path, capsys,
     before = _manifest(b)
     # The user's own eie.bit in the bundle (not in its manifest): an --overlay of that name is refused.
     (b / "eie.bit").write_bytes(b"the user's")
+    from overlay_files import write_overlay
+
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD
+
     ov = tmp_path / "ov"
-    ov.mkdir()
-    (ov / "eie.bit").write_bytes(b"\x00bit")
-    (ov / "eie.hwh").write_text("<hwh/>")
+    write_overlay(ov, BOARDS[DEFAULT_BOARD].part)
     code, _, err = run(capsys, "deploy", model, "-o", b, "--overlay", ov)
     assert code == 2 and "eie.bit" in err and "not a file the previous 'eie deploy' wrote" in err
     assert (b / "eie.bit").read_bytes() == b"the user's" and _manifest(b) == before
     assert not (b / "eie.hwh").exists()
     # --force writes it, and the bundle then lists it.
     assert run(capsys, "deploy", model, "-o", b, "--overlay", ov, "--force")[0] == 0
-    assert (b / "eie.bit").read_bytes() == b"\x00bit" and "eie.bit" in _manifest(b)["files"]
+    assert (b / "eie.bit").read_bytes() == (ov / "eie.bit").read_bytes() and "eie.bit" in _manifest(b)["files"]
     # A build/ that eie did not write (no mark), in a directory another eie command wrote: refused.
     g = tmp_path / "g"
     assert run(capsys, "generate", model, "-o", g)[0] == 0
@@ -301,7 +370,7 @@ def test_run_takes_the_bundles_config_and_refuses_another(tmp_path, capsys, weig
     # Without --config: the bundle's hardware, stated.
     code, out, err = run(capsys, "run", b, "--input", inputs)
     assert code == 0, err
-    assert out.splitlines()[0] == f"hardware: kv260, 8 PEs, 150 MHz (from the bundle's {b / 'config.yaml'})"
+    assert out.splitlines()[0] == f"hardware: kv260, 8 PEs, 150 MHz (the bundle's configuration, {b / 'config.yaml'})"
     # The file it was deployed with (other bytes: comments, missing defaults), and the bundle's own: accepted.
     for given in (cfg, b / "config.yaml"):
         code, out, err = run(capsys, "run", b, "--input", inputs, "--config", given, "--json", "-o", tmp_path / "y.npy")

@@ -49,9 +49,10 @@ def test_mlp_end_to_end(tmp_path, small_config):
     np.testing.assert_array_equal(y_csim, m.predict(x[:10], backend="emulator"))
     assert m.verify(x[:10], backend="cosim")["bit_exact"]
     out = m.deploy(tmp_path / "dep")
-    assert (tmp_path / "dep" / "model.image.bin").stat().st_size % 8 == 0
-    assert (tmp_path / "dep" / "compressed.npz").exists() and out["next"].startswith("eie build ")
-    assert (tmp_path / "dep" / "hls").is_dir()
+    # The bundle `eie deploy` writes, for the fixed configuration.
+    assert (tmp_path / "dep" / "model.img").stat().st_size % 8 == 0
+    assert (tmp_path / "dep" / "manifest.json").exists() and out["next"].startswith("eie run ")
+    assert (tmp_path / "dep" / "build").is_dir() and out["config"] == small_config.to_dict()
 
 
 def test_report_without_data_warns_when_aggressive():

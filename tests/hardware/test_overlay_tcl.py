@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from eie.format.image import VERSION as IMAGE_VERSION
 from eie.hardware.boards import BOARDS
 from eie.hardware.config import AcceleratorConfig
 from eie.kernel.render import params_tcl
@@ -121,7 +122,7 @@ def test_block_design_steps_for_each_board(tmp_path, board):
     assert f"create_project eie_overlay {out}/vivado_{board} -part {b.part} -force" in text
     assert f"xilinx.com:ip:{PS_IP[b.family]}" in text
     assert f"CALL set_property board_part {b.board_part} prj" in text
-    assert "eie-pynq.org:hls:eie_top:1.0" in text
+    assert f"eie-pynq.org:hls:eie_top:{IMAGE_VERSION}.0" in text
     # The PL clock is the one the kernel was synthesised for (4 ns -> 250 MHz).
     assert f"CONFIG.{CLOCK_KEY[b.family]} 250.000" in text
     # No connection automation for AXI ports any more: the wiring is explicit.

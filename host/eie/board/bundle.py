@@ -138,9 +138,10 @@ class Bundle:
 
         The same bytes as the bundle's ``config.yaml`` (its sha256 in the
         manifest) match without pyyaml (the board has none); another file
-        matches when its values are the bundle's (read with pyyaml, on a
-        host). A different configuration is refused, naming the fields that
-        differ and both hashes: the image was built for the bundle's.
+        matches when the values it sets are the bundle's (read with pyyaml, on
+        a host; the PE count and depths it leaves out were chosen by deploy).
+        A different configuration is refused, naming the fields that differ
+        and both hashes: the image was built for the bundle's.
         """
         f = Path(path)
         if not f.is_file():
@@ -151,7 +152,7 @@ class Bundle:
             return dict(self.manifest["config"])
         ours = f"the bundle's {CONFIG} (sha256 {str(want)[:12]})"
         try:
-            import yaml  # noqa: F401
+            import yaml
         except ImportError:
             raise BundleError(
                 f"--config {str(f)!r} (sha256 {got[:12]}) is not byte for byte {ours}, and pyyaml is not "
@@ -159,9 +160,16 @@ class Bundle:
                 f"or pass {str(self.path / CONFIG)!r}"
             ) from None
         from eie.hardware.config import AcceleratorConfig
+        from eie.hardware.streaming import SIZED_FIELDS
 
         given = AcceleratorConfig.from_yaml(f).to_dict()
         bundled = AcceleratorConfig.from_dict(self.manifest["config"]).to_dict()
+        # What the file leaves out, deploy chose for the model (eie.hardware.choice): the PE
+        # count and the memory depths. Only what the file pins must agree.
+        pinned = set(yaml.safe_load(f.read_text()) or {})
+        for k in ("n_pes", *SIZED_FIELDS):
+            if k not in pinned:
+                given[k] = bundled.get(k)
         if given != bundled:
             diff = ", ".join(
                 f"{k}: {given.get(k)!r} here, {bundled.get(k)!r} in the bundle"
@@ -194,6 +202,24 @@ class Bundle:
 
     def dequantize(self, y_int: np.ndarray) -> np.ndarray:
         return dequantize_output(self.qm, y_int)
+
+    def auto_backend(self) -> tuple[str, str]:
+        """(backend, why): the board where pynq finds a device and the bundle holds an overlay, else the emulator."""
+        if not (self.manifest.get("overlay") or {}).get("bit"):
+            return "emulator", "the bundle holds no overlay"
+        try:
+            import warnings
+
+            from pynq.pl_server.device import Device
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "No devices found": said below instead
+                found = bool(Device.devices)
+        except Exception:  # pynq missing, or broken: the emulator, and say why
+            return "emulator", "pynq is not usable here"
+        if not found:
+            return "emulator", "pynq finds no FPGA device here"
+        return "board", "a PYNQ device and the bundle's overlay"
 
     def _backend(self, name: str):
         if name in self._backends:
@@ -244,22 +270,27 @@ class Bundle:
         y = np.asarray(run(np.ascontiguousarray(np.atleast_2d(x_int), dtype=np.int64)), dtype=np.int64)
         return unpermute(self.qm, y)
 
-    def run(self, x: np.ndarray, backend: str = "emulator", timed: bool = False):
+    def run(self, x: np.ndarray, backend: str = "emulator", timed: bool = False, batch: int = 1):
         """Float inputs through the integer path: float outputs (and integer outputs and latencies if ``timed``).
 
-        ``timed`` runs the vectors one at a time and returns
-        ``(y_float, y_int, seconds per vector)``: wall-clock time of the host
-        call (for emulator/csim that is the host's time, not the hardware's).
+        ``timed`` runs the vectors ``batch`` at a time (one kernel start each:
+        the driver passes the count in ``n_vectors``) and returns
+        ``(y_float, y_int, seconds per vector)``: the wall-clock time of each
+        host call shared among its vectors (for emulator/csim that is the
+        host's time, not the hardware's).
         """
         x_int = self.quantize(x)
         if not timed:
             y_int = self.run_int(x_int, backend)
             return self.dequantize(y_int)
+        if int(batch) < 1:
+            raise BundleError(f"--batch {batch} must be at least 1")
         self._backend(backend)  # build/load before timing
         outs, secs = [], []
-        for row in x_int:
+        for i in range(0, x_int.shape[0], int(batch)):
+            chunk = x_int[i : i + int(batch)]
             t0 = time.perf_counter()
-            outs.append(self.run_int(row[None, :], backend))
-            secs.append(time.perf_counter() - t0)
+            outs.append(self.run_int(chunk, backend))
+            secs += [(time.perf_counter() - t0) / chunk.shape[0]] * chunk.shape[0]
         y_int = np.concatenate(outs, axis=0) if outs else np.zeros((0, self.out_features), np.int64)
         return self.dequantize(y_int), y_int, secs

@@ -144,6 +144,8 @@ def deploy(
     seed: int = 0,
     force: bool = False,
     inputs: tuple = (),
+    board: str | None = None,
+    n_pes: int | None = None,
 ) -> dict:
     """Write the bundle into ``out_dir``; returns the manifest (plus ``calibration`` details).
 
@@ -158,14 +160,17 @@ def deploy(
     write are removed (``removed`` in the result; ``kept`` those changed
     since, which stay); files it did not write are never removed, and
     refused if this deploy would overwrite them (unless ``force``).
+
+    ``board`` / ``n_pes`` pin those fields; what is not pinned is chosen for
+    the model (eie.hardware.choice: the largest PE count that fits the board,
+    depths sized to the model), and ``chosen`` in the result says what. A
+    deploy that fails leaves no new directory behind.
     """
-    from eie import __version__
-    from eie.arithmetic.emulator import Emulator, dequantize_output, quantize_input
     from eie.compression.model import CompressedModel
-    from eie.format.image import H_CHECKSUM, save_image
-    from eie.hardware.resources import check_fits_board
-    from eie.hardware.target import calibration_info, quantized_model
-    from eie.kernel.render import render
+    from eie.hardware.choice import choose_config
+    from eie.hardware.config import TOP
+    from eie.hardware.target import calibration_info
+    from eie.kernel.abi import VLNV
 
     if vectors < 1:
         raise ConfigError(f"--vectors={vectors} must be at least 1")
@@ -173,20 +178,51 @@ def deploy(
     bit = hwh = None
     if overlay is not None:
         bit, hwh = overlay_files(overlay)
-    names = [IMAGE, CONFIG, MANIFEST, BUILD, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
+    from eie.board.wheel import wheel_name
+
+    wheel = wheel_name()
+    names = [IMAGE, CONFIG, MANIFEST, BUILD, wheel, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
     refuse_inputs_in(out, names, [*inputs, config if isinstance(config, (str, Path)) else None])
     if overlay is not None and out.resolve() == Path(overlay).resolve():
         raise ConfigError("--overlay is the bundle directory itself: choose another output directory")
     if not isinstance(model, CompressedModel):
         model = CompressedModel.load(model)
     config_path = config if isinstance(config, (str, Path)) else None
-    cfg, qm, xs = quantized_model(model, config, calib, vectors, seed)
-    check_fits_board(cfg)
+    choice = choose_config(model, config, board, n_pes, calib, vectors, seed)
+    cfg, qm, xs = choice.config, choice.qm, choice.xs
+    if cfg.top != TOP:
+        # pynq binds the driver to the IP by its VLNV, which names the top function.
+        raise ConfigError(
+            f"top={cfg.top!r}: a bundle for the board needs the kernel's top function {TOP!r} (the PYNQ driver "
+            f"binds the IP {VLNV}; an IP named after another top gets no driver). Remove 'top' from the "
+            "configuration, or use 'eie generate' to render a kernel with another top for your own design"
+        )
+    if bit is not None:
+        from eie.board.overlay import require_overlay
+
+        require_overlay(bit, hwh, cfg)
     calibration = calibration_info(qm)
     previous = previous_files(out)
     if out.is_dir():
         refuse_foreign(out, names, previous, force)
+    created = not out.exists()
     prepare_output_dir(out, force)
+    try:
+        manifest = _write(
+            out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs, config_path, calibration
+        )
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)  # a failed deploy into a new directory leaves nothing
+        raise
+    return {**manifest, "chosen": choice.to_report, "pinned": choice.pinned}
+
+
+def _write(out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs, config_path, calibration) -> dict:
+    from eie import __version__
+    from eie.arithmetic.emulator import Emulator, dequantize_output, quantize_input
+    from eie.format.image import H_CHECKSUM, save_image
+    from eie.kernel.render import render
 
     # Test vectors: float, integer, and the emulator's outputs (logical order).
     x = np.asarray(xs[:vectors], dtype=np.float64)
@@ -206,15 +242,20 @@ def deploy(
     rendered = render(cfg, out / BUILD, qm, x_int)
     if not (out / BUILD / MARKER).exists():
         atomic_write(out / BUILD / MARKER, "This directory was written by eie-pynq; its files may be regenerated.\n")
+    # The toolkit itself, for the board: `pip install BUNDLE/<wheel>` (numpy only; pynq is on the image).
+    from eie.board.wheel import write_wheel
+
+    wheel = write_wheel(out).name
     overlay_entry = None
     if bit is not None:
         for src in (bit, hwh):
             shutil.copyfile(src, out / f".{src.name}.tmp")
             (out / f".{src.name}.tmp").replace(out / src.name)
-        overlay_entry = {"bit": bit.name, "hwh": hwh.name, "source": str(Path(overlay))}
+        # Names inside the bundle only: the host's folder means nothing on the board.
+        overlay_entry = {"bit": bit.name, "hwh": hwh.name}
 
     # The manifest lists what this deploy wrote, nothing else that may be in the directory.
-    written = [IMAGE, CONFIG, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
+    written = [IMAGE, CONFIG, wheel, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
     written += [Path(f).resolve().relative_to(out.resolve()).as_posix() for f in rendered.files]
     files = {rel: sha256_file(out / rel) for rel in sorted(set(written))}
     a = qm.params.act_bits
@@ -252,6 +293,8 @@ def deploy(
         "calibration": {k: v for k, v in calibration.items() if k != "input_range"},
         "vectors": {"count": int(x.shape[0]), **VECTORS},
         "build_dir": BUILD,
+        "wheel": wheel,
+        "install": f"pip install {wheel}",
         "overlay": overlay_entry,
         "files": files,
     }

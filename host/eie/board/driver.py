@@ -22,22 +22,43 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from eie.arithmetic.emulator import dequantize_output, quantize_input, unpermute
+# pynq imports this module (its `pynq.lib` entry point) whenever any Overlay is
+# created, the base overlay included, so importing it must not fail on a board:
+# at module level it needs numpy, pynq (optional) and eie.kernel.abi (constants;
+# numpy only). The emulator and image reader load when a model is loaded.
 from eie.errors import EIEError, ImageError, KernelTimeout, int_array, real_array
-from eie.format.image import build_image, image_words, read_image
-from eie.format.qmodel import QuantModel
-from eie.kernel.abi import MODE_LOAD, MODE_RUN, VLNV, KernelStatusError, status_error  # noqa: F401
+from eie.kernel.abi import MODE_LOAD, MODE_RUN, TOP, VLNV, KernelStatusError, status_error  # noqa: F401
+
+if TYPE_CHECKING:
+    from eie.format.qmodel import QuantModel
 
 try:  # the board side; absent on a development machine
     from pynq import DefaultIP as _DefaultIP
     from pynq import allocate as _pynq_allocate
-except ImportError:  # pragma: no cover - exercised only where pynq is missing
+
+    PYNQ_IMPORT_ERROR: Exception | None = None
+except ImportError as e:  # pragma: no cover - exercised only where pynq is missing or broken
     _DefaultIP = object
     _pynq_allocate = None
+    # Kept to report as it is: "No module named 'pkg_resources'" (pynqutils with
+    # setuptools 81 or later) is not the same fix as "No module named 'pynq'".
+    PYNQ_IMPORT_ERROR = e
+
+
+def pynq_missing_message(err: BaseException) -> str:
+    """What to say when pynq cannot be imported, with pynq's own error."""
+    if isinstance(err, ModuleNotFoundError) and err.name == "pynq":
+        return "pynq is not installed: the board driver runs on a PYNQ image (pip install 'eie-pynq[board]')"
+    return (
+        f"pynq is installed but cannot be imported ({type(err).__name__}: {err}); "
+        "on a PYNQ image, reinstall the board extra: pip install 'eie-pynq[board]' "
+        "(it pins setuptools<81, which pynqutils needs for pkg_resources)"
+    )
+
 
 # AXI4-Lite block-level control registers (ap_ctrl_hs), at fixed offsets:
 # control, global interrupt enable, IP interrupt enable and status (bit 0:
@@ -87,6 +108,9 @@ class EIEKernel:
         self.timing_source = timing_source
         self.model: QuantModel | None = None
         self._image_buf = None
+        # The input and output buffers of a run, allocated once per (batch, inputs,
+        # outputs) shape and reused: CMA allocation costs far more than a run.
+        self._io_bufs: dict[tuple[int, int, int], tuple] = {}
         self.last_kernel_s = 0.0  # start to done seen, of the last call
         self._irq_enabled = False
 
@@ -165,6 +189,9 @@ class EIEKernel:
         With ``check`` the host's strict reader refuses a damaged image before
         the kernel sees it; without, the kernel's own checks report it.
         """
+        from eie.format.image import build_image, image_words, read_image
+        from eie.format.qmodel import QuantModel
+
         if isinstance(model, QuantModel):
             qm, img = model, build_image(model)
         else:
@@ -182,6 +209,7 @@ class EIEKernel:
             self.port.write_reg(name, value)
         self.model = None
         self._call("load")
+        _free(self._image_buf)
         self._image_buf = buf  # keep it alive while the kernel may read it
         self.model = qm if qm is not None else read_image(img)
         return self.model
@@ -222,9 +250,18 @@ class EIEKernel:
         await self._call_async("run")
         return self._finish_run(xin, yout)
 
+    def _io_buffers(self, b: int, k: int, m: int):
+        key = (b, k, m)
+        if key not in self._io_bufs:
+            if len(self._io_bufs) >= 4:  # a few shapes in turn stay allocated; more are recycled
+                for old in self._io_bufs.pop(next(iter(self._io_bufs))):
+                    _free(old)
+            xin = self.allocate(shape=(b, k), dtype=np.int64)
+            self._io_bufs[key] = (xin, self.allocate(shape=(b, m), dtype=np.int64))
+        return self._io_bufs[key]
+
     def _prepare_run(self, x: np.ndarray, first: int, last: int, m: int):
-        xin = self.allocate(shape=x.shape, dtype=np.int64)
-        yout = self.allocate(shape=(x.shape[0], m), dtype=np.int64)
+        xin, yout = self._io_buffers(x.shape[0], x.shape[1], m)
         xin[:] = x
         _sync_to_device(xin)
         self._set_pointer("x_in", xin)
@@ -247,14 +284,12 @@ class EIEKernel:
 
     def _finish_run(self, xin, yout) -> np.ndarray:
         _sync_from_device(yout)
-        out = np.array(yout, dtype=np.int64)
-        for b in (xin, yout):
-            if hasattr(b, "freebuffer"):
-                b.freebuffer()
-        return out
+        return np.array(yout, dtype=np.int64)  # a copy: the buffer is reused by the next run
 
     def _float_inputs(self, x: np.ndarray):
         """(model, x as 2-D integers in its input format, whether x was one vector)."""
+        from eie.arithmetic.emulator import quantize_input
+
         qm = self._loaded()
         x = real_array("inputs", x, EIEError)
         if x.ndim not in (1, 2):
@@ -262,6 +297,8 @@ class EIEKernel:
         return qm, quantize_input(qm, x), x.ndim == 1
 
     def _float_outputs(self, qm: QuantModel, y_int: np.ndarray, single: bool) -> np.ndarray:
+        from eie.arithmetic.emulator import dequantize_output, unpermute
+
         y = dequantize_output(qm, unpermute(qm, y_int))
         return y[0] if single else y
 
@@ -282,12 +319,15 @@ class EIEKernel:
         """Latency and throughput of ``runs`` calls, in the manner of FINN's ``throughput_test``.
 
         ``x`` (float, B x K) or ``batch`` random inputs in the model's range.
-        Each call is timed twice: end to end (``run_int``: buffers, copies,
-        registers, the kernel) and the kernel alone (start written to done
-        seen). ``source`` says what clock measured them: on the board, the
+        Each call is timed twice: end to end (``run_int``: copies into and out
+        of the reused buffers, cache syncs, registers, the kernel) and the
+        kernel alone (start written to done seen). The buffers are allocated
+        by the warm-up call, outside both timings. ``source`` says what clock measured them: on the board, the
         board's; in co-simulation, the host running the C model, which is
         not a hardware figure.
         """
+        from eie.arithmetic.emulator import quantize_input
+
         qm = self._loaded()
         if int(runs) < 1:
             raise EIEError(f"runs={runs} must be at least 1")
@@ -334,6 +374,11 @@ class EIEKernel:
         if self.model is None:
             raise EIEError("no model loaded: call load() first")
         return self.model
+
+
+def _free(buf) -> None:
+    if buf is not None and hasattr(buf, "freebuffer"):
+        buf.freebuffer()
 
 
 def _sync_to_device(buf) -> None:
@@ -420,14 +465,15 @@ class EIEAccelerator(KernelMethods, _DefaultIP):
     bindto = [VLNV]
 
     def __init__(self, description):
-        if _pynq_allocate is None:
-            raise EIEError("pynq is not installed: the board driver runs on a PYNQ image (pip install eie-pynq[board])")
+        if PYNQ_IMPORT_ERROR is not None:
+            raise EIEError(pynq_missing_message(PYNQ_IMPORT_ERROR)) from PYNQ_IMPORT_ERROR
         super().__init__(description=description)
         # pynq gives the IP an `interrupt` attribute when the overlay connects its
         # interrupt pin to an AXI interrupt controller (overlays/build_overlay.tcl).
         self.kernel = EIEKernel(
             _PynqRegisterPort(self),
-            _pynq_allocate,
+            # On the IP's own device (the overlay's), not whichever device pynq made active.
+            lambda shape, dtype: _pynq_allocate(shape, dtype, target=self.device),
             interrupt=getattr(self, "interrupt", None),
             timing_source="measured on the board: its clock, start written to ap_done seen",
         )
@@ -437,9 +483,19 @@ def open_overlay(bitfile: str, ip_name: str = "eie"):
     """Load the overlay and return its EIE kernel driver."""
     try:
         import pynq
-    except ImportError:
-        raise EIEError("pynq is not installed: run this on a PYNQ board image") from None
-    ol = pynq.Overlay(bitfile)
+    except ImportError as e:
+        raise EIEError(pynq_missing_message(e)) from e
+    try:
+        ol = pynq.Overlay(bitfile)
+    except EIEError:
+        raise
+    except Exception as e:  # pynq's own: no device, no XRT, a bitstream it cannot load
+        if "No Devices Found" in str(e):
+            raise EIEError(
+                "no PYNQ device found (pynq is installed, but this is not a board with its FPGA): the board "
+                "backend runs on the PYNQ board; use --backend emulator or csim here"
+            ) from None
+        raise EIEError(f"pynq could not load the overlay {bitfile}: {type(e).__name__}: {e}") from None
     try:
         return getattr(ol, ip_name)
     except AttributeError:

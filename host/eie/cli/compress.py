@@ -12,11 +12,12 @@ from eie.compression.model import ACTIVATIONS
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "compress",
-        help="Deep Compression of a weights .npz: magnitude pruning and k-means weight sharing",
+        help="Deep Compression of a model (weights .npz, PyTorch .pt/.pth or ONNX .onnx): magnitude pruning and "
+        "k-means weight sharing",
         description=(
-            "Read WEIGHTS.npz (<layer>.weight out x in, optional <layer>.bias, in layer order; ReLU "
-            "between layers), prune each layer to --density and share its kept weights in "
-            "2^B - 1 k-means centroids, and write the compressed model."
+            "Read MODEL: a weights .npz (<layer>.weight out x in, optional <layer>.bias, in layer order; ReLU "
+            "between layers), a PyTorch .pt/.pth or an ONNX .onnx; prune each layer to --density and share "
+            "its kept weights in 2^B - 1 k-means centroids, and write the compressed model."
         ),
     )
     p.add_argument("weights", metavar="MODEL", help="float weights .npz, PyTorch .pt/.pth, or .onnx file")

@@ -24,7 +24,7 @@ def register(sub) -> None:
         action="store_true",
         help="write into --out even if it is a non-empty directory that eie did not create",
     )
-    add_config_option(p, ", memory depths sized for the models; a configuration needs ternary: true")
+    add_config_option(p, ", memory depths sized for the models; a configuration needs ternary: true", board=False)
     p.add_argument("--board", default=None, help="board to render for (default: the configuration's)")
     p.add_argument("--pes", type=int, default=None, help="number of PEs (default: the configuration's)")
     p.add_argument(

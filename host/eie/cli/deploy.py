@@ -6,8 +6,16 @@ A thin wrapper of ``eie.board.deploy.deploy``; ``eie run BUNDLE`` reads it.
 from __future__ import annotations
 
 import argparse
+import sys
 
-from eie.cli.output import add_calib_option, add_config_option, add_json_option, emit, warn_calibration
+from eie.cli.output import (
+    add_calib_option,
+    add_config_option,
+    add_json_option,
+    board_overrides,
+    emit,
+    warn_calibration,
+)
 
 
 def register(subparsers) -> None:
@@ -21,7 +29,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("model", help="compressed model .npz")
     add_calib_option(p)
-    add_config_option(p, "; with memory depths sized from the model")
+    add_config_option(p, "; what it leaves out is chosen for the model: PE count and memory depths")
+    p.add_argument("--pes", type=int, metavar="N", help="PE count (default: the configuration's, else the largest "
+                   "that fits the board with the model)")  # fmt: skip
     p.add_argument("--overlay", metavar="DIR", help="directory with the overlay's NAME.bit and NAME.hwh to copy in")
     p.add_argument("--vectors", type=int, default=16, help="test vectors (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of random test vectors without --calib (default 0)")
@@ -52,10 +62,14 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         force=args.force,
         inputs=(args.model, args.calib),
+        board=args.board,
+        n_pes=args.pes,
     )
+    for line in manifest["chosen"]:
+        print(f"chose {line}", file=sys.stderr)
     calibration = {**manifest["calibration"], "input_range": manifest["input"]["range"]}
     warn_calibration("deploy", calibration)
-    hw = describe_hardware(AcceleratorConfig.from_dict(manifest["config"]), args.config)
+    hw = describe_hardware(AcceleratorConfig.from_dict(manifest["config"]), args.config, board_overrides(args))
     summary = {
         "hardware": hw,
         "bundle": str(args.output),
@@ -69,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
         "files": len(manifest["files"]),
         "removed": manifest["removed"],
         "kept": manifest["kept"],
-        "next": f"eie run {args.output} --input X.npy [--backend emulator|csim|board]",
+        "chosen": manifest["chosen"],
+        # On the board: the kernel itself, or the emulator (numpy only); csim needs g++ and the HLS headers.
+        "next": f"eie run {args.output} --input X.npy [--backend board|emulator]",
     }
     cal = "default format (uncalibrated)" if not calibration["calibrated"] else f"calibration: {calibration['source']}"
     lo, hi = manifest["input"]["range"]

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import argparse
 
-from eie.cli.output import add_calib_option, add_config_option, add_json_option, emit, warn_calibration
+from eie.cli.output import (
+    add_calib_option,
+    add_config_option,
+    add_json_option,
+    board_overrides,
+    emit,
+    print_choice,
+    warn_calibration,
+)
 
 
 def register(subparsers) -> None:
@@ -39,8 +47,9 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from eie.arithmetic.emulator import quantize_input
     from eie.errors import ConfigError
+    from eie.hardware.choice import choose_config
     from eie.hardware.resources import check_fits_board
-    from eie.hardware.target import calibration_info, describe_hardware, hardware_line, load_config, quantized_model
+    from eie.hardware.target import calibration_info, describe_hardware, hardware_line, load_config
     from eie.hardware.testmodel import demo_model, random_inputs
     from eie.kernel.render import render
     from eie.kernel.sources import build_tcl
@@ -62,18 +71,24 @@ def run(args: argparse.Namespace) -> int:
         model = CompressedModel.load(args.model)
         calib = load_vectors(args.calib, model.in_features) if args.calib else None
         prepare_output_dir(args.output, args.force)
-        config, qm, xs = quantized_model(model, args.config, calib, args.vectors, args.seed)
+        choice = choose_config(model, args.config, args.board, None, calib, args.vectors, args.seed)
+        print_choice(choice)
+        config, qm, xs = choice.config, choice.qm, choice.xs
         x_int = quantize_input(qm, xs[: args.vectors])
         calibration = calibration_info(qm)
         warn_calibration("generate", calibration)
     else:
         prepare_output_dir(args.output, args.force)
         config = load_config(args.config)
+        if args.board:
+            from eie.hardware.resources import on_board
+
+            config = on_board(config, args.board)
         qm = demo_model(config, args.seed)
         x_int = random_inputs(qm, args.vectors, args.seed)
     est = check_fits_board(config)
     result = render(config, args.output, qm, x_int)
-    hw = describe_hardware(config, args.config)
+    hw = describe_hardware(config, args.config, board_overrides(args))
     summary = {
         "hardware": hw,
         "build_dir": str(result.out_dir),
@@ -99,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
             "board_lut": est.board_lut,
             "board_ff": est.board_ff,
         },
-        "next": f"vitis_hls -f {build_tcl()} -tclargs {result.out_dir} csim csynth",
+        "next": f"eie build {result.out_dir} --steps csim csynth",
+        "vitis_hls": f"vitis_hls -f {build_tcl()} -tclargs {result.out_dir} csim csynth",
     }
     text = "\n".join(
         [

@@ -53,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"--index-bits {args.index_bits}")
     model = CompressedModel.load(args.model)
     config = load_config(args.config, model)
+    if args.board:
+        from eie.hardware.resources import on_board
+
+        overrides.insert(0, f"--board {args.board}")
+        config = on_board(config, args.board)
     n = config.n_pes if args.pes is None else args.pes
     r = config.index_bits if args.index_bits is None else args.index_bits
     report = storage_report(model, n_pes=n, index_bits=r)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 
 
@@ -18,14 +19,38 @@ def add_json_option(parser: argparse.ArgumentParser, what: str = "text") -> None
     parser.add_argument("--json", action="store_true", help=f"print one JSON object instead of the {what}")
 
 
-def add_config_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
-    from eie.hardware.boards import DEFAULT_BOARD, DEFAULT_PES
+def add_config_option(parser: argparse.ArgumentParser, extra: str = "", board: bool = True) -> None:
+    from eie.hardware.boards import BOARDS, DEFAULT_BOARD, DEFAULT_PES
 
     parser.add_argument(
         "--config",
         metavar="CONFIG.yaml",
         help=f"accelerator configuration (default: {DEFAULT_BOARD}, {DEFAULT_PES} PEs at the board's clock{extra})",
     )
+    if board:
+        parser.add_argument(
+            "--board",
+            choices=sorted(BOARDS),
+            metavar="NAME",
+            help="the board (its part and clock) instead of the configuration's; without --config or --pes, the "
+            f"PE count is the largest that fits it with the model ({', '.join(sorted(BOARDS))})",
+        )
+
+
+def board_overrides(args: argparse.Namespace) -> list[str]:
+    """The options that changed the configuration, for the hardware line (e.g. ``["--board pynq-z2"]``)."""
+    out = []
+    if getattr(args, "board", None):
+        out.append(f"--board {args.board}")
+    if getattr(args, "pes", None) is not None:
+        out.append(f"--pes {args.pes}")
+    return out
+
+
+def print_choice(choice) -> None:
+    """What ``eie.hardware.choice`` chose for the model (stderr, so --json stays one line on stdout)."""
+    for line in choice.to_report:
+        print(f"chose {line}", file=sys.stderr)
 
 
 def emit(args: argparse.Namespace, obj: dict, text: str | Callable[[], str]) -> None:

@@ -32,10 +32,18 @@ def register(subparsers) -> None:
     p.add_argument("--input", required=True, metavar="X.npy", help="float inputs (B x K)")
     p.add_argument(
         "--backend",
-        choices=("emulator", "csim", "csim-concurrent", "cosim", "board"),
-        default="emulator",
+        choices=("auto", "emulator", "csim", "csim-concurrent", "cosim", "board"),
+        default="auto",
         help="emulator (numpy), csim (g++ C-simulation), csim-concurrent (its processes as threads with bounded "
-        "FIFOs), cosim (the driver over csim), board (the bundle's overlay through pynq) (default emulator)",
+        "FIFOs), cosim (the driver over csim), board (the bundle's overlay through pynq); auto (default): the "
+        "board on a PYNQ board when the bundle holds an overlay, else the emulator",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help="vectors per kernel start (the driver's n_vectors; default 1: per-vector latency)",
     )
     p.add_argument(
         "--config",
@@ -66,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         labels = np.load(args.labels, allow_pickle=False).reshape(-1)
         if labels.shape[0] != x.shape[0] or not np.issubdtype(labels.dtype, np.integer):
             raise BundleError(f"{args.labels}: expected {x.shape[0]} integer labels, got {labels.dtype} {labels.shape}")
-    y, y_int, secs = bundle.run(x, args.backend, timed=True)
+    backend, why = (args.backend, "asked for") if args.backend != "auto" else bundle.auto_backend()
+    y, y_int, secs = bundle.run(x, backend, timed=True, batch=args.batch)
     if args.output:
         with atomic_open(args.output, "wb") as f:
             np.save(f, y, allow_pickle=False)
@@ -77,12 +86,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         hw = hardware_dict(h["board"], h["n_pes"], h["clock_mhz"], "bundle", bundle.path / "config.yaml")
     hw["part"] = h.get("part")
-    timing = "host wall-clock per call" if args.backend != "board" else "wall-clock per call on the board (host side)"
+    timing = "host wall-clock per call" if backend != "board" else "wall-clock per call on the board (host side)"
     s = np.asarray(secs)
     report = {
         "hardware": hw,
         "bundle": str(bundle.path),
-        "backend": args.backend,
+        "backend": backend,
+        "backend_reason": why,
+        "batch": int(args.batch),
         "vectors": int(x.shape[0]),
         "image_crc": m["image"]["crc"],
         "calibration": m.get("calibration"),
@@ -99,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     cal = m.get("calibration") or {}
     lines = [
         hardware_line(hw),
-        f"{args.backend}: {report['vectors']} vectors through {bundle.path} (image CRC {m['image']['crc']:#010x})",
+        f"{backend} ({why}): {report['vectors']} vectors through {bundle.path}, {args.batch} per kernel start "
+        f"(image CRC {m['image']['crc']:#010x})",
         f"latency ({timing}): mean {report['latency']['mean_s'] * 1e6:.1f} us, "
         f"median {report['latency']['median_s'] * 1e6:.1f} us",
     ]

@@ -84,8 +84,7 @@ def register(subparsers) -> None:
         "--occupancy-mask",
         choices=("on", "off"),
         default=None,
-        help="send each PE only the columns where it has entries (default: the configuration's "
-        "occupancy_mask)",
+        help="send each PE only the columns where it has entries (default: the configuration's occupancy_mask)",
     )
     p.add_argument("--input", help="model mode: input vector .npy of the model's input length")
     p.add_argument(
@@ -133,13 +132,18 @@ def _hardware(args) -> tuple[dict, int, int, str, float, int | None, object]:
     }
     overrides = [_option(flag, v) for flag, v in overridden.items() if v is not None]
     if args.eie_asic:
-        if args.config:
-            raise ConfigError("give --config or --eie-asic, not both")
+        if args.config or args.board:
+            raise ConfigError("give --config/--board or --eie-asic, not both")
         n, fifo, r, clock = EIE_ASIC_PES, EIE_ASIC.fifo_depth, EIE_ASIC_INDEX_BITS, EIE_ASIC.clock_mhz
         window = None  # free zero skipping
         config = None
     else:
         config = load_config(args.config)
+        if args.board:
+            from eie.hardware.resources import on_board
+
+            overrides.insert(0, f"--board {args.board}")
+            config = on_board(config, args.board)  # its clock, unless --clock-mhz
         n, fifo, r, clock = config.n_pes, config.fifo_depth, config.index_bits, config.clock
         window = config.to_dict()["lnzd_window"]  # None: one per PE, so it follows --pes
     n = n if args.pes is None else args.pes

@@ -18,7 +18,15 @@ import time
 
 import numpy as np
 
-from eie.cli.output import add_calib_option, add_config_option, add_json_option, emit, warn_calibration
+from eie.cli.output import (
+    add_calib_option,
+    add_config_option,
+    add_json_option,
+    board_overrides,
+    emit,
+    print_choice,
+    warn_calibration,
+)
 
 
 def register(subparsers) -> None:
@@ -66,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from eie.errors import ConfigError, DataflowError, FormatError
     from eie.format.image import read_image
     from eie.format.vectors import load_vectors
-    from eie.hardware.target import calibration_info, describe_hardware, hardware_line, quantized_model
+    from eie.hardware.choice import choose_config
+    from eie.hardware.target import calibration_info, describe_hardware, hardware_line
 
     if args.vectors < 1:
         raise ConfigError(f"--vectors={args.vectors} must be at least 1")
@@ -77,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     calib = load_vectors(args.calib, model.in_features) if args.calib else None
     # The image's scales come from the calibration (--calib, else the model's, else the default), never
     # from the inputs being checked: verify checks the image generate and deploy write.
-    config, qm, xs = quantized_model(model, args.config, calib, args.vectors, args.seed)
+    choice = choose_config(model, args.config, args.board, None, calib, args.vectors, args.seed)
+    print_choice(choice)
+    config, qm, xs = choice.config, choice.qm, choice.xs
     calibration = calibration_info(qm)
     warn_calibration("verify", calibration)
     xs = x_float if x_float is not None else xs[: args.vectors]
@@ -107,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         got = Emulator(read_image(image, expect=config.to_hwparams())).run_layers(x_int)
     seconds = time.perf_counter() - t0
     mismatches = int(np.count_nonzero(got != want)) if dataflow_error is None else int(want.size)
-    hw = describe_hardware(config, args.config)
+    hw = describe_hardware(config, args.config, board_overrides(args))
     report = {
         "hardware": hw,
         "backend": args.backend,

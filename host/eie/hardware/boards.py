@@ -149,7 +149,7 @@ def hardware_line(hw: dict) -> str:
     origin = {
         DEFAULT: "default",
         "config": f"from {hw.get('config')}",
-        "bundle": f"from the bundle's {hw.get('config')}",
+        "bundle": f"the bundle's configuration, {hw.get('config')}",
     }.get(source, source)
     if hw.get("overrides"):
         origin += " with " + " ".join(hw["overrides"])

@@ -4,14 +4,48 @@ Board-safe (eie.errors and the configuration's default top): the PYNQ driver nee
 """
 
 from eie.errors import CapacityError, EIEError, ImageError, KernelTimeout  # noqa: F401 (KernelTimeout: the driver's)
+from eie.format.image import VERSION as IMAGE_VERSION
 from eie.hardware.config import TOP
 
 # The kernel's top function and the VLNV that export_design gives its IP
-# (build.tcl) and that the PYNQ driver binds to.
+# (build.tcl) and that the PYNQ driver binds to. The IP's major version is the
+# image-format version the kernel reads, so a bitstream built before a format
+# change carries another VLNV: pynq then binds no EIE driver to it and the
+# overlay check (eie.board.overlay) names the stale version.
 VENDOR = "eie-pynq.org"
 LIBRARY = "hls"
-IP_VERSION = "1.0"
-VLNV = f"{VENDOR}:{LIBRARY}:{TOP}:{IP_VERSION}"
+IP_VERSION = f"{IMAGE_VERSION}.0"
+
+
+def vlnv(top: str = TOP) -> str:
+    return f"{VENDOR}:{LIBRARY}:{top}:{IP_VERSION}"
+
+
+VLNV = vlnv()
+
+# The AXI4-Lite control bundle of the rendered top as pynq's register_map names it
+# (a 64-bit pointer is <name>_1 / <name>_2): name -> byte offset. Vitis HLS lays it
+# out from the top's signature (tests/board/test_register_map.py derives it from the
+# rendered source and checks this table); the driver writes these names, and an
+# overlay's .hwh must carry them at these offsets.
+REGISTERS = {
+    "ap_return": 0x10,
+    "mode": 0x18,
+    "first": 0x20,
+    "last": 0x28,
+    "n_vectors": 0x30,
+    "image_words": 0x38,
+    "in_words": 0x40,
+    "out_words": 0x48,
+    "image_1": 0x50,
+    "image_2": 0x54,
+    "x_in_1": 0x5C,
+    "x_in_2": 0x60,
+    "y_out_1": 0x68,
+    "y_out_2": 0x6C,
+}
+# The span of the control bundle (a power of two, as Vivado's address editor assigns).
+REGISTER_SPACE = 0x10000
 
 MODE_LOAD = 0
 MODE_RUN = 1

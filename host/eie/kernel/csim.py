@@ -104,8 +104,12 @@ def sanitize_requested() -> bool:
 
 
 def cache_dir() -> Path:
+    """$EIE_CACHE_DIR, else eie-pynq under $XDG_CACHE_HOME when set (absolute, per the XDG spec), else ~/.cache."""
     env = os.environ.get("EIE_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "eie-pynq"
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache") / "eie-pynq"
 
 
 # The concurrent build: threads, and the bounded streams of hls/eie_dataflow.hpp.
