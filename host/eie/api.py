@@ -201,28 +201,33 @@ class Network:
             return self._quant
         model = self._need_compressed()
         bits = max([4] + [l.weight_bits for l in model.layers])
+        widen = None  # a fixed configuration pins acc_bits; else it is sized up to the DSP's native width
         if self.fixed_config is not None:
             params = self.fixed_config.to_hwparams()
         else:
+            from eie.hardware.boards import BOARDS, DSP_ACC_BITS
+
             params = HWParams(self.n_pes, bits, self.index_bits)
+            widen = DSP_ACC_BITS[BOARDS[self.board].family] if self.board in BOARDS else 48
         # Without data: the calibration stored with the model (compress --calib), else the default
         # format, said loudly (a warning and a note naming it and its range); never random data.
         calib = self._calib
         if self.kind == "lstm":
             from eie.arithmetic.lstm import quantize_lstm
 
-            self._quant = quantize_lstm(model, params, calib)
+            self._quant = quantize_lstm(model, params, calib, max_acc_bits=widen)
             warning = self._quant.info.get("warning")
         else:
             from eie.arithmetic.quant import quantize
 
-            self._quant = quantize(model, params, calib=calib)
+            self._quant = quantize(model, params, calib=calib, max_acc_bits=widen)
             warning = None
             if self._quant.info.get("calibration") == "default":
                 warning = (
                     f"no calibration: activations use the default format ({self._quant.fa_in} fraction bits of "
                     f"signed {params.act_bits} bits, range +-{2.0 ** (params.act_bits - 1 - self._quant.fa_in):g}); "
-                    "values beyond saturate. Give data=... (or compress with --calib X.npy)"
+                    "values beyond saturate. Calibrate with compress(data=...) or calibrate(x) "
+                    "(eie compress: --data DATA.npz or --calib X.npy)"
                 )
         if warning is not None:
             import warnings
@@ -465,12 +470,19 @@ def compress_file(
     seed: int = 0,
     progress: bool = False,
     calib: str | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    finetune_epochs: int | None = None,
+    batch_size: int | None = None,
 ) -> tuple[dict, str]:
     """Read a model file, compress it (optionally retraining), write it; (summary, text) for the CLI.
 
     ``calib``: a .npy of representative float inputs (B x K; for an LSTM
     sequences B x T x I); their activation peaks are stored with the model
-    (``CompressedModel.calibrate``, ``CompressedLSTM.calibrate``).
+    (``CompressedModel.calibrate``, ``CompressedLSTM.calibrate``); without
+    it, ``data``'s training inputs calibrate the model. ``epochs``, ``lr``,
+    ``finetune_epochs``, ``batch_size``: the retraining schedule
+    (``eie.train.retrain.retrain_config``; None keeps each default).
     """
     from eie.compression.report import load_data, save_plot
     from eie.compression.report import sensitivity as scan
@@ -488,6 +500,15 @@ def compress_file(
         check_int("--weight-bits", v, 1, 8)
     if (retrain or ternary) and data is None:
         raise ConfigError("--retrain and --ternary need --data DATA.npz (x_train, y_train, x_test, y_test)")
+    schedule = dict(epochs=epochs, lr=lr, finetune_epochs=finetune_epochs, batch_size=batch_size)
+    rconfig = None
+    if any(v is not None for v in schedule.values()):
+        if not (retrain or ternary):
+            given = ", ".join(f"--{k.replace('_', '-')}" for k, v in schedule.items() if v is not None)
+            raise ConfigError(f"{given} set the retraining schedule: add --retrain (or --ternary) and --data")
+        from eie.train.retrain import retrain_config
+
+        rconfig = retrain_config(**schedule)
     if sensitivity and data is None:
         raise ConfigError("--sensitivity needs --data DATA.npz")
     d = load_data(data) if data else None
@@ -530,9 +551,14 @@ def compress_file(
         progress=progress,
         prune=prune,
         init=init,
+        retrain_config=rconfig,
     )
     model = net.compressed
     calibration = None
+    calib_from = calib
+    if calib is None and d is not None:
+        # The training inputs are representative inputs: they calibrate the model too.
+        calib_from = f"{data} (x_train)"
     if calib is not None:
         if net.kind == "lstm":
             # Sequences (B x T x I): each gate matrix and the head calibrated on what it sees on them.
@@ -544,6 +570,10 @@ def compress_file(
 
             x_calib = load_vectors(calib, model.in_features)
         calibration = model.calibrate(x_calib)
+    elif d is not None:
+        x_calib = np.asarray(d.x_train, dtype=np.float64)
+        calibration = model.calibrate(x_calib)
+    if calibration is not None:
         net._calib, net._quant = x_calib, None  # the report's integer figures use the stored calibration
     else:
         # The report's integer figures are those of the image the tools will build: the default format.
@@ -566,7 +596,7 @@ def compress_file(
             "dense": dense,
             "weight_bits": max(r["weight_bits"] for r in rows),
             "retrained": net.retrained,
-            "calibration": None if calibration is None else {"source": str(calib), **calibration},
+            "calibration": None if calibration is None else {"source": str(calib_from), **calibration},
             "report": rep.to_dict(),
         }
     )
@@ -582,18 +612,18 @@ def compress_file(
         if net.kind == "lstm":
             what = f"{calibration['samples']} sequences of {calibration['steps']} steps"
         text.append(
-            f"calibration from {calib} ({what}, peak |input| {calibration['peaks'][0]:g}) stored with the model"
+            f"calibration from {calib_from} ({what}, peak |input| {calibration['peaks'][0]:g}) stored with the model"
         )
     elif net.kind == "lstm":
         text.append(
-            "no --calib: the LSTM stores no calibration; its images (eie.api's deploy, quantize_lstm) will use the "
-            "default activation format (and warn) unless given --calib SEQ.npy with representative sequences "
+            "no --calib or --data: the LSTM stores no calibration; its images (eie.api's deploy, quantize_lstm) will "
+            "use the default activation format (and warn) unless given --calib SEQ.npy with representative sequences "
             "(B x T x I)"
         )
     else:
         text.append(
-            "no --calib: the model stores no calibration; generate, verify, deploy and run will use the default "
-            "activation format (and warn) unless given --calib X.npy with representative inputs"
+            "no --calib or --data: the model stores no calibration; generate, verify, deploy and run will use the "
+            "default activation format (and warn) unless given --calib X.npy with representative inputs"
         )
     text.append("")
     if d is None:

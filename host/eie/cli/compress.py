@@ -26,7 +26,10 @@ def register(subparsers) -> None:
         "--weight-bits", default="4", metavar="B", help="bits per weight code 1..8, or LAYER=B,... (default 4)"
     )
     p.add_argument(
-        "--data", metavar="DATA.npz", help="x_train, y_train, x_test, y_test: report float and compressed figures"
+        "--data",
+        metavar="DATA.npz",
+        help="x_train, y_train, x_test, y_test: report float and compressed figures; x_train also calibrates the "
+        "activation formats when no --calib is given",
     )
     p.add_argument(
         "--calib",
@@ -38,6 +41,17 @@ def register(subparsers) -> None:
     p.add_argument(
         "--retrain", action="store_true", help="Deep Compression's prune-retrain-share-finetune (needs --data)"
     )
+    p.add_argument(
+        "--epochs", type=int, metavar="N", help="epochs of each retraining round after a pruning step (default 8)"
+    )
+    p.add_argument(
+        "--lr",
+        type=float,
+        metavar="LR",
+        help="retraining learning rate (Adam; default 1e-3; the centroid fine-tuning keeps lr / 5)",
+    )
+    p.add_argument("--finetune-epochs", type=int, metavar="N", help="epochs of centroid fine-tuning (default 5)")
+    p.add_argument("--batch-size", type=int, metavar="B", help="retraining batch size (default 32)")
     p.add_argument("--ternary", action="store_true", help="TTQ for the middle layers, with retraining (needs --data)")
     p.add_argument(
         "--sensitivity", action="store_true", help="scan each layer's accuracy against density (needs --data)"
@@ -81,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.json,
         calib=args.calib,
+        epochs=args.epochs,
+        lr=args.lr,
+        finetune_epochs=args.finetune_epochs,
+        batch_size=args.batch_size,
     )
     emit(args, summary, text)
     return 0

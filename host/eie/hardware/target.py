@@ -21,7 +21,14 @@ from eie.arithmetic.quant import quantize
 from eie.compression.model import CompressedModel
 from eie.errors import check_alloc
 from eie.format.qmodel import QuantModel
-from eie.hardware.boards import DEFAULT, DEFAULT_BOARD, DEFAULT_PES, hardware_dict, hardware_line  # noqa: F401
+from eie.hardware.boards import (  # noqa: F401
+    DEFAULT,
+    DEFAULT_BOARD,
+    DEFAULT_PES,
+    DSP_ACC_BITS,
+    hardware_dict,
+    hardware_line,
+)
 from eie.hardware.config import AcceleratorConfig
 from eie.hardware.resources import check_model_fits
 from eie.hardware.streaming import assign_storage, sized_for_model
@@ -101,7 +108,11 @@ def quantized_model(
     ``model``: a CompressedModel or the path of its .npz. ``config``: an
     AcceleratorConfig, the path of a YAML file, or None for
     ``default_config(model)`` with the memory depths sized from the quantised
-    model. Each layer's ``storage`` (on chip or streamed from DDR) follows the
+    model and ``acc_bits`` widened from 32 to what the model's sums need at
+    full codebook precision, up to the DSP's native 48 bits (``DSP_ACC_BITS``;
+    ``qm.info['acc_bits']`` records the choice; a given configuration pins
+    it, and the quantiser searches the formats that fit). Each layer's
+    ``storage`` (on chip or streamed from DDR) follows the
     configuration's ``storage`` (eie.hardware.streaming: ``layer_storage`` for
     a given configuration, ``board_storage`` for the default hardware, whose
     ``dir_depth`` is sized too). A given configuration is checked to hold the
@@ -117,13 +128,18 @@ def quantized_model(
     given = config is not None
     if not isinstance(config, AcceleratorConfig):
         config = load_config(config, model)
-    qm = quantize(model, config.to_hwparams(), calib=None if calib is None else np.atleast_2d(calib))
+    # The default hardware is not built yet: its accumulator is sized from the model, like its
+    # memories (up to what the DSP adds natively); a given configuration pins acc_bits.
+    widen = None if given else DSP_ACC_BITS[config.board_spec.family]
+    qm = quantize(
+        model, config.to_hwparams(), calib=None if calib is None else np.atleast_2d(calib), max_acc_bits=widen
+    )
     xs = np.atleast_2d(calib) if calib is not None else test_inputs(qm, max(vectors, 16), seed)
     if given:
         assign_storage(config, qm)
         check_model_fits(config, qm)
     else:
-        config = sized_for_model(config, qm)
+        config = sized_for_model(config.replace(acc_bits=qm.params.acc_bits), qm)
     return config, qm, xs
 
 
