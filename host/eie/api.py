@@ -110,14 +110,23 @@ class Network:
         progress: bool = False,
         prune: bool = True,
         init: str = "linear",
+        epochs: int | None = None,
+        lr: float | None = None,
     ) -> Network:
         """Prune to ``density`` and share in 2^``weight_bits`` - 1 centroids (per layer with dicts).
 
         ``retrain=True`` (needs torch and ``data``) runs Deep Compression's
         prune -> retrain -> share -> fine-tune schedule; ``ternary=True`` TTQ.
         ``data``: (x, y), (x_train, y_train, x_test, y_test) or an .npz path.
+        ``retrain_config`` (``eie.train.retrain.RetrainConfig``) sets the whole
+        schedule; ``epochs`` and ``lr`` change its retraining epochs and rate
+        (``eie.train.retrain.retrain_config``, what ``eie compress --epochs --lr`` do).
         """
         d = _data(data)
+        if epochs is not None or lr is not None:
+            from eie.train.retrain import retrain_config as schedule
+
+            retrain_config = schedule(epochs=epochs, lr=lr, base=retrain_config)
         if (retrain or ternary) and d is None:
             raise ConfigError("retraining needs data: compress(..., data=(x_train, y_train), retrain=True)")
         if retrain or ternary:
