@@ -164,6 +164,115 @@ class Network:
         self._quant = None
         return self
 
+    def search(
+        self,
+        target_drop: float,
+        data,
+        weight_bits: int | dict[str, int] = 4,
+        retrain: bool = True,
+        retrain_config=None,
+        epochs: int | None = None,
+        lr: float | None = None,
+        seed: int = 0,
+        progress: bool = False,
+        start: float = 0.1,
+        max_trials: int = 6,
+        scan=None,
+        init: str = "linear",
+    ):
+        """Compress to the smallest overall density whose held-out drop is at most ``target_drop``.
+
+        Per-layer densities allocated by sensitivity, each trial compressed
+        (and retrained as Deep Compression does when ``retrain``) and scored on
+        ``data``'s test split, the overall density bisected
+        (``eie.compression.search``). Leaves the network compressed as the best
+        trial and returns the ``SearchResult`` (every trial: per-layer densities,
+        score, drop, bytes). ``scan``: a sensitivity scan already made on the
+        same test data. A ConfigError with the table when no trial is within the drop.
+        """
+        from eie.compression.report import score
+        from eie.compression.report import sensitivity as sensitivity_scan
+        from eie.compression.search import search
+
+        d = _data(data)
+        if d is None:
+            raise ConfigError("the density search needs data with a test split: (x_train, y_train, x_test, y_test)")
+        if scan is None:
+            scan = sensitivity_scan(self.layers, d.x_test, d.y_test, forward=self._layers_forward())
+        sizes = {l.name: int(np.size(l.weight)) for l in self.layers}
+        states: dict[int, tuple] = {}
+
+        def compress(dens):
+            self.compress(
+                density=dens,
+                weight_bits=weight_bits,
+                data=d,
+                retrain=retrain,
+                retrain_config=retrain_config,
+                epochs=epochs if retrain else None,
+                lr=lr if retrain else None,
+                seed=seed,
+                init=init,
+            )
+            states[id(self.compressed)] = (self.compressed, self.pruned, self.retrained)
+            return self.compressed
+
+        def size(model):
+            if self.kind == "lstm":
+                return None
+            from eie.format.storage import storage_report
+
+            return storage_report(model, n_pes=1, index_bits=5).total_bytes
+
+        bar = None
+        if progress:
+            import sys
+
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=max_trials, desc="density search", unit="trial", file=sys.stderr)
+
+        def step(t):
+            if bar is not None:
+                bar.set_postfix(density=f"{t.density:.1%}", drop=f"{t.drop:.4f}", refresh=False)
+                bar.update(1)
+
+        try:
+            res = search(
+                scan,
+                sizes,
+                target_drop,
+                compress,
+                lambda m: score(m.forward(d.x_test), d.y_test)[1],
+                size=size,
+                start=start,
+                max_trials=max_trials,
+                progress=step,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        if res.model is None:
+            raise ConfigError(
+                res.format()
+                + f"\nno trial is within {target_drop:g} of float: raise --target-drop"
+                + ("" if retrain else ", or add --retrain")
+            )
+        self.compressed, self.pruned, self.retrained = states[id(res.model)]
+        self._quant = None
+        self._calib = np.asarray(d.x_train[:256], dtype=np.float64)
+        return res
+
+    def _layers_forward(self):
+        """``forward(layers, x)`` of the float network in the toolkit's layer order (for the sensitivity scan)."""
+        if self.kind != "lstm":
+            return dense_forward
+        from eie.compression.lstm import FloatLSTM
+
+        lstm = self.imported.lstm
+        nc = len(lstm.cells)
+        return lambda ls, x: FloatLSTM(lstm.spec, list(ls[:nc]), list(ls[nc:])).forward(x)
+
     def calibrate(self, x: np.ndarray) -> dict:
         """Store the activation peaks of representative inputs with the compressed model and use them.
 
@@ -463,8 +572,8 @@ def _layer_rows(model) -> list[dict]:
 
 def compress_file(
     path: str,
-    output: str,
-    density=0.1,
+    output: str | None,
+    density=None,
     weight_bits=4,
     prune: bool = True,
     data: str | None = None,
@@ -496,13 +605,13 @@ def compress_file(
     from eie.compression.report import load_data, save_plot
     from eie.compression.report import sensitivity as scan
 
-    density = parse_per_layer(density, float, "--density")
+    density = None if density is None else parse_per_layer(density, float, "--density")
     weight_bits = parse_per_layer(weight_bits, int, "--weight-bits")
     # Check settings before the (possibly slow) work.
     from eie.compression.prune import check_density
     from eie.errors import check_int
 
-    for v in density.values() if isinstance(density, dict) else [density]:
+    for v in density.values() if isinstance(density, dict) else [] if density is None else [density]:
         if prune:
             check_density(v, "--density")
     for v in weight_bits.values() if isinstance(weight_bits, dict) else [weight_bits]:
@@ -518,50 +627,69 @@ def compress_file(
         from eie.train.retrain import retrain_config
 
         rconfig = retrain_config(**schedule)
-    if sensitivity and data is None:
-        raise ConfigError("--sensitivity needs --data DATA.npz")
+    if (sensitivity or target_drop is not None) and data is None:
+        raise ConfigError("--sensitivity and --target-drop need --data DATA.npz")
+    if target_drop is not None and density is not None:
+        raise ConfigError("--target-drop searches the densities itself: drop --density (or --target-drop)")
+    if target_drop is not None and (ternary or not prune):
+        raise ConfigError("--target-drop searches pruning densities: it does not combine with --ternary or --no-prune")
+    if density is None:
+        density = 0.1
     d = load_data(data) if data else None
     net = Network(load_model(path, trust_pickle=trust_pickle, last_activation=last_activation))
     summary: dict = {"input": str(path), "network": net.kind}
     text: list[str] = []
+    s = None
     if sensitivity:
-        layers = net.layers
-        if net.kind == "lstm":
-            from eie.compression.lstm import FloatLSTM
-
-            lstm = net.imported.lstm
-            nc = len(lstm.cells)
-
-            def fwd(ls, x):
-                return FloatLSTM(lstm.spec, list(ls[:nc]), list(ls[nc:])).forward(x)
-        else:
-            fwd = dense_forward
-        s = scan(layers, d.x_test, d.y_test, forward=fwd)
+        s = scan(net.layers, d.x_test, d.y_test, forward=net._layers_forward())
         summary["sensitivity"] = s.to_dict()
         text.append(s.format())
         if target_drop is not None:
             sug = s.suggest(target_drop)
             summary["sensitivity"]["suggested_densities"] = sug
             text.append(
-                f"suggested densities for a drop of at most {target_drop:g}: "
+                f"without retraining, one layer at a time, a drop of at most {target_drop:g} allows densities "
                 + ",".join(f"{k}={v:g}" for k, v in sug.items())
             )
         if plot:
             summary["sensitivity"]["plot"] = save_plot(s, plot)
             text.append(f"plot written to {plot}")
         text.append("")
-    net.compress(
-        density=density,
-        weight_bits=weight_bits,
-        data=d,
-        retrain=retrain or ternary,
-        ternary=ternary,
-        seed=seed,
-        progress=progress,
-        prune=prune,
-        init=init,
-        retrain_config=rconfig,
-    )
+        if target_drop is None:
+            # A scan alone writes no model: nothing was asked at any density.
+            text.append(
+                "no model written: the scan chooses no densities; give --target-drop to search for the smallest "
+                "model within a drop (with --retrain to retrain each trial), or --density to compress"
+            )
+            summary["output"] = None
+            return summary, "\n".join(text)
+    if target_drop is not None:
+        res = net.search(
+            target_drop,
+            d,
+            weight_bits=weight_bits,
+            retrain=retrain,
+            retrain_config=rconfig,
+            seed=seed,
+            progress=progress,
+            scan=s,
+            init=init,
+        )
+        summary["search"] = res.to_dict()
+        text += [res.format(), ""]
+    else:
+        net.compress(
+            density=density,
+            weight_bits=weight_bits,
+            data=d,
+            retrain=retrain or ternary,
+            ternary=ternary,
+            seed=seed,
+            progress=progress,
+            prune=prune,
+            init=init,
+            retrain_config=rconfig,
+        )
     model = net.compressed
     calibration = None
     calib_from = calib
