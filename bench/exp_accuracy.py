@@ -109,8 +109,10 @@ def case_search(work: Path) -> None:
     sc = scores(s)
     integer = [v for k, v in sc.items() if k.startswith("integer")][0]
     kept = s["kept"] / s["dense"]
-    print(f"search --target-drop 0.01 --retrain ({time.time() - t:.0f} s): float {f:.2%}, written model "
-          f"{kept:.2%} dense, integer {integer:.2%} (drop {f - integer:+.2%}; done when <= 1 point at <= 10 %)")
+    print(
+        f"search --target-drop 0.01 --retrain ({time.time() - t:.0f} s): float {f:.2%}, written model "
+        f"{kept:.2%} dense, integer {integer:.2%} (drop {f - integer:+.2%}; done when <= 1 point at <= 10 %)"
+    )
 
 
 def case_lenet(work: Path) -> None:

@@ -35,11 +35,14 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from eie.board.deploy import deploy
+    from eie.cli import lstm
     from eie.compression.model import CompressedModel
     from eie.format.vectors import load_vectors
     from eie.hardware.config import AcceleratorConfig
     from eie.hardware.target import describe_hardware, hardware_line
 
+    if lstm.is_lstm_file(args.model):  # gate matrices on the kernel, the cell on the host
+        return lstm.deploy(args)
     model = CompressedModel.load(args.model)
     calib = load_vectors(args.calib, model.in_features) if args.calib else None
     manifest = deploy(

@@ -84,8 +84,7 @@ def register(subparsers) -> None:
         "--occupancy-mask",
         choices=("on", "off"),
         default=None,
-        help="send each PE only the columns where it has entries (default: the configuration's "
-        "occupancy_mask)",
+        help="send each PE only the columns where it has entries (default: the configuration's occupancy_mask)",
     )
     p.add_argument("--input", help="model mode: input vector .npy of the model's input length")
     p.add_argument(

@@ -153,3 +153,45 @@ def describe_hardware(
     """
     source = "config" if config_path else DEFAULT
     return hardware_dict(config.board, config.n_pes, config.clock, source, config_path, overrides)
+
+
+def quantized_lstm(
+    model,
+    config: AcceleratorConfig | str | Path | None = None,
+    calib: np.ndarray | None = None,
+    vectors: int = 8,
+    seed: int = 0,
+    steps: int = 8,
+):
+    """``(config, QuantLSTM, float test sequences)``: a compressed LSTM quantised for an accelerator.
+
+    As ``quantized_model`` for each gate matrix and the head (one image each,
+    one kernel for all of them): the default hardware is sized for the
+    largest of each (``acc_bits`` too), a given configuration is checked to
+    hold every part. ``calib``: sequences B x T x I (else the calibration
+    stored with the model, else the default format). The test sequences are
+    ``calib`` itself, or ``vectors`` random sequences of ``steps`` steps in [-1, 1).
+    """
+    from eie.arithmetic.lstm import quantize_lstm
+    from eie.compression.lstm import CompressedLSTM
+    from eie.hardware.streaming import sized_for_models
+
+    if not isinstance(model, CompressedLSTM):
+        model = CompressedLSTM.load(model)
+    given = config is not None
+    if not isinstance(config, AcceleratorConfig):
+        config = load_config(config, model)
+    widen = None if given else DSP_ACC_BITS[config.board_spec.family]
+    q = quantize_lstm(model, config.to_hwparams(), calib, max_acc_bits=widen)
+    if given:
+        for qm in q.models:
+            assign_storage(config, qm)
+            check_model_fits(config, qm)
+    else:
+        config = sized_for_models(config.replace(acc_bits=q.models[0].params.acc_bits), q.models)
+    if calib is not None:
+        xs = np.asarray(calib, dtype=np.float64)
+    else:
+        rng = np.random.default_rng(seed)
+        xs = rng.uniform(-1.0, 1.0, size=(max(int(vectors), 1), max(int(steps), 1), model.spec.input_size))
+    return config, q, xs
