@@ -110,3 +110,28 @@ class Scaled(nn.Module):
 def test_what_cannot_be_read_is_refused_by_name(model, message):
     with pytest.raises(FormatError, match=message):
         from_module(model)
+
+
+class LSTMHead(nn.Module):
+    def __init__(self, step: int):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 6, batch_first=True)
+        self.fc = nn.Linear(6, 3)
+        self.step = step
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.fc(out[:, self.step])
+
+
+def test_an_lstm_module_is_checked_against_its_own_forward():
+    torch.manual_seed(0)
+    good = LSTMHead(-1)
+    imported = from_module(good)  # the head reads the last step: what the reader assumes
+    x = np.random.default_rng(0).normal(size=(2, 5, 4))
+    with torch.no_grad():
+        want = good(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
+    np.testing.assert_allclose(imported.lstm.forward(x), want, atol=1e-5)
+    # Reading the first step instead is not what the definition order implies: refused, not guessed.
+    with pytest.raises(FormatError, match="LSTMHead: the layers read .* do not compute what its forward"):
+        from_module(LSTMHead(0))

@@ -168,7 +168,10 @@ def from_module(model) -> Imported:
                 f"read {type(model).__name__} as its LSTM then its Linear layers in definition order, "
                 "the head reading the last step's output"
             )
-            return Imported(lstm=FloatLSTM(lstm.spec, lstm.cells, head), source=type(model).__name__, notes=[note])
+            imported = Imported(lstm=FloatLSTM(lstm.spec, lstm.cells, head), source=type(model).__name__, notes=[note])
+            # The LSTM path reads the definition order, not forward(): check it computes what forward() does.
+            _check_against_module(model, imported, batch_first=kids[0][1].batch_first)
+            return imported
         bad = [f"{n} ({type(c).__name__})" for n, c in model.named_modules() if _unsupported_module(c)]
         if bad:
             raise FormatError(
@@ -177,9 +180,48 @@ def from_module(model) -> Imported:
             )
         layers = traced_layers(model)
         note = f"read {type(model).__name__} from a torch.fx trace of its forward()"
-        return Imported(layers=layers, source=type(model).__name__, notes=[note])
+        imported = Imported(layers=layers, source=type(model).__name__, notes=[note])
+        _check_against_module(model, imported)
+        return imported
     except ConfigError as e:
         raise FormatError(str(e)) from None
+
+
+def _check_against_module(model, imported: Imported, batch_first: bool = True, tol: float = 1e-4) -> None:
+    """Refuse, saying so, when the layers read compute other outputs than ``model(x)`` (eval mode, random x)."""
+    import torch
+
+    from eie.compression.report import dense_forward
+
+    rng = np.random.default_rng(0)
+    if imported.lstm is not None:
+        x = rng.normal(size=(3, 4, imported.lstm.spec.input_size))
+        want_in = torch.as_tensor(x if batch_first else x.transpose(1, 0, 2), dtype=torch.float32)
+        got = imported.lstm.forward(x)
+    else:
+        x = rng.normal(size=(3, np.shape(imported.layers[0].weight)[1]))
+        want_in = torch.as_tensor(x, dtype=torch.float32)
+        got = dense_forward(imported.layers, x)
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(want_in)
+    except Exception as e:  # the module's own forward refuses the input the layers read take
+        raise FormatError(
+            f"{type(model).__name__}: its forward() does not take the {tuple(want_in.shape)} input its layers read "
+            f"imply ({type(e).__name__}: {str(e).splitlines()[0][:160]}); {UNSUPPORTED}"
+        ) from None
+    finally:
+        for m, t in modes.items():
+            m.train(t)
+    want = out.detach().double().numpy() if isinstance(out, torch.Tensor) else None
+    if want is None or want.shape != got.shape or not np.allclose(got, want, rtol=tol, atol=tol):
+        raise FormatError(
+            f"{type(model).__name__}: the layers read ({', '.join(imported.notes) or 'in definition order'}) do not "
+            "compute what its forward() does; write it as an nn.Sequential of Linear/ReLU, or an LSTM whose "
+            "Linear head reads the last step's output"
+        )
 
 
 # Operations of a traced forward() that are a ReLU, or pass the value through unchanged (eval mode).
