@@ -217,9 +217,7 @@ class Network:
             states[id(self.compressed)] = (self.compressed, self.pruned, self.retrained)
             return self.compressed
 
-        def size(model):
-            if self.kind == "lstm":
-                return None
+        def size(model):  # Deep Compression's accounting (an LSTM: every gate matrix and the head)
             from eie.format.storage import storage_report
 
             return storage_report(model, n_pes=1, index_bits=5).total_bytes

@@ -107,3 +107,20 @@ def test_demo_lstm_runs_the_lstm_demo_with_the_options_given(monkeypatch, capsys
     assert (seen["n_pes"], seen["board"], seen["backend"], seen["seed"]) == (4, "pynq-z2", "emulator", 3)
     assert main(["demo", "--lstm", "--config", "x.yaml"]) == 2
     assert "use --board and --pes instead of --config" in capsys.readouterr()[1]
+
+
+def test_target_drop_searches_an_lstm_too(lstm_file, tmp_path, capsys):
+    d = lstm_file
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, (60, 6, 8))
+    with torch.no_grad():  # labels the float LSTM itself gives: float accuracy 100 %
+        torch.manual_seed(0)
+        y = LSTMHead()(torch.as_tensor(x, dtype=torch.float32)).argmax(1).numpy()
+    np.savez(tmp_path / "d.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
+    argv = ["compress", d / "lstm.pt", "-o", tmp_path / "s.npz", "--data", tmp_path / "d.npz"]
+    code, out, err = run(capsys, *argv, "--target-drop", "0.1", "--weight-bits", "8", "--json")
+    assert code == 0, err
+    search = json.loads(out)["search"]
+    best = search["trials"][search["best"]]
+    assert search["baseline"] == 1.0 and best["ok"] and best["size_bytes"] > 0
+    assert all(t["size_bytes"] > 0 for t in search["trials"])
