@@ -110,14 +110,23 @@ class Network:
         progress: bool = False,
         prune: bool = True,
         init: str = "linear",
+        epochs: int | None = None,
+        lr: float | None = None,
     ) -> Network:
         """Prune to ``density`` and share in 2^``weight_bits`` - 1 centroids (per layer with dicts).
 
         ``retrain=True`` (needs torch and ``data``) runs Deep Compression's
         prune -> retrain -> share -> fine-tune schedule; ``ternary=True`` TTQ.
         ``data``: (x, y), (x_train, y_train, x_test, y_test) or an .npz path.
+        ``retrain_config`` (``eie.train.retrain.RetrainConfig``) sets the whole
+        schedule; ``epochs`` and ``lr`` change its retraining epochs and rate
+        (``eie.train.retrain.retrain_config``, what ``eie compress --epochs --lr`` do).
         """
         d = _data(data)
+        if epochs is not None or lr is not None:
+            from eie.train.retrain import retrain_config as schedule
+
+            retrain_config = schedule(epochs=epochs, lr=lr, base=retrain_config)
         if (retrain or ternary) and d is None:
             raise ConfigError("retraining needs data: compress(..., data=(x_train, y_train), retrain=True)")
         if retrain or ternary:
@@ -154,6 +163,113 @@ class Network:
         self._calib = None if d is None else np.asarray(d.x_train[:256], dtype=np.float64)
         self._quant = None
         return self
+
+    def search(
+        self,
+        target_drop: float,
+        data,
+        weight_bits: int | dict[str, int] = 4,
+        retrain: bool = True,
+        retrain_config=None,
+        epochs: int | None = None,
+        lr: float | None = None,
+        seed: int = 0,
+        progress: bool = False,
+        start: float = 0.1,
+        max_trials: int = 6,
+        scan=None,
+        init: str = "linear",
+    ):
+        """Compress to the smallest overall density whose held-out drop is at most ``target_drop``.
+
+        Per-layer densities allocated by sensitivity, each trial compressed
+        (and retrained as Deep Compression does when ``retrain``) and scored on
+        ``data``'s test split, the overall density bisected
+        (``eie.compression.search``). Leaves the network compressed as the best
+        trial and returns the ``SearchResult`` (every trial: per-layer densities,
+        score, drop, bytes). ``scan``: a sensitivity scan already made on the
+        same test data. A ConfigError with the table when no trial is within the drop.
+        """
+        from eie.compression.report import score
+        from eie.compression.report import sensitivity as sensitivity_scan
+        from eie.compression.search import search
+
+        d = _data(data)
+        if d is None:
+            raise ConfigError("the density search needs data with a test split: (x_train, y_train, x_test, y_test)")
+        if scan is None:
+            scan = sensitivity_scan(self.layers, d.x_test, d.y_test, forward=self._layers_forward())
+        sizes = {l.name: int(np.size(l.weight)) for l in self.layers}
+        states: dict[int, tuple] = {}
+
+        def compress(dens):
+            self.compress(
+                density=dens,
+                weight_bits=weight_bits,
+                data=d,
+                retrain=retrain,
+                retrain_config=retrain_config,
+                epochs=epochs if retrain else None,
+                lr=lr if retrain else None,
+                seed=seed,
+                init=init,
+            )
+            states[id(self.compressed)] = (self.compressed, self.pruned, self.retrained)
+            return self.compressed
+
+        def size(model):  # Deep Compression's accounting (an LSTM: every gate matrix and the head)
+            from eie.format.storage import storage_report
+
+            return storage_report(model, n_pes=1, index_bits=5).total_bytes
+
+        bar = None
+        if progress:
+            import sys
+
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=max_trials, desc="density search", unit="trial", file=sys.stderr)
+
+        def step(t):
+            if bar is not None:
+                bar.set_postfix(density=f"{t.density:.1%}", drop=f"{t.drop:.4f}", refresh=False)
+                bar.update(1)
+
+        try:
+            res = search(
+                scan,
+                sizes,
+                target_drop,
+                compress,
+                lambda m: score(m.forward(d.x_test), d.y_test)[1],
+                size=size,
+                start=start,
+                max_trials=max_trials,
+                progress=step,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        if res.model is None:
+            raise ConfigError(
+                res.format()
+                + f"\nno trial is within {target_drop:g} of float: raise --target-drop"
+                + ("" if retrain else ", or add --retrain")
+            )
+        self.compressed, self.pruned, self.retrained = states[id(res.model)]
+        self._quant = None
+        self._calib = np.asarray(d.x_train[:256], dtype=np.float64)
+        return res
+
+    def _layers_forward(self):
+        """``forward(layers, x)`` of the float network in the toolkit's layer order (for the sensitivity scan)."""
+        if self.kind != "lstm":
+            return dense_forward
+        from eie.compression.lstm import FloatLSTM
+
+        lstm = self.imported.lstm
+        nc = len(lstm.cells)
+        return lambda ls, x: FloatLSTM(lstm.spec, list(ls[:nc]), list(ls[nc:])).forward(x)
 
     def calibrate(self, x: np.ndarray) -> dict:
         """Store the activation peaks of representative inputs with the compressed model and use them.
@@ -201,28 +317,33 @@ class Network:
             return self._quant
         model = self._need_compressed()
         bits = max([4] + [l.weight_bits for l in model.layers])
+        widen = None  # a fixed configuration pins acc_bits; else it is sized up to the DSP's native width
         if self.fixed_config is not None:
             params = self.fixed_config.to_hwparams()
         else:
+            from eie.hardware.boards import BOARDS, DSP_ACC_BITS
+
             params = HWParams(self.n_pes, bits, self.index_bits)
+            widen = DSP_ACC_BITS[BOARDS[self.board].family] if self.board in BOARDS else 48
         # Without data: the calibration stored with the model (compress --calib), else the default
         # format, said loudly (a warning and a note naming it and its range); never random data.
         calib = self._calib
         if self.kind == "lstm":
             from eie.arithmetic.lstm import quantize_lstm
 
-            self._quant = quantize_lstm(model, params, calib)
+            self._quant = quantize_lstm(model, params, calib, max_acc_bits=widen)
             warning = self._quant.info.get("warning")
         else:
             from eie.arithmetic.quant import quantize
 
-            self._quant = quantize(model, params, calib=calib)
+            self._quant = quantize(model, params, calib=calib, max_acc_bits=widen)
             warning = None
             if self._quant.info.get("calibration") == "default":
                 warning = (
                     f"no calibration: activations use the default format ({self._quant.fa_in} fraction bits of "
                     f"signed {params.act_bits} bits, range +-{2.0 ** (params.act_bits - 1 - self._quant.fa_in):g}); "
-                    "values beyond saturate. Give data=... (or compress with --calib X.npy)"
+                    "values beyond saturate. Calibrate with compress(data=...) or calibrate(x) "
+                    "(eie compress: --data DATA.npz or --calib X.npy)"
                 )
         if warning is not None:
             import warnings
@@ -491,8 +612,8 @@ def _layer_rows(model) -> list[dict]:
 
 def compress_file(
     path: str,
-    output: str,
-    density=0.1,
+    output: str | None,
+    density=None,
     weight_bits=4,
     prune: bool = True,
     data: str | None = None,
@@ -507,74 +628,114 @@ def compress_file(
     seed: int = 0,
     progress: bool = False,
     calib: str | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    finetune_epochs: int | None = None,
+    batch_size: int | None = None,
 ) -> tuple[dict, str]:
     """Read a model file, compress it (optionally retraining), write it; (summary, text) for the CLI.
 
     ``calib``: a .npy of representative float inputs (B x K; for an LSTM
     sequences B x T x I); their activation peaks are stored with the model
-    (``CompressedModel.calibrate``, ``CompressedLSTM.calibrate``).
+    (``CompressedModel.calibrate``, ``CompressedLSTM.calibrate``); without
+    it, ``data``'s training inputs calibrate the model. ``epochs``, ``lr``,
+    ``finetune_epochs``, ``batch_size``: the retraining schedule
+    (``eie.train.retrain.retrain_config``; None keeps each default).
     """
     from eie.compression.report import load_data, save_plot
     from eie.compression.report import sensitivity as scan
 
-    density = parse_per_layer(density, float, "--density")
+    density = None if density is None else parse_per_layer(density, float, "--density")
     weight_bits = parse_per_layer(weight_bits, int, "--weight-bits")
     # Check settings before the (possibly slow) work.
     from eie.compression.prune import check_density
     from eie.errors import check_int
 
-    for v in density.values() if isinstance(density, dict) else [density]:
+    for v in density.values() if isinstance(density, dict) else [] if density is None else [density]:
         if prune:
             check_density(v, "--density")
     for v in weight_bits.values() if isinstance(weight_bits, dict) else [weight_bits]:
         check_int("--weight-bits", v, 1, 8)
     if (retrain or ternary) and data is None:
         raise ConfigError("--retrain and --ternary need --data DATA.npz (x_train, y_train, x_test, y_test)")
-    if sensitivity and data is None:
-        raise ConfigError("--sensitivity needs --data DATA.npz")
+    schedule = dict(epochs=epochs, lr=lr, finetune_epochs=finetune_epochs, batch_size=batch_size)
+    rconfig = None
+    if any(v is not None for v in schedule.values()):
+        if not (retrain or ternary):
+            given = ", ".join(f"--{k.replace('_', '-')}" for k, v in schedule.items() if v is not None)
+            raise ConfigError(f"{given} set the retraining schedule: add --retrain (or --ternary) and --data")
+        from eie.train.retrain import retrain_config
+
+        rconfig = retrain_config(**schedule)
+    if (sensitivity or target_drop is not None) and data is None:
+        raise ConfigError("--sensitivity and --target-drop need --data DATA.npz")
+    if target_drop is not None and density is not None:
+        raise ConfigError("--target-drop searches the densities itself: drop --density (or --target-drop)")
+    if target_drop is not None and (ternary or not prune):
+        raise ConfigError("--target-drop searches pruning densities: it does not combine with --ternary or --no-prune")
+    if density is None:
+        density = 0.1
     d = load_data(data) if data else None
     net = Network(load_model(path, trust_pickle=trust_pickle, last_activation=last_activation))
     summary: dict = {"input": str(path), "network": net.kind}
     text: list[str] = []
+    s = None
     if sensitivity:
-        layers = net.layers
-        if net.kind == "lstm":
-            from eie.compression.lstm import FloatLSTM
-
-            lstm = net.imported.lstm
-            nc = len(lstm.cells)
-
-            def fwd(ls, x):
-                return FloatLSTM(lstm.spec, list(ls[:nc]), list(ls[nc:])).forward(x)
-        else:
-            fwd = dense_forward
-        s = scan(layers, d.x_test, d.y_test, forward=fwd)
+        s = scan(net.layers, d.x_test, d.y_test, forward=net._layers_forward())
         summary["sensitivity"] = s.to_dict()
         text.append(s.format())
         if target_drop is not None:
             sug = s.suggest(target_drop)
             summary["sensitivity"]["suggested_densities"] = sug
             text.append(
-                f"suggested densities for a drop of at most {target_drop:g}: "
+                f"without retraining, one layer at a time, a drop of at most {target_drop:g} allows densities "
                 + ",".join(f"{k}={v:g}" for k, v in sug.items())
             )
         if plot:
             summary["sensitivity"]["plot"] = save_plot(s, plot)
             text.append(f"plot written to {plot}")
         text.append("")
-    net.compress(
-        density=density,
-        weight_bits=weight_bits,
-        data=d,
-        retrain=retrain or ternary,
-        ternary=ternary,
-        seed=seed,
-        progress=progress,
-        prune=prune,
-        init=init,
-    )
+        if target_drop is None:
+            # A scan alone writes no model: nothing was asked at any density.
+            text.append(
+                "no model written: the scan chooses no densities; give --target-drop to search for the smallest "
+                "model within a drop (with --retrain to retrain each trial), or --density to compress"
+            )
+            summary["output"] = None
+            return summary, "\n".join(text)
+    if target_drop is not None:
+        res = net.search(
+            target_drop,
+            d,
+            weight_bits=weight_bits,
+            retrain=retrain,
+            retrain_config=rconfig,
+            seed=seed,
+            progress=progress,
+            scan=s,
+            init=init,
+        )
+        summary["search"] = res.to_dict()
+        text += [res.format(), ""]
+    else:
+        net.compress(
+            density=density,
+            weight_bits=weight_bits,
+            data=d,
+            retrain=retrain or ternary,
+            ternary=ternary,
+            seed=seed,
+            progress=progress,
+            prune=prune,
+            init=init,
+            retrain_config=rconfig,
+        )
     model = net.compressed
     calibration = None
+    calib_from = calib
+    if calib is None and d is not None:
+        # The training inputs are representative inputs: they calibrate the model too.
+        calib_from = f"{data} (x_train)"
     if calib is not None:
         if net.kind == "lstm":
             # Sequences (B x T x I): each gate matrix and the head calibrated on what it sees on them.
@@ -586,6 +747,10 @@ def compress_file(
 
             x_calib = load_vectors(calib, model.in_features)
         calibration = model.calibrate(x_calib)
+    elif d is not None:
+        x_calib = np.asarray(d.x_train, dtype=np.float64)
+        calibration = model.calibrate(x_calib)
+    if calibration is not None:
         net._calib, net._quant = x_calib, None  # the report's integer figures use the stored calibration
     else:
         # The report's integer figures are those of the image the tools will build: the default format.
@@ -608,7 +773,7 @@ def compress_file(
             "dense": dense,
             "weight_bits": max(r["weight_bits"] for r in rows),
             "retrained": net.retrained,
-            "calibration": None if calibration is None else {"source": str(calib), **calibration},
+            "calibration": None if calibration is None else {"source": str(calib_from), **calibration},
             "report": rep.to_dict(),
         }
     )
@@ -624,18 +789,18 @@ def compress_file(
         if net.kind == "lstm":
             what = f"{calibration['samples']} sequences of {calibration['steps']} steps"
         text.append(
-            f"calibration from {calib} ({what}, peak |input| {calibration['peaks'][0]:g}) stored with the model"
+            f"calibration from {calib_from} ({what}, peak |input| {calibration['peaks'][0]:g}) stored with the model"
         )
     elif net.kind == "lstm":
         text.append(
-            "no --calib: the LSTM stores no calibration; its images (eie.api's deploy, quantize_lstm) will use the "
-            "default activation format (and warn) unless given --calib SEQ.npy with representative sequences "
+            "no --calib or --data: the LSTM stores no calibration; its images (eie.api's deploy, quantize_lstm) will "
+            "use the default activation format (and warn) unless given --calib SEQ.npy with representative sequences "
             "(B x T x I)"
         )
     else:
         text.append(
-            "no --calib: the model stores no calibration; generate, verify, deploy and run will use the default "
-            "activation format (and warn) unless given --calib X.npy with representative inputs"
+            "no --calib or --data: the model stores no calibration; generate, verify, deploy and run will use the "
+            "default activation format (and warn) unless given --calib X.npy with representative inputs"
         )
     text.append("")
     if d is None:

@@ -105,3 +105,11 @@ def format_summary(s: dict) -> str:
             f"  finished in {s['seconds']} s",
         ]
     )
+
+
+if __name__ == "__main__":  # ``python -m eie.demo_lstm``: the same as ``eie demo --lstm``
+    import sys
+
+    summary = run(LSTMDemoOptions(progress=True), log=lambda *a: print(*a, file=sys.stderr))
+    print(format_summary(summary))
+    sys.exit(0 if summary["bit_exact"] else 1)

@@ -117,7 +117,7 @@ def test_eie_compress_calib_stores_the_lstms_calibration(tmp_path, capsys):
     # Without --calib: said, and nothing stored.
     code = main([str(a) for a in ("compress", tmp_path / "w.npz", "-o", tmp_path / "d.npz", "--no-prune")])
     out, _ = capsys.readouterr()
-    assert code == 0 and "no --calib: the LSTM stores no calibration" in out
+    assert code == 0 and "no --calib or --data: the LSTM stores no calibration" in out
     assert CompressedLSTM.load(tmp_path / "d.npz").calibration is None
     # Sequences of the wrong shape are refused, naming the file and the shape wanted.
     np.save(tmp_path / "flat.npy", x_cal[:, 0, :])

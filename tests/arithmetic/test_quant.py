@@ -52,9 +52,10 @@ def test_accumulator_fit_lowers_codebook_scale_by_one_bit():
     assert y.tolist() == [[32767]]
 
 
-def test_refused_when_no_scale_keeps_centroids_apart():
-    # 8-bit accumulators cannot hold even one product of two 8-bit-ish values.
-    with pytest.raises(OverflowRisk, match="merge centroids"):
+def test_refused_only_when_no_scale_fits():
+    # 8-bit accumulators: even at fw = 0 (centroids 0.5 -> 1, -0.25 -> 0) the row sums
+    # 4 * 1 * 2^15 = 2^17, which needs 19 bits.
+    with pytest.raises(OverflowRisk, match=r"no coarser codebook scale fits \(fw=0 needs 19 bits\).*acc_bits >= 19"):
         quantize(four_equal_weights(), HWParams(1, acc_bits=8))
 
 

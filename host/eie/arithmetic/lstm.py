@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,9 @@ class QuantLSTM:
         return [*self.cells, *([self.head] if self.head is not None else [])]
 
 
-def quantize_lstm(model: CompressedLSTM, params: HWParams, calib: np.ndarray | None = None) -> QuantLSTM:
+def quantize_lstm(
+    model: CompressedLSTM, params: HWParams, calib: np.ndarray | None = None, max_acc_bits: int | None = None
+) -> QuantLSTM:
     """Quantise every gate matrix and the head.
 
     The activation formats come from ``calib`` (sequences B x T x I: each
@@ -61,6 +63,8 @@ def quantize_lstm(model: CompressedLSTM, params: HWParams, calib: np.ndarray | N
     matrix; ``QuantLSTM.info`` says which (``calibration``: ``"inputs"``,
     ``"model"`` or ``"default"``) and, for the default, carries a
     ``warning`` naming the format and the range it covers. Never random data.
+    ``max_acc_bits``: as for ``quantize`` (None: ``params.acc_bits`` is pinned);
+    every part gets the widest accumulator any of them needs.
     """
     from eie.arithmetic.quant import quantize
 
@@ -71,9 +75,14 @@ def quantize_lstm(model: CompressedLSTM, params: HWParams, calib: np.ndarray | N
                 f"calibration sequences have shape {calib.shape}; the LSTM takes (B, T, {model.spec.input_size})"
             )
         inputs = cell_inputs(model, calib)
-        models = [quantize(part, params, calib=v) for part, v in zip(model.parts, inputs)]
     else:
-        models = [quantize(part, params) for part in model.parts]  # stored calibration, else the default
+        inputs = [None] * len(model.parts)  # stored calibration, else the default
+    models = [quantize(part, params, calib=v, max_acc_bits=max_acc_bits) for part, v in zip(model.parts, inputs)]
+    widest = max(qm.params.acc_bits for qm in models)
+    if any(qm.params.acc_bits != widest for qm in models):
+        # One kernel runs every part: quantise them all for the widest accumulator any of them needs.
+        wide = replace(params, acc_bits=widest)
+        models = [quantize(part, wide, calib=v) for part, v in zip(model.parts, inputs)]
     sources = sorted({qm.info["calibration"] for qm in models})
     source = sources[0] if len(sources) == 1 else "partial"
     info: dict = {"calibration": source, "calibrated": source != "default", "warning": None}

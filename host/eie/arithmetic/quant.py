@@ -3,10 +3,24 @@
 Chooses per layer the codebook scale ``fw`` (the largest that keeps every
 centroid inside ``cb_bits``), the activation formats ``fa`` (from calibration
 inputs, or a reported default), integer biases, and proves that no
-accumulator can wrap for any admissible input. When the proof fails at full
-codebook precision, ``fw`` is lowered (coarser integer centroids, same
-shared-weight structure) as long as the centroids stay distinct; otherwise the
-layer is refused with an OverflowRisk naming it and the bits it needs.
+accumulator can wrap for any admissible input.
+
+The accumulator width is either sized from the model (``max_acc_bits``
+given: the hardware is not built yet, so ``acc_bits`` grows from the
+configured width to what the layers need at full codebook precision, up to
+``max_acc_bits``, the width a DSP accumulates natively) or pinned (the
+configured ``acc_bits``). When the proof still fails, the formats are
+searched: the codebook scale ``fw`` is lowered one bit at a time, and the
+first scale the proof accepts is the one with the smallest rounding error
+(every coarser scale rounds the centroids at least as far). Centroids that
+round to the same integer are merged (they share one codebook value; the
+codes stay). The activation formats do not enter the main term of the
+bound (an activation is any value of the signed ``act_bits`` range after
+saturation), only the bias and rounding terms, which lowering ``fw`` shrinks
+as well. A layer is refused only when no scale fits, or when every centroid
+would round to zero. Each layer's chosen formats, its merged centroids and
+the error they cost (``weight_error``; ``output_error`` on the calibration
+inputs) are in ``QuantModel.info['layers']``.
 """
 
 from __future__ import annotations
@@ -32,6 +46,9 @@ class LayerQuantInfo:
     fa_out: int
     acc_bits_needed: int
     max_abs_out: float | None = None
+    merged: int = 0
+    weight_error: float = 0.0
+    output_error: float | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -155,6 +172,7 @@ def quantize(
     guard_bits: int = 1,
     fit_accumulator: bool = True,
     peaks: list[float] | None = None,
+    max_acc_bits: int | None = None,
 ) -> QuantModel:
     """Turn a CompressedModel into the integer model the hardware runs.
 
@@ -166,6 +184,10 @@ def quantize(
     interleave, the identity) or one permutation per layer
     (``perm[physical] = logical``, ``eie.format.rowmap``); for balanced rows
     compute them first with ``eie.performance.balance.balance_model``.
+    ``max_acc_bits``: None when ``params.acc_bits`` is pinned (a built
+    accelerator); else the accumulator is widened from ``params.acc_bits``
+    up to ``max_acc_bits`` as the model needs, and the returned model's
+    ``params`` carry the chosen width (``info['acc_bits']`` says how it was chosen).
     """
     a_bits = params.act_bits
     n_layers = len(model.layers)
@@ -207,53 +229,84 @@ def quantize(
         )
 
     perms = _row_maps(model, row_maps)
-    layers: list[QuantLayer] = []
-    infos: list[LayerQuantInfo] = []
-    acc_limit = (1 << (params.acc_bits - 1)) - 1
-    for i, l in enumerate(model.layers):
-        m = l.shape[0]
-        fa_in = fa[i]
+    fw_cbs = []
+    terns = []
+    for l in model.layers:
         fw_cb = codebook_fw(l.codebook, params.cb_bits)
         if fw_cb < 0:
             raise ConfigError(
                 f"layer {l.name!r}: its largest centroid {np.max(np.abs(l.codebook)):g} does not fit a signed "
                 f"{params.cb_bits}-bit codebook with fraction bits >= 0; raise cb_bits or rescale the layer"
             )
-        nonzero_cb = np.unique(l.codebook[1:][l.codebook[1:] != 0])
+        fw_cbs.append(fw_cb)
         # The ternary PE's partial sums count activations per row: independent of fw.
         tern = None
         if l.kind == "ternary":
+            m = l.shape[0]
             tern = np.maximum(
                 np.bincount(l.rows[l.codes == 1], minlength=m), np.bincount(l.rows[l.codes == 2], minlength=m)
             )
-        # codebook_fw caps at MAX_FRAC and fw only goes down, so fw stays in range.
-        fw = fw_cb
-        needed_full = None
-        while True:
-            fa_out = min(fa[i + 1], fa_in + fw)
-            shift = fa_in + fw - fa_out
-            cb_int = round_half_up(l.codebook * 2.0**fw, f"layer {l.name!r}: a centroid")
-            bias_int = round_half_up(l.bias * 2.0 ** (fa_in + fw), f"layer {l.name!r}: a bias")
-            bound = accumulator_bound(l.rows, cb_int[l.codes], m, bias_int, shift, a_bits, tern)
-            if needed_full is None:
-                needed_full = bits_for(bound)
-            distinct = np.unique(round_half_up(nonzero_cb * 2.0**fw))
-            collapsed = distinct.size < nonzero_cb.size or (distinct.size and np.any(distinct == 0))
-            if bound <= acc_limit and not collapsed:
-                break
-            if collapsed or not fit_accumulator or fw == 0:
-                raise OverflowRisk(
-                    f"layer {l.name!r}: the {params.acc_bits}-bit accumulator could overflow: at full codebook "
-                    f"precision (fw={fw_cb}) its sums need {needed_full} bits for {a_bits}-bit activations"
-                    + (", and a coarser codebook scale would merge centroids" if fit_accumulator else "")
-                    + f"; use acc_bits >= {needed_full}, or fewer act_bits / cb_bits"
+        terns.append(tern)
+
+    # What every layer needs at full codebook precision (the formats' chain as quantised below).
+    full = []
+    fa_chain = list(fa)
+    for i, l in enumerate(model.layers):
+        f = _fit_layer(l, fa_chain[i], fa_chain[i + 1], fw_cbs[i], a_bits, None, terns[i])
+        full.append(bits_for(f[-1]))
+        fa_chain[i + 1] = f[1]
+    acc_choice = {"pinned": max_acc_bits is None, "configured": params.acc_bits, "needed": max(full)}
+    if max_acc_bits is not None:
+        acc = min(max(params.acc_bits, max(full)), max(int(max_acc_bits), params.acc_bits))
+        if acc != params.acc_bits:
+            params = HWParams(params.n_pes, params.weight_bits, params.index_bits, params.act_bits, params.cb_bits, acc)
+        acc_choice["limit"] = int(max_acc_bits)
+    acc_choice["chosen"] = params.acc_bits
+
+    # The output errors on (at most 512 of) the calibration inputs, through the float model.
+    h = None if calib is None else calib[:512]
+    layers: list[QuantLayer] = []
+    infos: list[LayerQuantInfo] = []
+    acc_limit = (1 << (params.acc_bits - 1)) - 1
+    for i, l in enumerate(model.layers):
+        m = l.shape[0]
+        fa_in = fa[i]
+        fw_cb = fw_cbs[i]
+        needed_full = full[i]
+        fw, fa_out, cb_int, bias_int, bound = _fit_layer(
+            l, fa_in, fa[i + 1], fw_cb, a_bits, acc_limit if fit_accumulator else None, terns[i]
+        )
+        if bound > acc_limit:
+            raise OverflowRisk(
+                f"layer {l.name!r}: the {params.acc_bits}-bit accumulator could overflow: at full codebook "
+                f"precision (fw={fw_cb}) its sums need {needed_full} bits for {a_bits}-bit activations"
+                + (
+                    ", and no coarser codebook scale fits (fw=0 needs " + str(bits_for(bound)) + " bits)"
+                    if fit_accumulator
+                    else ""
                 )
-            fw -= 1
+                + f"; use acc_bits >= {needed_full if not fit_accumulator else bits_for(bound)}"
+                + ", or fewer act_bits / cb_bits"
+            )
+        used = np.unique(l.codebook[1:][l.codebook[1:] != 0])
+        if used.size and not np.any(round_half_up(used * 2.0**fw)):
+            raise OverflowRisk(
+                f"layer {l.name!r}: the {params.acc_bits}-bit accumulator fits only at codebook scale 2^{fw}, "
+                f"where every centroid rounds to zero; use acc_bits >= {needed_full}, or fewer act_bits"
+            )
         info = LayerQuantInfo(l.name, fw, fw_cb, fa_in, fa_out, bits_for(bound), peaks[i + 1])
+        q_used = round_half_up(used * 2.0**fw) * 2.0**-fw
+        info.merged = int(used.size - np.unique(q_used).size)
+        peak_w = float(np.max(np.abs(used))) if used.size else 0.0
+        info.weight_error = float(np.max(np.abs(used - q_used)) / peak_w) if peak_w else 0.0
+        if h is not None:
+            h, info.output_error = _output_error(l, h, cb_int, bias_int, fw, fa_in)
         if fw < fw_cb:
             info.notes.append(
-                f"codebook scale lowered from 2^{fw_cb} to 2^{fw} so the {params.acc_bits}-bit "
-                f"accumulator cannot overflow (full precision needs {needed_full} bits)"
+                f"codebook scale lowered from 2^{fw_cb} to 2^{fw} so the {params.acc_bits}-bit accumulator "
+                f"cannot overflow (full precision needs {needed_full} bits)"
+                + (f"; {info.merged} centroids merged" if info.merged else "")
+                + f"; centroid error up to {info.weight_error:.2%} of the largest"
             )
         if fa_out < fa[i + 1]:
             info.notes.append(f"output fraction bits capped at {fa_out} (fa_in + fw) so the shift is not negative")
@@ -278,14 +331,59 @@ def quantize(
             )
         )
         infos.append(info)
+    if acc_choice["chosen"] > acc_choice["configured"]:
+        notes.append(
+            f"accumulator widened from {acc_choice['configured']} to {acc_choice['chosen']} bits: the model's "
+            f"sums need {acc_choice['needed']} bits at full codebook precision"
+        )
     qm = QuantModel(params, layers)
     qm.info = {
         "layers": [x.to_dict() for x in infos],
         "notes": notes,
         "calibrated": source != "default",
         "calibration": source,
+        "acc_bits": acc_choice,
     }
     return qm
+
+
+def _fit_layer(l, fa_in: int, fa_want: int, fw_cb: int, a_bits: int, acc_limit: int | None, tern):
+    """``(fw, fa_out, cb_int, bias_int, bound)``: the finest codebook scale whose bound is within ``acc_limit``.
+
+    Starting at full precision ``fw_cb``, ``fw`` goes down one bit at a time
+    (the bound only shrinks as it does) until the bound fits or ``fw`` is 0;
+    ``acc_limit`` None takes full precision. The caller refuses a bound that
+    still does not fit.
+    """
+    m = l.shape[0]
+    fw = fw_cb
+    while True:
+        fa_out = min(fa_want, fa_in + fw)
+        shift = fa_in + fw - fa_out
+        cb_int = round_half_up(l.codebook * 2.0**fw, f"layer {l.name!r}: a centroid")
+        bias_int = round_half_up(l.bias * 2.0 ** (fa_in + fw), f"layer {l.name!r}: a bias")
+        bound = accumulator_bound(l.rows, cb_int[l.codes], m, bias_int, shift, a_bits, tern)
+        if acc_limit is None or bound <= acc_limit or fw <= 0:
+            return fw, fa_out, cb_int, bias_int, bound
+        fw -= 1
+
+
+def _output_error(l, h: np.ndarray, cb_int: np.ndarray, bias_int: np.ndarray, fw: int, fa_in: int):
+    """``(next input, error)``: the layer's float output on ``h`` and how far rounding its weights and bias moves it.
+
+    The error is max |z - z_rounded| of the pre-activation over its peak: what
+    this layer's formats cost, apart from the activations' own rounding.
+    """
+    m, k = l.shape
+    w = np.zeros((m, k))
+    w[l.rows, l.cols] = l.codebook[l.codes]
+    dw = np.zeros((m, k))
+    dw[l.rows, l.cols] = l.codebook[l.codes] - cb_int[l.codes] * 2.0**-fw
+    z = h @ w.T + l.bias
+    dz = h @ dw.T + (l.bias - bias_int * 2.0 ** -(fa_in + fw))
+    peak = float(np.max(np.abs(z))) if z.size else 0.0
+    err = float(np.max(np.abs(dz))) if dz.size else 0.0
+    return l.forward(h), (err / peak if peak else err)
 
 
 def _row_maps(model: CompressedModel, row_maps) -> list[np.ndarray]:

@@ -33,6 +33,7 @@ BOARD_SAFE = (
     "eie.board.backends",
     # The deployment bundle's reader and runner (eie run BUNDLE --backend emulator|board).
     "eie.board.bundle",
+    "eie.board.lstm_bundle",  # an LSTM bundle's reader (eie run: the emulator through the host cell)
     # The eie command: ``eie run`` and what it reads (--input files), and every other
     # sub-command's module, which the command line registers (they import numpy only at
     # module level; host commands load scipy, scikit-learn, jinja2 or pyyaml when run
@@ -41,6 +42,7 @@ BOARD_SAFE = (
     "eie.cli",
     "eie.cli.output",
     "eie.cli.run",
+    "eie.cli.lstm",
     "eie.cli.compress",
     "eie.cli.inspect",
     "eie.cli.simulate",

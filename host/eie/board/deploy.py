@@ -287,9 +287,12 @@ def _write(out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs
                 "fa_out": int(l.fa_out),
                 "relu": bool(l.relu),
                 "ternary": bool(l.ternary),
+                # What the chosen formats cost (eie.arithmetic.quant): merged centroids, errors, notes.
+                **{k: q.get(k) for k in ("fw_codebook", "merged", "weight_error", "output_error", "notes")},
             }
-            for l in qm.layers
+            for l, q in zip(qm.layers, _layer_infos(qm))
         ],
+        "accumulator": dict((getattr(qm, "info", None) or {}).get("acc_bits") or {"chosen": qm.params.acc_bits}),
         "calibration": {k: v for k, v in calibration.items() if k != "input_range"},
         "vectors": {"count": int(x.shape[0]), **VECTORS},
         "build_dir": BUILD,
@@ -301,3 +304,9 @@ def _write(out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs
     atomic_write(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     removed, kept = remove_stale(out, previous or {}, set(files), inputs) if previous else ([], [])
     return {**manifest, "removed": removed, "kept": kept}
+
+
+def _layer_infos(qm) -> list[dict]:
+    """The quantiser's per-layer record (formats, errors, notes), or empty records for a model without one."""
+    infos = list((getattr(qm, "info", None) or {}).get("layers") or [])
+    return infos if len(infos) == len(qm.layers) else [{} for _ in qm.layers]

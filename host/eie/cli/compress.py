@@ -21,13 +21,21 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("weights", metavar="MODEL", help="float weights .npz, PyTorch .pt/.pth, or .onnx file")
-    p.add_argument("-o", "--output", metavar="MODEL.npz", required=True, help="compressed model to write")
-    p.add_argument("--density", default="0.1", help="fraction kept per layer in (0, 1], or LAYER=D,... (default 0.1)")
+    p.add_argument(
+        "-o", "--output", metavar="MODEL.npz", help="compressed model to write (needed unless --sensitivity alone)"
+    )
+    p.add_argument(
+        "--density",
+        help="fraction kept per layer in (0, 1], or LAYER=D,... (default 0.1; --target-drop searches it instead)",
+    )
     p.add_argument(
         "--weight-bits", default="4", metavar="B", help="bits per weight code 1..8, or LAYER=B,... (default 4)"
     )
     p.add_argument(
-        "--data", metavar="DATA.npz", help="x_train, y_train, x_test, y_test: report float and compressed figures"
+        "--data",
+        metavar="DATA.npz",
+        help="x_train, y_train, x_test, y_test: report float and compressed figures; x_train also calibrates the "
+        "activation formats when no --calib is given",
     )
     p.add_argument(
         "--calib",
@@ -39,11 +47,29 @@ def register(subparsers) -> None:
     p.add_argument(
         "--retrain", action="store_true", help="Deep Compression's prune-retrain-share-finetune (needs --data)"
     )
+    p.add_argument(
+        "--epochs", type=int, metavar="N", help="epochs of each retraining round after a pruning step (default 8)"
+    )
+    p.add_argument(
+        "--lr",
+        type=float,
+        metavar="LR",
+        help="retraining learning rate (Adam; default 1e-3; the centroid fine-tuning keeps lr / 5)",
+    )
+    p.add_argument("--finetune-epochs", type=int, metavar="N", help="epochs of centroid fine-tuning (default 5)")
+    p.add_argument("--batch-size", type=int, metavar="B", help="retraining batch size (default 32)")
     p.add_argument("--ternary", action="store_true", help="TTQ for the middle layers, with retraining (needs --data)")
     p.add_argument(
         "--sensitivity", action="store_true", help="scan each layer's accuracy against density (needs --data)"
     )
-    p.add_argument("--target-drop", type=float, help="with --sensitivity: suggest per-layer densities for this drop")
+    p.add_argument(
+        "--target-drop",
+        type=float,
+        metavar="DROP",
+        help="search per-layer densities (sensitivity-allocated, each trial retrained with --retrain, bisected on "
+        "the overall density) for the smallest model within DROP of float on the test data (needs --data); "
+        "writes the best trial and prints the trials",
+    )
     p.add_argument("--plot", metavar="PNG", help="with --sensitivity: save the scan as a plot")
     p.add_argument(
         "--trust-pickle", action="store_true", help="unpickle a .pt holding classes of your own (runs its code)"
@@ -60,9 +86,15 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from eie.api import compress_file
+    from eie.errors import ConfigError
     from eie.safeio import refuse_same_path
 
-    refuse_same_path(args.output, [args.weights, args.data, args.calib])
+    if args.output is None and not (args.sensitivity and args.target_drop is None):
+        raise ConfigError(
+            "-o MODEL.npz is needed: the compressed model to write (only --sensitivity alone writes none)"
+        )
+    if args.output is not None:
+        refuse_same_path(args.output, [args.weights, args.data, args.calib])
 
     summary, text = compress_file(
         args.weights,
@@ -82,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.json,
         calib=args.calib,
+        epochs=args.epochs,
+        lr=args.lr,
+        finetune_epochs=args.finetune_epochs,
+        batch_size=args.batch_size,
     )
     emit(args, summary, text)
     return 0

@@ -34,6 +34,12 @@ def register(sub) -> None:
         help="where the integer path runs (default: csim, falling back to the emulator)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--lstm",
+        action="store_true",
+        help="the LSTM demo instead: digits as 8 rows of 8 pixels, a compressed LSTM with its gate matrices on "
+        "the kernel and the cell update on the host (--pes, --board, --backend, --seed apply)",
+    )
     p.set_defaults(func=run)
 
 
@@ -42,6 +48,8 @@ def run(args) -> int:
     from eie.demo import run as run_demo
 
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
+    if args.lstm:
+        return run_lstm(args, log)
     opts = DemoOptions(
         fast=args.fast,
         seed=args.seed,
@@ -54,5 +62,26 @@ def run(args) -> int:
         progress=not args.json,
     )
     s = run_demo(opts, log=log).to_dict()
+    emit(args, s, lambda: format_summary(s))
+    return 0 if s["bit_exact"] else 1
+
+
+def run_lstm(args, log) -> int:
+    from eie.demo_lstm import LSTMDemoOptions, format_summary
+    from eie.demo_lstm import run as run_demo
+    from eie.hardware.boards import DEFAULT_BOARD, DEFAULT_PES
+
+    if args.config:
+        from eie.errors import ConfigError
+
+        raise ConfigError("eie demo --lstm sizes its own configuration: use --board and --pes instead of --config")
+    opts = LSTMDemoOptions(
+        seed=args.seed,
+        board=args.board or DEFAULT_BOARD,
+        n_pes=args.pes or DEFAULT_PES,
+        backend=args.backend,
+        progress=not args.json,
+    )
+    s = run_demo(opts, log=log)
     emit(args, s, lambda: format_summary(s))
     return 0 if s["bit_exact"] else 1

@@ -45,11 +45,14 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from eie.board.deploy import deploy
+    from eie.cli import lstm
     from eie.compression.model import CompressedModel
     from eie.format.vectors import load_vectors
     from eie.hardware.config import AcceleratorConfig
     from eie.hardware.target import describe_hardware, hardware_line
 
+    if lstm.is_lstm_file(args.model):  # gate matrices on the kernel, the cell on the host
+        return lstm.deploy(args)
     model = CompressedModel.load(args.model)
     calib = load_vectors(args.calib, model.in_features) if args.calib else None
     manifest = deploy(
@@ -97,9 +100,26 @@ def run(args: argparse.Namespace) -> int:
         "overlay: " + (manifest["overlay"]["bit"] if manifest["overlay"] else "none (add with --overlay DIR)"),
         f"next: copy {args.output} to the board, then {summary['next']}",
     ]
+    lines[2:2] = _format_lines(manifest)
     if manifest["removed"]:
         lines.insert(2, f"removed from the previous deploy: {', '.join(manifest['removed'])}")
     if manifest["kept"]:
         lines.insert(2, f"kept (changed since the previous deploy wrote them): {', '.join(manifest['kept'])}")
     emit(args, summary, "\n".join(lines))
     return 0
+
+
+def _format_lines(manifest: dict) -> list[str]:
+    """The accumulator and each layer's formats, with what they cost when the quantiser had to coarsen them."""
+    acc = manifest.get("accumulator") or {}
+    how = "pinned by the configuration" if acc.get("pinned") else f"sized from the model (needs {acc.get('needed')})"
+    out = [f"accumulator: {acc.get('chosen')} bits, {how}"] if acc.get("chosen") else []
+    for l in manifest["layers"]:
+        err = l.get("output_error")
+        out.append(
+            f"  {l['name']}: fa_in={l['fa_in']} fw={l['fw']} fa_out={l['fa_out']}"
+            + (f", {l['merged']} centroids merged" if l.get("merged") else "")
+            + ("" if err is None else f", output error {err:.2%} of its peak")
+        )
+        out += [f"    note: {n}" for n in l.get("notes") or []]
+    return out

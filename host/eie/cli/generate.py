@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     if args.calib and not args.model:
         raise ConfigError("--calib needs a MODEL.npz to calibrate")
     calibration = None
+    from eie.cli import lstm
+
+    if lstm.is_lstm_file(args.model):  # gate matrices on the kernel, the cell on the host
+        return lstm.generate(args)
     if args.model:
         from eie.compression.model import CompressedModel
         from eie.format.vectors import load_vectors

@@ -51,7 +51,14 @@ def run(args: argparse.Namespace) -> int:
     if args.index_bits is not None:
         check_int("--index-bits", args.index_bits, 1, 8)
         overrides.append(f"--index-bits {args.index_bits}")
-    model = CompressedModel.load(args.model)
+    from eie.cli import lstm
+
+    if lstm.is_lstm_file(args.model):  # every gate matrix and the head, as the kernel stores them
+        from eie.compression.lstm import CompressedLSTM
+
+        model = CompressedLSTM.load(args.model)
+    else:
+        model = CompressedModel.load(args.model)
     config = load_config(args.config, model)
     if args.board:
         from eie.hardware.resources import on_board

@@ -59,10 +59,13 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from eie.board.bundle import Bundle, BundleError
+    from eie.cli import lstm
     from eie.format.vectors import load_vectors
     from eie.hardware.boards import hardware_dict, hardware_line
     from eie.safeio import atomic_open, refuse_same_path
 
+    if lstm.is_lstm_bundle(args.bundle):  # gate matrices on the kernel, the cell on the host
+        return lstm.run(args)
     if args.output:
         refuse_same_path(args.output, [args.input, args.labels])
     bundle = Bundle.open(args.bundle)

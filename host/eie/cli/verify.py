@@ -81,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--vectors={args.vectors} must be at least 1")
     if args.backend != "csim-concurrent" and (args.jitter or args.slow):
         raise ConfigError("--jitter and --slow perturb the concurrent C-simulation: add --backend csim-concurrent")
+    from eie.cli import lstm
+
+    if lstm.is_lstm_file(args.model):  # gate matrices on the kernel, the cell on the host
+        return lstm.verify(args)
     model = CompressedModel.load(args.model)
     x_float = load_vectors(args.input, model.in_features) if args.input else None
     calib = load_vectors(args.calib, model.in_features) if args.calib else None

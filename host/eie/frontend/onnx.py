@@ -15,6 +15,14 @@ in its (topological) node order:
   between those and are skipped; a final Softmax/LogSoftmax is dropped (it
   does not change the arg-max) with a note.
 
+Shape-only subgraphs are folded away first: a node none of whose inputs
+depends on the input's values (only on its shape, through ``Shape``/``Size``,
+or on constants) computes a shape or a constant, whatever its operator (the
+``Mul`` of a batch size that ``torch.onnx.export(dynamo=True)`` writes for
+a dynamic batch, say), and is not read as a layer. An LSTM's initial state
+computed that way must trace back to zeros (``Expand``/``ConstantOfShape``
+of a zero constant), since the runner starts from the zero state.
+
 Any other node (convolutions, attention, normalisations ...) is refused by
 name, because EIE runs fully-connected and LSTM layers.
 """
@@ -93,6 +101,7 @@ def from_graph(graph, numpy_helper=None, where: str = "") -> Imported:
             a = _attrs(node)
             if "value" in a:
                 consts[node.output[0]] = numpy_helper.to_array(a["value"])
+    on_data = _data_path(graph, consts)
     layers: list[DenseLayer] = []
     cells: list[DenseLayer] = []
     spec: LSTMSpec | None = None
@@ -100,8 +109,13 @@ def from_graph(graph, numpy_helper=None, where: str = "") -> Imported:
     last_fc_output: str | None = None
     pending_add: DenseLayer | None = None
     nodes = list(graph.node)
+    producers = {o: n for n in nodes for o in n.output}
     for idx, node in enumerate(nodes):
         op = node.op_type
+        if idx not in on_data:
+            continue  # a shape or constant computation (module notes)
+        if op == "LSTM":
+            _check_zero_state(node, consts, producers, where)
         if op in ("Gemm", "MatMul"):
             a = _attrs(node)
             const_in = [x for x in node.input[:2] if x in consts]
@@ -159,7 +173,7 @@ def from_graph(graph, numpy_helper=None, where: str = "") -> Imported:
             continue
         if op in LAYOUT_OPS:
             continue
-        if op in FINAL_OPS and all(n.op_type in LAYOUT_OPS for n in nodes[idx + 1 :]):
+        if op in FINAL_OPS and all(n.op_type in LAYOUT_OPS or i not in on_data for i, n in enumerate(nodes) if i > idx):
             notes.append(f"dropped the final {op} (it does not change the arg-max); apply it on the host if needed")
             continue
         raise FormatError(f"{where}unsupported {_node_name(node)}: {UNSUPPORTED}")
@@ -177,6 +191,53 @@ def from_graph(graph, numpy_helper=None, where: str = "") -> Imported:
         return Imported(lstm=FloatLSTM(spec, cells, layers), notes=notes)
     except FormatError as e:
         raise FormatError(f"{where}{e}") from None
+
+
+SHAPE_OPS = {"Shape", "Size"}
+
+
+def _data_path(graph, consts) -> set[int]:
+    """Indices of the nodes that compute on the input's values (the rest compute shapes or constants)."""
+    data = {i.name for i in graph.input if i.name not in consts}
+    out = set()
+    for idx, node in enumerate(graph.node):
+        if node.op_type in SHAPE_OPS or node.op_type == "Constant":
+            continue
+        if any(x in data for x in node.input if x):
+            out.add(idx)
+            data.update(o for o in node.output if o)
+    return out
+
+
+_STATE_OPS = {"Expand", "ConstantOfShape", "Slice", "Reshape", "Unsqueeze", "Squeeze", "Identity", "Cast", "Tile"}
+
+
+def _check_zero_state(node, consts, producers, where: str) -> None:
+    """An LSTM's initial_h / initial_c computed at run time must be zeros (an Expand of a zero constant, say)."""
+    numpy_helper = _onnx()[1]
+    for k, what_in in ((5, "initial_h"), (6, "initial_c")):
+        if len(node.input) <= k or not node.input[k] or node.input[k] in consts:
+            continue  # absent, or a constant (checked with the node)
+        name, value = node.input[k], None
+        for _ in range(32):  # a short chain of layout operators back to its constant
+            if name in consts:
+                value = np.asarray(consts[name])
+                break
+            prod = producers.get(name)
+            if prod is None or prod.op_type not in _STATE_OPS:
+                raise FormatError(
+                    f"{where}{_node_name(node)}: its {what_in} is computed at run time "
+                    f"({'from the input' if prod is None else prod.op_type}); the runner starts from zero state"
+                )
+            if prod.op_type == "ConstantOfShape":
+                a = _attrs(prod)
+                value = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1)
+                break
+            name = prod.input[0]
+        if value is None:
+            raise FormatError(f"{where}{_node_name(node)}: its {what_in} could not be traced to a constant")
+        if np.any(value != 0):
+            raise FormatError(f"{where}{_node_name(node)} has a nonzero {what_in}; the runner starts from zero state")
 
 
 def _lstm_node(node, consts, layer: int, where: str) -> tuple[list[DenseLayer], LSTMSpec]:

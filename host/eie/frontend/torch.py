@@ -168,19 +168,177 @@ def from_module(model) -> Imported:
                 f"read {type(model).__name__} as its LSTM then its Linear layers in definition order, "
                 "the head reading the last step's output"
             )
-            return Imported(lstm=FloatLSTM(lstm.spec, lstm.cells, head), source=type(model).__name__, notes=[note])
-        if kids and all(isinstance(c, (nn.Linear, nn.ReLU, nn.Dropout, nn.Identity, nn.Flatten)) for _, c in kids):
-            layers = _linear_layers(nn.Sequential(OrderedDict(kids)))
-            note = f"read {type(model).__name__} as its Linear layers in definition order with ReLU where defined"
-            return Imported(layers=layers, source=type(model).__name__, notes=[note])
+            imported = Imported(lstm=FloatLSTM(lstm.spec, lstm.cells, head), source=type(model).__name__, notes=[note])
+            # The LSTM path reads the definition order, not forward(): check it computes what forward() does.
+            _check_against_module(model, imported, batch_first=kids[0][1].batch_first)
+            return imported
         bad = [f"{n} ({type(c).__name__})" for n, c in model.named_modules() if _unsupported_module(c)]
-        raise FormatError(
-            f"cannot read a {type(model).__name__}: "
-            + (f"it contains {', '.join(bad[:4])}; " if bad else "")
-            + f"{UNSUPPORTED}, in an nn.Sequential or an nn.LSTM followed by Linear layers"
-        )
+        if bad:
+            raise FormatError(
+                f"cannot read a {type(model).__name__}: it contains {', '.join(bad[:4])}; "
+                f"{UNSUPPORTED}, in an nn.Sequential or an nn.LSTM followed by Linear layers"
+            )
+        layers = traced_layers(model)
+        note = f"read {type(model).__name__} from a torch.fx trace of its forward()"
+        imported = Imported(layers=layers, source=type(model).__name__, notes=[note])
+        _check_against_module(model, imported)
+        return imported
     except ConfigError as e:
         raise FormatError(str(e)) from None
+
+
+def _check_against_module(model, imported: Imported, batch_first: bool = True, tol: float = 1e-4) -> None:
+    """Refuse, saying so, when the layers read compute other outputs than ``model(x)`` (eval mode, random x)."""
+    import torch
+
+    from eie.compression.report import dense_forward
+
+    rng = np.random.default_rng(0)
+    if imported.lstm is not None:
+        x = rng.normal(size=(3, 4, imported.lstm.spec.input_size))
+        want_in = torch.as_tensor(x if batch_first else x.transpose(1, 0, 2), dtype=torch.float32)
+        got = imported.lstm.forward(x)
+    else:
+        x = rng.normal(size=(3, np.shape(imported.layers[0].weight)[1]))
+        want_in = torch.as_tensor(x, dtype=torch.float32)
+        got = dense_forward(imported.layers, x)
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(want_in)
+    except Exception as e:  # the module's own forward refuses the input the layers read take
+        raise FormatError(
+            f"{type(model).__name__}: its forward() does not take the {tuple(want_in.shape)} input its layers read "
+            f"imply ({type(e).__name__}: {str(e).splitlines()[0][:160]}); {UNSUPPORTED}"
+        ) from None
+    finally:
+        for m, t in modes.items():
+            m.train(t)
+    want = out.detach().double().numpy() if isinstance(out, torch.Tensor) else None
+    if want is None or want.shape != got.shape or not np.allclose(got, want, rtol=tol, atol=tol):
+        raise FormatError(
+            f"{type(model).__name__}: the layers read ({', '.join(imported.notes) or 'in definition order'}) do not "
+            "compute what its forward() does; write it as an nn.Sequential of Linear/ReLU, or an LSTM whose "
+            "Linear head reads the last step's output"
+        )
+
+
+# Operations of a traced forward() that are a ReLU, or pass the value through unchanged (eval mode).
+_RELU_FUNCS = ("relu", "relu_")
+_PASS_FUNCS = ("dropout", "flatten", "identity", "contiguous")
+
+
+def _op_name(node) -> str:
+    """How a traced node reads in the source: ``torch.sigmoid``, ``x.view()``, ``self.act``."""
+    if node.op == "call_function":
+        mod = getattr(node.target, "__module__", None) or ""
+        name = getattr(node.target, "__name__", str(node.target))
+        return f"{mod}.{name}" if mod else name
+    if node.op == "call_method":
+        return f"x.{node.target}()"
+    return f"self.{node.target}"
+
+
+def traced_layers(model) -> list[DenseLayer]:
+    """The Linear/ReLU chain of ``model.forward`` as PyTorch runs it (a torch.fx trace).
+
+    ``F.relu``, ``torch.relu``, ``x.relu()`` and ``nn.ReLU`` all mark the layer
+    before as ReLU; Dropout, Identity and flattening the input pass the value
+    through. Anything else (another function, a branch, a second input, a
+    parameter used outside a Linear, a ReLU before any Linear) is refused by
+    name: EIE runs a chain of fully-connected layers.
+    """
+    from torch import fx, nn
+
+    from eie.train.convert import SKIPPED_TYPES
+    from eie.train.sharing import SharedLinear
+    from eie.train.ttq import TTQLinear
+
+    linear = (nn.Linear, SharedLinear, TTQLinear)
+    cls = type(model).__name__
+
+    class _Tracer(fx.Tracer):
+        def is_leaf_module(self, m, qualname):
+            return isinstance(m, (*linear, nn.ReLU, *SKIPPED_TYPES)) or super().is_leaf_module(m, qualname)
+
+    try:
+        graph = _Tracer().trace(model)
+    except Exception as e:  # torch.fx raises TraceError, TypeError, ... on code it cannot trace
+        raise FormatError(
+            f"cannot trace {cls}.forward with torch.fx ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+            "write it without data-dependent control flow, or pass an nn.Sequential"
+        ) from None
+    mods = dict(model.named_modules())
+    out: list[DenseLayer] = []
+    relu: list[bool] = []
+    current = None  # the node holding the chain's value
+    shape_nodes: set = set()  # x.size(...) / x.shape of the chain's value: arguments of a view, not data
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            if current is not None:
+                raise FormatError(f"{cls}.forward takes more than one input ({node.target!r}); EIE runs one")
+            current = node
+            continue
+        if node.op == "output":
+            if node.args[0] is not current:
+                raise FormatError(f"{cls}.forward returns {node.args[0]!r}, not the last layer's output alone")
+            continue
+        args = [a for a in node.args if isinstance(a, fx.Node)] + [
+            a for a in node.kwargs.values() if isinstance(a, fx.Node)
+        ]
+        if (args == [current] and _is_shape_read(node)) or (args and all(a in shape_nodes for a in args)):
+            shape_nodes.add(node)
+            continue
+        args = [a for a in args if a not in shape_nodes]
+        if args != [current]:
+            raise FormatError(
+                f"{cls}.forward: {_op_name(node)} (node {node.name!r}) does not take the previous layer's output "
+                "alone; EIE runs a chain of Linear layers (no branches, sums or constants)"
+            )
+        if node.op == "call_module":
+            m = mods[node.target]
+            if isinstance(m, linear):
+                w = m.ternary_weight() if isinstance(m, TTQLinear) else m.weight
+                b = np.zeros(w.shape[0]) if m.bias is None else _np(m.bias)
+                out.append((str(node.target), _np(w), b, _mask_of(m)))
+                relu.append(False)
+            elif isinstance(m, nn.ReLU):
+                _mark_relu(out, relu, node, cls)
+            elif not isinstance(m, SKIPPED_TYPES):
+                raise FormatError(f"{cls}.forward calls {node.target!r} ({type(m).__name__}): {UNSUPPORTED}")
+        elif node.op in ("call_function", "call_method"):
+            name = node.target if node.op == "call_method" else getattr(node.target, "__name__", "")
+            if name in _RELU_FUNCS:
+                _mark_relu(out, relu, node, cls)
+            elif name in _PASS_FUNCS and (out == [] or name != "flatten"):
+                pass
+            elif name in ("view", "reshape", "flatten") and not out:
+                pass  # flattening the input before the first layer: the model takes flat vectors
+            else:
+                raise FormatError(f"{cls}.forward uses {_op_name(node)} (node {node.name!r}): {UNSUPPORTED}")
+        else:
+            raise FormatError(f"{cls}.forward reads {_op_name(node)} (node {node.name!r}) outside a Linear layer")
+        current = node
+    if not out:
+        raise FormatError(f"{cls}.forward has no Linear layers")
+    return [DenseLayer(n, w, b, "relu" if r else "none", mask) for (n, w, b, mask), r in zip(out, relu)]
+
+
+def _is_shape_read(node) -> bool:
+    """``x.size(...)``, ``x.shape`` or ``x.shape[0]``-style reads: they give a view its shape, not data."""
+
+    if node.op == "call_method" and node.target in ("size", "dim"):
+        return True
+    return node.op == "call_function" and node.target is getattr and node.args[1:] == ("shape",)
+
+
+def _mark_relu(out: list, relu: list, node, cls: str) -> None:
+    if not out or relu[-1]:
+        raise FormatError(
+            f"{cls}.forward: ReLU {node.name!r} does not follow a Linear layer; EIE fuses ReLU into the layer before"
+        )
+    relu[-1] = True
 
 
 def _unsupported_module(m) -> bool:

@@ -62,6 +62,10 @@ class Board:
 # against the PS's read acceptance (UG585, UG1085) when the kernel is built.
 AXI_DEFAULTS = {"zynq7": (64, 16, 8), "zynqmp": (128, 64, 16)}
 AXI_MAX_BITS = {"zynq7": 64, "zynqmp": 128}
+# The accumulator a DSP slice adds into natively (DSP48E1 on Zynq-7000, DSP48E2 on
+# Zynq UltraScale+: a 48-bit post-adder, UG479 / UG579): the widest accumulator
+# the default hardware is sized to (eie.hardware.target).
+DSP_ACC_BITS = {"zynq7": 48, "zynqmp": 48}
 
 
 # Vendor data sheets: DS190 (Zynq-7000: XC7Z020 140 BRAM36, 220 DSP48E1),

@@ -21,7 +21,14 @@ from eie.arithmetic.quant import quantize
 from eie.compression.model import CompressedModel
 from eie.errors import check_alloc
 from eie.format.qmodel import QuantModel
-from eie.hardware.boards import DEFAULT, DEFAULT_BOARD, DEFAULT_PES, hardware_dict, hardware_line  # noqa: F401
+from eie.hardware.boards import (  # noqa: F401
+    DEFAULT,
+    DEFAULT_BOARD,
+    DEFAULT_PES,
+    DSP_ACC_BITS,
+    hardware_dict,
+    hardware_line,
+)
 from eie.hardware.config import AcceleratorConfig
 from eie.hardware.resources import check_model_fits
 from eie.hardware.streaming import assign_storage, sized_for_model
@@ -101,7 +108,11 @@ def quantized_model(
     ``model``: a CompressedModel or the path of its .npz. ``config``: an
     AcceleratorConfig, the path of a YAML file, or None for
     ``default_config(model)`` with the memory depths sized from the quantised
-    model. Each layer's ``storage`` (on chip or streamed from DDR) follows the
+    model and ``acc_bits`` widened from 32 to what the model's sums need at
+    full codebook precision, up to the DSP's native 48 bits (``DSP_ACC_BITS``;
+    ``qm.info['acc_bits']`` records the choice; a given configuration pins
+    it, and the quantiser searches the formats that fit). Each layer's
+    ``storage`` (on chip or streamed from DDR) follows the
     configuration's ``storage`` (eie.hardware.streaming: ``layer_storage`` for
     a given configuration, ``board_storage`` for the default hardware, whose
     ``dir_depth`` is sized too). A given configuration is checked to hold the
@@ -117,13 +128,18 @@ def quantized_model(
     given = config is not None
     if not isinstance(config, AcceleratorConfig):
         config = load_config(config, model)
-    qm = quantize(model, config.to_hwparams(), calib=None if calib is None else np.atleast_2d(calib))
+    # The default hardware is not built yet: its accumulator is sized from the model, like its
+    # memories (up to what the DSP adds natively); a given configuration pins acc_bits.
+    widen = None if given else DSP_ACC_BITS[config.board_spec.family]
+    qm = quantize(
+        model, config.to_hwparams(), calib=None if calib is None else np.atleast_2d(calib), max_acc_bits=widen
+    )
     xs = np.atleast_2d(calib) if calib is not None else test_inputs(qm, max(vectors, 16), seed)
     if given:
         assign_storage(config, qm)
         check_model_fits(config, qm)
     else:
-        config = sized_for_model(config, qm)
+        config = sized_for_model(config.replace(acc_bits=qm.params.acc_bits), qm)
     return config, qm, xs
 
 
@@ -137,3 +153,45 @@ def describe_hardware(
     """
     source = "config" if config_path else DEFAULT
     return hardware_dict(config.board, config.n_pes, config.clock, source, config_path, overrides)
+
+
+def quantized_lstm(
+    model,
+    config: AcceleratorConfig | str | Path | None = None,
+    calib: np.ndarray | None = None,
+    vectors: int = 8,
+    seed: int = 0,
+    steps: int = 8,
+):
+    """``(config, QuantLSTM, float test sequences)``: a compressed LSTM quantised for an accelerator.
+
+    As ``quantized_model`` for each gate matrix and the head (one image each,
+    one kernel for all of them): the default hardware is sized for the
+    largest of each (``acc_bits`` too), a given configuration is checked to
+    hold every part. ``calib``: sequences B x T x I (else the calibration
+    stored with the model, else the default format). The test sequences are
+    ``calib`` itself, or ``vectors`` random sequences of ``steps`` steps in [-1, 1).
+    """
+    from eie.arithmetic.lstm import quantize_lstm
+    from eie.compression.lstm import CompressedLSTM
+    from eie.hardware.streaming import sized_for_models
+
+    if not isinstance(model, CompressedLSTM):
+        model = CompressedLSTM.load(model)
+    given = config is not None
+    if not isinstance(config, AcceleratorConfig):
+        config = load_config(config, model)
+    widen = None if given else DSP_ACC_BITS[config.board_spec.family]
+    q = quantize_lstm(model, config.to_hwparams(), calib, max_acc_bits=widen)
+    if given:
+        for qm in q.models:
+            assign_storage(config, qm)
+            check_model_fits(config, qm)
+    else:
+        config = sized_for_models(config.replace(acc_bits=q.models[0].params.acc_bits), q.models)
+    if calib is not None:
+        xs = np.asarray(calib, dtype=np.float64)
+    else:
+        rng = np.random.default_rng(seed)
+        xs = rng.uniform(-1.0, 1.0, size=(max(int(vectors), 1), max(int(steps), 1), model.spec.input_size))
+    return config, q, xs

@@ -49,6 +49,46 @@ class RetrainConfig:
     threads: int = 1
 
 
+def retrain_config(
+    epochs: int | None = None,
+    lr: float | None = None,
+    finetune_epochs: int | None = None,
+    batch_size: int | None = None,
+    prune_steps: int | None = None,
+    base: RetrainConfig | None = None,
+) -> RetrainConfig:
+    """``RetrainConfig`` with the given fields changed (None keeps the default), checked.
+
+    ``epochs``: of each retraining round after a pruning step (and of TTQ);
+    ``lr``: their learning rate; the centroid fine-tuning keeps its ratio to
+    it (``finetune_lr`` = lr / 5 by default) and runs ``finetune_epochs``.
+    """
+    from dataclasses import replace
+
+    from eie.errors import check_int
+
+    c = base or RetrainConfig()
+    changes: dict = {}
+    if epochs is not None:
+        check_int("--epochs", epochs, 1, 100000)
+        changes.update(retrain_epochs=int(epochs), ttq_epochs=int(epochs))
+    if finetune_epochs is not None:
+        check_int("--finetune-epochs", finetune_epochs, 0, 100000)
+        changes["finetune_epochs"] = int(finetune_epochs)
+    if batch_size is not None:
+        check_int("--batch-size", batch_size, 1, 1 << 20)
+        changes["batch_size"] = int(batch_size)
+    if prune_steps is not None:
+        check_int("prune_steps", prune_steps, 1, 100)
+        changes["prune_steps"] = int(prune_steps)
+    if lr is not None:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (0 < float(lr) < 10):
+            raise ConfigError(f"--lr={lr!r} must be a learning rate in (0, 10), e.g. 1e-3")
+        ratio = float(lr) / c.retrain_lr
+        changes.update(retrain_lr=float(lr), finetune_lr=c.finetune_lr * ratio, ttq_lr=c.ttq_lr * ratio)
+    return replace(c, **changes)
+
+
 @dataclass
 class RetrainResult:
     model: CompressedModel | CompressedLSTM
@@ -68,8 +108,13 @@ def fit(
     classification: bool = True,
     progress: bool = False,
     desc: str = "train",
+    bar=None,
 ) -> float:
-    """Adam on cross-entropy (labels) or MSE (targets), masks held; returns the last epoch's loss."""
+    """Adam on cross-entropy (labels) or MSE (targets), masks held; returns the last epoch's loss.
+
+    ``bar``: a progress bar of the whole stage to advance by one per epoch
+    (``stage_bar``); without it, ``progress`` shows a bar of this call's epochs.
+    """
     from tqdm.auto import tqdm
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -80,7 +125,10 @@ def fit(
     loss_mean = float("nan")
     model.train()
     try:
-        for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
+        epochs_iter = (
+            range(epochs) if bar is not None else tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+        )
+        for _ in epochs_iter:
             order = torch.randperm(n, generator=gen)
             total = 0.0
             for start in range(0, n, batch_size):
@@ -95,11 +143,23 @@ def fit(
                 opt.step()
                 total += float(loss.detach()) * idx.numel()
             loss_mean = total / n
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss_mean:.4f}", refresh=False)
+                bar.update(1)
     finally:
         for h in handles:
             h.remove()
         model.eval()
     return loss_mean
+
+
+def stage_bar(desc: str, epochs: int, progress: bool):
+    """One progress bar on stderr for a whole stage (every pruning step's epochs, say); a no-op bar when off."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(total=epochs, desc=desc, disable=not progress, file=sys.stderr, leave=True, unit="epoch")
 
 
 def _per_layer(value, names: Sequence[str], what: str) -> dict:
@@ -162,7 +222,7 @@ def _run(net, xt, yt, density, weight_bits, ternary, config, seed, classificatio
     dens = _per_layer(density, names, "density")
     bits = _per_layer(weight_bits, names, "weight_bits")
     losses: dict[str, float] = {}
-    common = dict(batch_size=config.batch_size, classification=classification, progress=progress)
+    common = dict(batch_size=config.batch_size, classification=classification)
 
     is_lstm = isinstance(net, FloatLSTM)
     if ternary:
@@ -183,10 +243,13 @@ def _run(net, xt, yt, density, weight_bits, ternary, config, seed, classificatio
     if tern:
         for n in tern:
             swap(n, TTQLinear.from_linear(modules[to_mod[n]], config.ttq_threshold))
-        losses["ttq"] = fit(module, xt, yt, config.ttq_epochs, config.ttq_lr, seed=seed, desc="ttq", **common)
+        with stage_bar("ttq", config.ttq_epochs, progress) as bar:
+            losses["ttq"] = fit(module, xt, yt, config.ttq_epochs, config.ttq_lr, seed=seed, bar=bar, **common)
         modules = dict(module.named_modules())
 
     step = iter(range(1, 1 + config.prune_steps))
+
+    prune_bar = stage_bar("prune+retrain", config.prune_steps * config.retrain_epochs, progress)
 
     def retrain(masks: MaskSet) -> None:
         losses["prune"] = fit(
@@ -197,11 +260,12 @@ def _run(net, xt, yt, density, weight_bits, ternary, config, seed, classificatio
             config.retrain_lr,
             seed=seed + next(step),
             masks=masks,
-            desc="prune+retrain",
+            bar=prune_bar,
             **common,
         )
 
-    masks = iterative_prune(module, {to_mod[n]: dens[n] for n in shared}, retrain, steps=config.prune_steps)
+    with prune_bar:
+        masks = iterative_prune(module, {to_mod[n]: dens[n] for n in shared}, retrain, steps=config.prune_steps)
     pruned = _float_copy(module, net, names, to_mod)
     keep = masks.numpy()
     modules = dict(module.named_modules())
@@ -209,9 +273,10 @@ def _run(net, xt, yt, density, weight_bits, ternary, config, seed, classificatio
         swap(
             n, SharedLinear.from_linear(modules[to_mod[n]], bits[n], mask=keep[to_mod[n]], init=config.init, seed=seed)
         )
-    losses["centroids"] = fit(
-        module, xt, yt, config.finetune_epochs, config.finetune_lr, seed=seed, desc="centroids", **common
-    )
+    with stage_bar("centroids", config.finetune_epochs, progress) as bar:
+        losses["centroids"] = fit(
+            module, xt, yt, config.finetune_epochs, config.finetune_lr, seed=seed, bar=bar, **common
+        )
     settings = {
         "method": "deep-compression+retrain" if not tern else "ttq+deep-compression",
         "densities": {n: dens[n] for n in shared},
