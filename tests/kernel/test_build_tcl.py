@@ -114,10 +114,34 @@ def test_build_tcl_default_steps_and_bad_usage(build_dir, tmp_path):
     assert proc.returncode == 1 and "eie generate" in proc.stderr
 
 
-def test_rendered_testbench_passes_and_catches_a_mismatch(build_dir, tmp_path):
+@pytest.fixture(scope="module")
+def stream_build_dir(tmp_path_factory):
+    """A kernel with streaming hardware and a model whose layers are all streamed."""
+    d = tmp_path_factory.mktemp("build_stream")
+    cfg = AcceleratorConfig(
+        board="pynq-z2",
+        n_pes=2,
+        entry_depth=64,
+        ptr_depth=64,
+        act_depth=32,
+        bias_depth=64,
+        max_layers=4,
+        dir_depth=128,
+        storage="stream",
+    )
+    qm = demo_model(cfg, seed=2)
+    assert [ql.storage for ql in qm.layers] == ["stream", "stream"]
+    result = render(cfg, d, qm, random_inputs(qm, 4, seed=2))
+    return d, result
+
+
+@pytest.mark.parametrize("which", ["onchip", "stream"])
+def test_rendered_testbench_passes_and_catches_a_mismatch(build_dir, stream_build_dir, tmp_path, which):
+    """The testbench compiled as build.tcl's csim compiles it (the rendered sources, -std=c++14),
+    for on-chip and streamed layers (the run passes the image again, at its length)."""
     from eie.kernel import csim
 
-    d, result = build_dir
+    d, result = build_dir if which == "onchip" else stream_build_dir
     exe = tmp_path / "tb"
     cmd = [
         csim.compiler(),
