@@ -51,7 +51,9 @@ def test_the_largest_pe_count_that_fits_is_chosen(net):
     assert c.config.n_pes == max(fits) == 8 and not _fits(c.config.replace(n_pes=16))
     assert c.config.board == "pynq-z2" and c.pinned == ["--board pynq-z2"]
     assert c.chosen[0].startswith("n_pes=8: the largest PE count that fits pynq-z2 (tried 16, 8")
-    assert c.chosen[1].startswith("sized to the model: entry_depth=")
+    assert c.chosen[-1].startswith("sized to the model: entry_depth=")
+    # The accumulator is sized to the model too (issue 20), and said so when it is not the default 32.
+    assert any(s.startswith(f"acc_bits={c.config.acc_bits}:") for s in c.chosen) == (c.config.acc_bits != 32)
     # The depths are the model's, not the defaults.
     assert c.config.entry_depth < 4096 and c.config.act_depth < 512
     # Pinned: kept, even where a larger one would fit.

@@ -165,9 +165,9 @@ class Bundle:
         given = AcceleratorConfig.from_yaml(f).to_dict()
         bundled = AcceleratorConfig.from_dict(self.manifest["config"]).to_dict()
         # What the file leaves out, deploy chose for the model (eie.hardware.choice): the PE
-        # count and the memory depths. Only what the file pins must agree.
+        # count, the accumulator width and the memory depths. Only what the file pins must agree.
         pinned = set(yaml.safe_load(f.read_text()) or {})
-        for k in ("n_pes", *SIZED_FIELDS):
+        for k in ("n_pes", "acc_bits", *SIZED_FIELDS):
             if k not in pinned:
                 given[k] = bundled.get(k)
         if given != bundled:

@@ -35,7 +35,7 @@ KIND = "lstm"
 LSTM_DIR = "lstm"
 INPUTS = "test_inputs.npy"
 EXPECTED = "test_expected.npy"
-LSTM_BACKENDS = ("emulator", "csim", "cosim")
+LSTM_BACKENDS = ("emulator", "csim", "csim-concurrent", "cosim")
 
 
 def deploy_lstm(
@@ -161,7 +161,7 @@ class LSTMBundle:
 
         if backend == "emulator":
             be = EmulatorBackend()
-        elif backend in ("csim", "cosim"):
+        elif backend in LSTM_BACKENDS:
             from eie.board.backends import make_backend
             from eie.hardware.config import AcceleratorConfig
 

@@ -182,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
         labels = np.load(args.labels, allow_pickle=False).reshape(-1)
         if labels.shape[0] != x.shape[0] or not np.issubdtype(labels.dtype, np.integer):
             raise BundleError(f"{args.labels}: expected {x.shape[0]} integer labels, got {labels.dtype} {labels.shape}")
+    if args.backend == "auto":  # no board backend for LSTM bundles yet: the host's emulator
+        args.backend = "emulator"
     y, _, secs = bundle.run(x, args.backend, timed=True)
     if args.output:
         with atomic_open(args.output, "wb") as f:

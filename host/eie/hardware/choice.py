@@ -1,7 +1,11 @@
 """One board choice for a model: the configuration ``eie deploy --board`` and ``Network.deploy(board=...)`` share.
 
 What the user pins is kept: a configuration file's keys, ``--board`` and
-``--pes``. The rest is chosen for the model: without a pinned PE count, the
+``--pes``. The rest is chosen for the model: the accumulator width, unless
+pinned, is what the model's sums need at full codebook precision, from the
+configured 32 bits up to the DSP's native 48 (issue 20; with ``acc_bits``
+pinned the quantiser searches the formats that fit it instead); without a
+pinned PE count, the
 largest of ``PE_CANDIDATES`` whose kernel fits the board (by the resource
 estimate of eie.hardware.resources), and, unless the file pins them, the
 memory depths sized to the model (eie.hardware.streaming, which also decides
@@ -19,7 +23,7 @@ import numpy as np
 from eie.compression.model import CompressedModel
 from eie.errors import CapacityError, ConfigError
 from eie.format.qmodel import QuantModel
-from eie.hardware.boards import BOARDS, DEFAULT_BOARD, DEFAULT_PES
+from eie.hardware.boards import BOARDS, DEFAULT_BOARD, DEFAULT_PES, DSP_ACC_BITS
 from eie.hardware.config import AcceleratorConfig
 from eie.hardware.resources import check_fits_board, check_model_fits, on_board
 from eie.hardware.streaming import SIZED_FIELDS, assign_storage, sized_for_model
@@ -51,7 +55,7 @@ def _config_keys(config) -> tuple[AcceleratorConfig | None, set[str], str | None
         return None, set(), None
     if isinstance(config, AcceleratorConfig):
         # A configuration object is the user's whole choice.
-        return config, {"board", "n_pes", *SIZED_FIELDS}, None
+        return config, {"board", "n_pes", "acc_bits", *SIZED_FIELDS}, None
     import yaml
 
     path = str(config)
@@ -63,11 +67,13 @@ def _config_keys(config) -> tuple[AcceleratorConfig | None, set[str], str | None
     return cfg, set(data) if isinstance(data, dict) else set(), path
 
 
-def _quantize(model: CompressedModel, config: AcceleratorConfig, calib, vectors: int, seed: int):
+def _quantize(model: CompressedModel, config: AcceleratorConfig, calib, vectors: int, seed: int, widen: int | None):
+    """The model quantised for ``config``; ``widen``: the widest accumulator to size up to (None: pinned)."""
     from eie.arithmetic.quant import quantize
     from eie.hardware.target import test_inputs
 
-    qm = quantize(model, config.to_hwparams(), calib=None if calib is None else np.atleast_2d(calib))
+    cal = None if calib is None else np.atleast_2d(calib)
+    qm = quantize(model, config.to_hwparams(), calib=cal, max_acc_bits=widen)
     xs = np.atleast_2d(calib) if calib is not None else test_inputs(qm, max(vectors, 16), seed)
     return qm, xs
 
@@ -134,7 +140,10 @@ def choose_config(
     last_error: CapacityError | None = None
     for n in candidates:
         cfg = base.replace(n_pes=n)
-        qm, xs = _quantize(model, cfg, calib, vectors, seed)
+        widen = None if "acc_bits" in keys else DSP_ACC_BITS[cfg.board_spec.family]
+        qm, xs = _quantize(model, cfg, calib, vectors, seed, widen)
+        if widen is not None:
+            cfg = cfg.replace(acc_bits=qm.params.acc_bits)
         try:
             cfg = _sized(cfg, qm, keys)
             check_fits_board(cfg)
@@ -144,6 +153,11 @@ def choose_config(
         if len(candidates) > 1:
             tried = ", ".join(str(c) for c in candidates[: candidates.index(n) + 1])
             chosen.append(f"n_pes={n}: the largest PE count that fits {cfg.board} (tried {tried}; pin it with --pes)")
+        if widen is not None and cfg.acc_bits != base.acc_bits:
+            chosen.append(
+                f"acc_bits={cfg.acc_bits}: what the model's sums need at full codebook precision "
+                f"(up to the DSP's {widen}; pin acc_bits to keep {base.acc_bits})"
+            )
         unpinned = [k for k in SIZED_FIELDS if k not in keys]
         if unpinned:
             chosen.append("sized to the model: " + ", ".join(f"{k}={getattr(cfg, k)}" for k in unpinned))
