@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/eie demo
 
 test: $(STAMP) $(PYNQ_STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 	$(MAKE) --no-print-directory test-pynq
 
 # jinja2 renders the kernel for the C-simulation that backs the mock pynq Device; the

@@ -135,6 +135,9 @@ def build(
         flags += CONCURRENT_FLAGS
     cxx = compiler()
     inc = ap_types_dir()
+    # Rendered and compiled in a private directory: another process building the same
+    # configuration at the same time (pytest workers, two notebooks) never reads a source
+    # this one is writing. The cache keeps the library and, for reading, the sources.
     with tempfile.TemporaryDirectory() as tmp:
         render_kernel(config, tmp, bridge=True)
         if concurrent:
@@ -150,16 +153,21 @@ def build(
         if lib.is_file():
             return lib
         target.mkdir(parents=True, exist_ok=True)
+        if verbose:
+            mode = "concurrent " if concurrent else ""
+            print(
+                f"compiling the {mode}C-simulation of the kernel ({config.n_pes} PEs) ...", file=sys.stderr, flush=True
+            )
+        tmp_lib = target / f"libeie_csim.{os.getpid()}.so"
+        cmd = [cxx, *flags, f"-I{tmp}", f"-I{inc}", str(Path(tmp) / "eie_bridge.cpp"), "-o", str(tmp_lib)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tmp_lib.unlink(missing_ok=True)
+            raise ToolchainError(f"compiling the C-simulation failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
         for f in Path(tmp).iterdir():
-            shutil.copyfile(f, target / f.name)
-    if verbose:
-        mode = "concurrent " if concurrent else ""
-        print(f"compiling the {mode}C-simulation of the kernel ({config.n_pes} PEs) ...", file=sys.stderr, flush=True)
-    tmp_lib = target / f"libeie_csim.{os.getpid()}.so"
-    cmd = [cxx, *flags, f"-I{target}", f"-I{inc}", str(target / "eie_bridge.cpp"), "-o", str(tmp_lib)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ToolchainError(f"compiling the C-simulation failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
+            part = target / f"{f.name}.{os.getpid()}"
+            shutil.copyfile(f, part)
+            os.replace(part, target / f.name)
     os.replace(tmp_lib, lib)  # atomic: concurrent builds of one config never see a half-written library
     return lib
 
