@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYNQ_VENV ?= .venv-pynq
 PYNQ_STAMP := $(PYNQ_VENV)/.installed
 
-.PHONY: demo test test-pynq bench fuzz clean
+.PHONY: demo test test-pynq bench fuzz notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-pynq: $(STAMP) $(PYNQ_STAMP)
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+# The notebooks executed headless, their outputs (plots) kept in docs/notebooks/ for reading.
+notebooks: $(STAMP)
+	$(BIN)/python bench/run_notebooks.py
 
 # The larger kernel fuzz (the test suite runs a bounded one): prints its counts.
 fuzz: $(STAMP)
