@@ -240,6 +240,10 @@ STRESS = {
     "fifo1": kernel_config(**CSIM_CONFIGS["n8_w8_i6_fifo1"]),
     "n16_ternary": kernel_config(**CSIM_CONFIGS["n16_w4_i5_ternary"]),
     "fifo2_mask_stream": stream_config("n3_w4_i3_mask"),
+    # 16 PEs with streaming hardware and the mask: streamed, on-chip and mixed models (fuzz_model).
+    "n16_stream_mask": kernel_config(
+        n_pes=16, weight_bits=4, index_bits=4, occupancy_mask=True, fifo_depth=4, **STREAM_DEPTHS
+    ),
 }
 
 
