@@ -173,7 +173,7 @@ def _digits_model():
     from sklearn.datasets import load_digits
     from sklearn.neural_network import MLPClassifier
 
-    import eie
+    from eie.compression.pipeline import compress
     from eie.compression.weights import DenseLayer
 
     x, y = load_digits(return_X_y=True)
@@ -185,11 +185,7 @@ def _digits_model():
         DenseLayer("fc1", m.coefs_[0].T, m.intercepts_[0]),
         DenseLayer("fc2", m.coefs_[1].T, m.intercepts_[1], activation="none"),
     ]
-    from eie.frontend import Imported
-
-    net = eie.api.Network(Imported(layers=layers))
-    net.compress(density=0.2)
-    return net.compressed, x[1200:1264]
+    return compress(layers, density=0.2), x[1200:1264]
 
 
 def _model_latency(model, cfg, storage, masks):
