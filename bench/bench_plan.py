@@ -30,9 +30,30 @@ def compressed(inst) -> CompressedLayer:
     )  # fmt: skip
 
 
+def check(plan) -> None:
+    """The planned design fits (the estimate, the depths) and is no slower than the board's default."""
+    from eie.hardware.resources import check_fits_board
+    from eie.hardware.streaming import layer_storage
+
+    cfg = plan.config
+    check_fits_board(cfg)
+    layers = [l for l in plan.workload.layers]
+    from eie.hardware.plan import Planner
+
+    counted = Planner(plan.workload).layers(cfg.n_pes, cfg.index_bits)
+    assert tuple(layer_storage(cfg, counted)) == plan.chosen.storage
+    d = plan.default
+    ok = d is None or plan.chosen.latency_us <= d.latency_us + 1e-9
+    print(f"check: fits {cfg.board} (estimate and depths, {len(layers)} layers); "
+          f"{'no slower than' if ok else 'SLOWER than'} the default "
+          f"({plan.chosen.latency_us:.1f} vs {d.latency_us if d else float('nan'):.1f} us)")  # fmt: skip
+    assert ok
+
+
 def main() -> None:
     p = parser(__doc__)
-    p.add_argument("--board", default="zcu104")
+    p.add_argument("--board", default="zcu104", help="the board whose search is timed (default zcu104)")
+    p.add_argument("--also", nargs="*", default=["pynq-z2"], help="more boards to plan the nine layers for")
     p.add_argument("--skip-alex", action="store_true")
     args = p.parse_args()
     layers = [l for l in LAYERS if l.name != "VGG-6"] if args.quick else LAYERS
@@ -43,7 +64,14 @@ def main() -> None:
     plan = plan_workload(work, board=args.board)
     dt = time.perf_counter() - t0
     print(plan_text(plan))
-    print(f"\nplan of {len(insts)} EIE layers on {args.board}: {dt:.2f} s (os.cpu_count()={os.cpu_count()})")
+    print(f"\nplan of {len(insts)} EIE layers on {args.board}: {dt:.2f} s (os.cpu_count()={os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f})")  # fmt: skip
+    check(plan)
+    for board in args.also:
+        other = plan_workload(work, board=board)
+        print(f"\n{board}: {other.stats['seconds']:.1f} s")
+        print(plan_text(other))
+        check(other)
     if args.skip_alex:
         return
     from eie.cli import main as eie_main

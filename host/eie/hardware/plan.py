@@ -256,13 +256,16 @@ class _Groups:
         self.far_g, self.far_gap = g[far], gap[far].astype(np.int64)
 
     def counted(self, index_bits: int, weight_bits: int) -> CountedLayer:
-        span_shift = int(index_bits)
-        pads = self.far_gap >> span_shift
-        per = self.base + np.bincount(self.far_g, weights=pads, minlength=self.base.size).astype(np.int64)
+        r = int(index_bits)
+        sel = self.far_gap >= (1 << r)  # a gap of 2^r or more local rows takes padding entries
+        pads = self.far_gap[sel] >> r
         n, k = self.n, self.shape[1]
+        per = self.base.copy()
+        if pads.size:
+            per += np.bincount(self.far_g[sel], weights=pads, minlength=per.size).astype(np.int64)
         ptr = np.zeros((n, k + 1), dtype=np.int64)
         np.cumsum(per.reshape(n, k), axis=1, out=ptr[:, 1:])
-        return CountedLayer(self.shape, n, weight_bits, index_bits, ptr, int(pads.sum()))
+        return CountedLayer(self.shape, n, weight_bits, r, ptr, int(pads.sum()))
 
 
 # -- the latency bound and the exact timing ---------------------------------------------
@@ -798,6 +801,9 @@ class _Candidate:
 
 
 RUNNER_UPS = 4
+# Relative latency under which two designs count as equally fast for pruning: the timing
+# model is far coarser than this (docs/timing.md), and near-ties are what cost search time.
+TOLERANCE = 0.002
 
 
 def plan_workload(
@@ -809,6 +815,7 @@ def plan_workload(
     dimensions: Sequence[Dimension] = DIMENSIONS,
     exhaustive: bool = False,
     runner_ups: int = RUNNER_UPS,
+    tolerance: float = TOLERANCE,
 ) -> Plan:
     """Search the design space for ``workload`` (module docstring).
 
@@ -820,7 +827,11 @@ def plan_workload(
     meeting ``target_latency_us``; the fastest when none does).
     The search stops once no remaining candidate can be the choice or one of
     the ``runner_ups`` fastest designs of the Pareto front after it;
-    ``exhaustive`` times every candidate instead (for tests).
+    ``exhaustive`` times every candidate instead (for tests). A candidate
+    whose bound is within ``tolerance`` (relative) of a timed design that
+    costs no more is not timed: the choice is then within that of the best
+    the search space holds (0: exact); the board's default is always timed
+    and chosen if it is better.
     """
     t0 = time.perf_counter()
     if objective not in OBJECTIVES:
@@ -954,6 +965,7 @@ def plan_workload(
         heapq.heappush(heap, (lb, ((-1,), (n,)), next(seq), n))
     counts = {"candidates": 0}
     default_design = None
+    default_keeps = False
     if default_cfg is not None:
         cfg, storage = default_cfg
         onchip = tuple(s == "onchip" for s in storage)
@@ -962,6 +974,7 @@ def plan_workload(
         bound = sum(planner.bound(i, cfg.n_pes, cfg.index_bits, params, s, ddr_bpc(cfg)) for i, s in enumerate(storage))
         cand = _Candidate(cfg, params, onchip, {}, key, bound)
         keeps = all(getattr(cfg, k) == getattr(base, k) for k in pins if k not in SIZED_FIELDS and k != "storage")
+        default_keeps = keeps
         if keeps and key not in seen:
             seen.add(key)
             heapq.heappush(heap, (float(aggregate(bound)), key, next(seq), cand))
@@ -1021,10 +1034,11 @@ def plan_workload(
                     d.bound_us = tighter
                     heapq.heappush(heap, (tighter, key, next(seq), c))
                     continue
+            slack = d.bound_us * (1.0 + tolerance)
             if any(
-                e.latency_us <= d.bound_us
+                e.latency_us <= slack
                 and e.cost <= d.cost
-                and (e.latency_us < d.bound_us or e.cost < d.cost or e.key <= d.key)
+                and (e.latency_us < slack or e.cost < d.cost or e.key <= d.key)
                 for e in front
             ):
                 pruned += 1
@@ -1047,6 +1061,15 @@ def plan_workload(
     for d in evaluated[1:]:
         if _better(d, best, objective, target_latency_us):
             best = d
+    if (
+        default_design is not None
+        and default_keeps
+        and not any(e is default_design for e in evaluated)
+        and _better(default_design, best, objective, target_latency_us)
+    ):
+        best = default_design  # only where the tolerance skipped it
+        evaluated.append(default_design)
+        front = _pareto(front + [default_design])
     met = objective != "smallest" or best.latency_us <= target_latency_us
     stats = {
         "combinations": n_combos,
