@@ -18,6 +18,7 @@ import numpy as np
 from eie_layers import LAYERS, WEIGHT_BITS, instance, parser
 
 from eie.compression.model import CompressedLayer, CompressedModel
+from eie.errors import CapacityError
 from eie.hardware.plan import Workload, plan_text, plan_workload
 
 
@@ -68,7 +69,23 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f})")  # fmt: skip
     check(plan)
     for board in args.also:
-        other = plan_workload(work, board=board)
+        try:
+            other = plan_workload(work, board=board)
+        except CapacityError as e:
+            # As one image the nine layers need more than the board (the column directory and the
+            # activation buffers of all of them); each layer is then its own model.
+            print(f"\n{board}: the nine layers as one image: {e}")
+            print(f"{board}: each layer planned alone:")
+            for inst in insts:
+                one = Workload([compressed(inst)], [inst.mask[None, :]], source, name=inst.layer.name)
+                p1 = plan_workload(one, board=board)
+                c = p1.config
+                print(f"  {inst.layer.name:>8}: {p1.stats['seconds']:4.1f} s, N={c.n_pes} r={c.index_bits} "
+                      f"FIFO={c.fifo_depth} W={c.lnzd_window} {p1.chosen.storage[0]:>6} "
+                      f"{p1.chosen.latency_us:8.1f} us ({p1.chosen.scarcest} {p1.chosen.cost:.0%}), "
+                      f"{p1.gops(p1.chosen):.2f} GOP/s", end="; ")  # fmt: skip
+                check(p1)
+            continue
         print(f"\n{board}: {other.stats['seconds']:.1f} s")
         print(plan_text(other))
         check(other)

@@ -1223,9 +1223,10 @@ def plan_text(plan: Plan, limit: int = 8) -> str:
         )
     s = plan.stats
     lines.append(
-        f"search: {s['candidates']} fitting candidates of {s['combinations']} field combinations x storage splits, "
-        f"{s['timed']} timed, {s['pruned']} pruned as dominated; {s['layer_timings_run']} layer timings run, "
-        f"{s['layer_timings_reused']} reused; {s['seconds']:.1f} s"
+        f"search: {s['combinations']} field combinations, {s['candidates']} candidates with their storage splits "
+        f"(PE counts never expanded: {s['pe_counts_not_expanded'] or 'none'}); {s['over_board']} over the board, "
+        f"{s['timed']} timed, {s['pruned']} pruned as dominated, {s['not_reached']} beyond the front's bound; "
+        f"{s['layer_timings_run']} layer timings run, {s['layer_timings_reused']} reused; {s['seconds']:.1f} s"
     )
     return "\n".join(lines)
 
