@@ -220,52 +220,80 @@ class CountedLayer(EncodedLayer):
         empty = np.zeros(0, dtype=np.uint8)
         super().__init__(tuple(shape), int(n_pes), int(weight_bits), int(index_bits), empty, empty, pe_start, ptr)
         self._padding = int(padding)
+        self._columns = np.diff(ptr, axis=1)  # read for every bound and timing: kept, not recomputed
+        self._entries = np.diff(pe_start)
 
     @property
     def padding(self) -> int:
         return self._padding
 
+    @property
+    def n_entries(self) -> np.ndarray:
+        return self._entries
+
+    def column_entries(self) -> np.ndarray:
+        return self._columns
+
 
 class _Groups:
     """One layer's kept weights grouped by (PE, column) for N PEs: the counts for any index width."""
 
-    def __init__(self, layer: CompressedLayer, n: int):
+    def __init__(self, layer: CompressedLayer, n: int, rows=None, cols=None):
         m, k = layer.shape
         mloc = max(1, -(-m // n))
         shift = max(1, (mloc - 1).bit_length())
         # Key (PE * K + column) << shift | local row: positions are unique, so a plain sort gives
         # encode's (PE, column, local row) order; 32-bit keys where they fit sort about twice as fast.
         dt = np.int32 if ((n * k) << shift) < 2**31 else np.int64
-        rows = np.asarray(layer.rows).astype(dt, copy=False)
-        cols = np.asarray(layer.cols).astype(dt, copy=False)
-        key = ((rows % n) * k + cols) << shift
-        key |= rows // n
+        rows = np.asarray(layer.rows if rows is None else rows).astype(dt, copy=False)
+        cols = np.asarray(layer.cols if cols is None else cols).astype(dt, copy=False)
+        if n & (n - 1) == 0:
+            key = (rows & (n - 1)) * k
+            key += cols
+            key <<= shift
+            key |= rows >> (n.bit_length() - 1)
+        else:
+            key = ((rows % n) * k + cols) << shift
+            key |= rows // n
         key.sort()
         g = key >> shift
         local = key & ((1 << shift) - 1)
         gap = np.empty_like(local)
+        self.shape, self.n = (m, k), n
+        self.base = np.zeros(n * k, dtype=np.int64)
         if gap.size:
             gap[0] = local[0]
             np.subtract(local[1:], local[:-1], out=gap[1:])
             gap[1:] -= 1
             first = np.flatnonzero(g[1:] != g[:-1]) + 1
             gap[first] = local[first]
-        far = gap >= 2  # only these can need padding (at least one index bit)
-        self.shape, self.n = (m, k), n
-        self.base = np.bincount(g, minlength=n * k).astype(np.int64)
-        self.far_g, self.far_gap = g[far], gap[far].astype(np.int64)
+            # g is sorted: each group's size is the distance between its first entries.
+            starts = np.concatenate(([0], first))
+            self.base[g[starts]] = np.diff(np.append(starts, g.size))
+        far = np.flatnonzero(gap >= 2)  # only these can need padding (at least one index bit)
+        far_gap = gap[far]
+        # Ordered by the gap's bit length, capped at 8 (index widths are 1..8; a radix sort of
+        # small integers): for index width r the entries that take padding, gap >= 2^r, are a suffix.
+        bucket = _LOG2[np.minimum(far_gap, 511)]
+        order = np.argsort(bucket, kind="stable")
+        self.far_g = g[far[order]]
+        self.far_gap = far_gap[order].astype(np.int64)
+        self.starts = np.searchsorted(bucket[order], np.arange(10), side="left")
 
     def counted(self, index_bits: int, weight_bits: int) -> CountedLayer:
         r = int(index_bits)
-        sel = self.far_gap >= (1 << r)  # a gap of 2^r or more local rows takes padding entries
-        pads = self.far_gap[sel] >> r
+        lo = int(self.starts[min(r, 9)])  # a gap of 2^r or more local rows takes padding entries
+        pads = self.far_gap[lo:] >> r
         n, k = self.n, self.shape[1]
         per = self.base.copy()
         if pads.size:
-            per += np.bincount(self.far_g[sel], weights=pads, minlength=per.size).astype(np.int64)
+            per += np.bincount(self.far_g[lo:], weights=pads, minlength=per.size).astype(np.int64)
         ptr = np.zeros((n, k + 1), dtype=np.int64)
         np.cumsum(per.reshape(n, k), axis=1, out=ptr[:, 1:])
         return CountedLayer(self.shape, n, weight_bits, r, ptr, int(pads.sum()))
+
+
+_LOG2 = np.array([0, 0] + [int(x).bit_length() - 1 for x in range(2, 512)], dtype=np.uint8)
 
 
 # -- the latency bound and the exact timing ---------------------------------------------
@@ -501,6 +529,7 @@ class Planner:
     def __init__(self, workload: Workload):
         self.w = workload
         self._groups: dict[tuple, _Groups] = {}
+        self._rc: dict[int, tuple] = {}
         self._counted: dict[tuple, CountedLayer] = {}
         self._pieces: dict[tuple, np.ndarray] = {}
         self._timed: dict[tuple, _Timed] = {}
@@ -515,7 +544,9 @@ class Planner:
             if key not in self._counted:
                 gk = (i, n)
                 if gk not in self._groups:
-                    self._groups[gk] = _Groups(l, n)
+                    if i not in self._rc:
+                        self._rc[i] = (np.asarray(l.rows).astype(np.int32), np.asarray(l.cols).astype(np.int32))
+                    self._groups[gk] = _Groups(l, n, *self._rc[i])
                 self._counted[key] = self._groups[gk].counted(r, self.w.weight_bits)
             out.append(self._counted[key])
         return out
