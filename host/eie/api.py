@@ -402,7 +402,9 @@ class Network:
             raise ConfigError("plan() takes MLPs; an LSTM's gate matrices are not planned yet")
         model = self._need_compressed()
         calib = np.atleast_2d(np.asarray(x, dtype=np.float64)) if x is not None else self._calib
-        result = plan_model(model, board or self.board, config, calib, objective, target_latency_us)
+        if board is None and config is None:
+            board = self.board  # a configuration given without a board keeps its own
+        result = plan_model(model, board, config, calib, objective, target_latency_us)
         if use:
             self.fixed_config = result.config
             self._quant, self._backends = None, {}

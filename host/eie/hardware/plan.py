@@ -1212,13 +1212,15 @@ def plan_text(plan: Plan, limit: int = 8) -> str:
         "  "
         + (
             f"streams {sum(s == 'stream' for s in c.storage)} of {len(c.storage)} layers from DDR"
+            + (
+                f" over {ports['value']} HP port(s) ({ports['field']})"
+                if ports["field"]
+                else " over 1 HP port (the configuration has no HP-port field yet)"
+            )
             if d["streams"]
-            else "every layer on chip"
-        )
-        + (
-            f" over {ports['value']} HP port(s) ({ports['field']})"
-            if ports["field"]
-            else " over 1 HP port (the configuration has no HP-port field yet)"
+            else "every layer on chip: nothing streamed (the configuration has no HP-port field yet)"
+            if not ports["field"]
+            else "every layer on chip: nothing streamed"
         ),
         f"  latency {c.latency_us:.2f} us (max {d['latency_us_max']:.2f}, mean {d['latency_us_mean']:.2f} over "
         f"{plan.workload.vectors} input(s)); {d['inputs_per_s']:,.0f} inputs/s; {d['gops']:.2f} GOP/s modelled "
