@@ -60,15 +60,15 @@ def test_plan_writes_its_configuration_and_front(net, tmp_path, capsys):
     )
     assert o["latency_us"] <= o["default"]["latency_us"] + 1e-9
     assert png.read_bytes()[:4] == b"\x89PNG"
-    # Writing again over its own file is fine; over a file eie plan did not write is refused.
-    assert run(capsys, "plan", d / "m.npz", "--board", "pynq-z2", "-o", cfg)[0] == 0
+    # A file eie plan did not write is refused (before the search); its own is replaced.
     mine = tmp_path / "mine.yaml"
     mine.write_text("n_pes: 4\n")
     code, _, err = run(capsys, "plan", d / "m.npz", "--board", "pynq-z2", "-o", mine)
     assert code == 2 and "was not written by eie plan" in err and mine.read_text() == "n_pes: 4\n"
-    # Text output: modelled, the choice, what bounds each layer, the front.
-    code, out, _ = run(capsys, "plan", d / "m.npz", "--board", "pynq-z2")
+    # Text output over its own file: modelled, the choice, what bounds each layer, the front.
+    code, out, _ = run(capsys, "plan", d / "m.npz", "--board", "pynq-z2", "--calib", d / "x.npy", "-o", cfg)
     assert code == 0 and "MODELLED" in out and "Pareto front" in out and "no HP-port field" in out
+    assert f"wrote {cfg}" in out and AcceleratorConfig.from_yaml(cfg).to_dict() == o["config"]
 
 
 def test_plan_keeps_pinned_fields_and_meets_a_target(net, tmp_path, capsys):

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from eie.compression.model import CompressedModel
     from eie.errors import ConfigError
     from eie.format.vectors import load_vectors
-    from eie.hardware.plan import plan_model, plan_text, plot_front, write_config
+    from eie.hardware.plan import check_writable, plan_model, plan_text, plot_front, write_config
     from eie.safeio import refuse_same_path
 
     if lstm.is_lstm_file(args.model):
@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     for out in (args.output, args.plot):
         if out:
             refuse_same_path(out, [args.model, args.calib, args.config])
+    if args.output:
+        check_writable(args.output, args.force)  # before the search, not after it
     model = CompressedModel.load(args.model)
     calib = load_vectors(args.calib, model.in_features) if args.calib else None
     plan = plan_model(model, args.board, args.config, calib, objective, target, vectors=args.vectors, seed=args.seed)

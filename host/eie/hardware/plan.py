@@ -1318,11 +1318,9 @@ def plan_report(plan: Plan) -> str:
     )
 
 
-def write_config(plan: Plan, path: str | Path, force: bool = False) -> Path:
-    """The chosen configuration as YAML, atomically; a file eie plan did not write is refused unless ``force``."""
-    import yaml
-
-    from eie.safeio import OutputError, atomic_write
+def check_writable(path: str | Path, force: bool = False) -> Path:
+    """``path`` if eie plan may write it: new, written by eie plan before, or ``force``; else OutputError."""
+    from eie.safeio import OutputError
 
     path = Path(path)
     if path.exists() and not force:
@@ -1335,6 +1333,16 @@ def write_config(plan: Plan, path: str | Path, force: bool = False) -> Path:
                 f"{str(path)!r} exists and was not written by eie plan: choose another path, or pass --force "
                 "to replace it"
             )
+    return path
+
+
+def write_config(plan: Plan, path: str | Path, force: bool = False) -> Path:
+    """The chosen configuration as YAML, atomically; a file eie plan did not write is refused unless ``force``."""
+    import yaml
+
+    from eie.safeio import atomic_write
+
+    path = check_writable(path, force)
     c = plan.chosen
     head = (
         f"{PLAN_HEADER}objective {plan.objective}, modelled latency {c.latency_us:.2f} us, "
