@@ -250,3 +250,18 @@ def test_planned_mlp_verifies_bit_exact_on_the_csim(digits):
     sim = make_backend("csim", plan.config)
     sim.load(qm)
     assert np.array_equal(np.asarray(sim.run_int(xi), dtype=np.int64), Emulator(qm).run_layers(xi))
+
+
+def test_pinned_storage_and_depths_are_kept(tmp_path):
+    """A partial configuration's storage and depths hold even where the board's default would differ."""
+    model = random_model([40, 48, 10], 0.3, 3)
+    work = workload_from_model(model)
+    part = tmp_path / "part.yaml"
+    part.write_text("board: pynq-z2\nstorage: stream\ndir_depth: 200\nfifo_depth: 2\n")
+    plan = plan_workload(work, config=part, dimensions=SMALL_GRID)
+    c = plan.config
+    assert (c.board, c.storage, c.dir_depth, c.fifo_depth) == ("pynq-z2", "stream", 200, 2)
+    assert plan.chosen.storage == ("stream", "stream") and all(d.config.storage == "stream" for d in plan.front)
+    assert "fifo_depth" not in plan.to_dict()["searched"]
+    # The default (on chip, FIFO 32) breaks the pins: compared, never chosen.
+    assert plan.default is not None and plan.default.config.storage != "stream"

@@ -515,7 +515,7 @@ class Plan:
             if d is None
             else {**d.summary(self.varied), "speedup": d.latency_us / c.latency_us if c.latency_us else None},
             "pinned": self.pinned,
-            "searched": self.varied + ["storage"],
+            "searched": self.varied + ([] if "config: storage" in self.pinned else ["storage"]),
             "search": self.stats,
         }
 
@@ -1004,7 +1004,8 @@ def plan_workload(
         params = TimingParams.for_config(cfg)
         bound = sum(planner.bound(i, cfg.n_pes, cfg.index_bits, params, s, ddr_bpc(cfg)) for i, s in enumerate(storage))
         cand = _Candidate(cfg, params, onchip, {}, key, bound)
-        keeps = all(getattr(cfg, k) == getattr(base, k) for k in pins if k not in SIZED_FIELDS and k != "storage")
+        # A candidate only where it keeps every pinned field (storage and depths included).
+        keeps = all(getattr(cfg, k) == getattr(base, k) for k in pins)
         default_keeps = keeps
         if keeps and key not in seen:
             seen.add(key)
