@@ -378,6 +378,38 @@ class Network:
             return self.fixed_config
         return sized_for_models(config_for_models(self._models(), board=self.board), self._models())
 
+    def plan(
+        self,
+        board: str | None = None,
+        config=None,
+        objective: str = "latency",
+        target_latency_us: float | None = None,
+        x: np.ndarray | None = None,
+        use: bool = False,
+    ):
+        """``eie plan`` for this network (an MLP): the accelerator chosen for it on ``board`` (eie.hardware.plan).
+
+        ``x``: representative inputs (else the inputs it was calibrated on, else the
+        calibration stored with the model, else the stated default). ``config``: a
+        partial YAML file or an AcceleratorConfig whose fields are kept. ``use=True``
+        makes the chosen configuration this network's fixed configuration (for
+        ``predict``, ``verify`` and ``deploy``). Returns the ``Plan``
+        (``plan.config``, ``plan.to_dict()``); every figure is modelled.
+        """
+        from eie.hardware.plan import plan_model
+
+        if self.kind == "lstm":
+            raise ConfigError("plan() takes MLPs; an LSTM's gate matrices are not planned yet")
+        model = self._need_compressed()
+        calib = np.atleast_2d(np.asarray(x, dtype=np.float64)) if x is not None else self._calib
+        if board is None and config is None:
+            board = self.board  # a configuration given without a board keeps its own
+        result = plan_model(model, board, config, calib, objective, target_latency_us)
+        if use:
+            self.fixed_config = result.config
+            self._quant, self._backends = None, {}
+        return result
+
     def backend(self, name: str, overlay_ip=None):
         from eie.board.backends import KERNEL_BACKENDS, make_backend
 

@@ -46,6 +46,7 @@ BOARD_SAFE = (
     "eie.cli.compress",
     "eie.cli.inspect",
     "eie.cli.simulate",
+    "eie.cli.plan",
     "eie.cli.generate",
     "eie.cli.verify",
     "eie.cli.deploy",

@@ -146,6 +146,7 @@ def deploy(
     inputs: tuple = (),
     board: str | None = None,
     n_pes: int | None = None,
+    reports: dict[str, str] | None = None,
 ) -> dict:
     """Write the bundle into ``out_dir``; returns the manifest (plus ``calibration`` details).
 
@@ -164,7 +165,9 @@ def deploy(
     ``board`` / ``n_pes`` pin those fields; what is not pinned is chosen for
     the model (eie.hardware.choice: the largest PE count that fits the board,
     depths sized to the model), and ``chosen`` in the result says what. A
-    deploy that fails leaves no new directory behind.
+    deploy that fails leaves no new directory behind. ``reports``: {file
+    name: text} written into the bundle and listed in its manifest (``eie
+    deploy --plan`` writes the plan and the estimate so).
     """
     from eie.compression.model import CompressedModel
     from eie.hardware.choice import choose_config
@@ -181,7 +184,8 @@ def deploy(
     from eie.board.wheel import wheel_name
 
     wheel = wheel_name()
-    names = [IMAGE, CONFIG, MANIFEST, BUILD, wheel, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
+    reports = dict(reports or {})
+    names = [IMAGE, CONFIG, MANIFEST, BUILD, wheel, *VECTORS.values(), *reports] + ([bit.name, hwh.name] if bit else [])
     refuse_inputs_in(out, names, [*inputs, config if isinstance(config, (str, Path)) else None])
     if overlay is not None and out.resolve() == Path(overlay).resolve():
         raise ConfigError("--overlay is the bundle directory itself: choose another output directory")
@@ -208,8 +212,10 @@ def deploy(
     created = not out.exists()
     prepare_output_dir(out, force)
     try:
+        for name, text in reports.items():
+            atomic_write(out / name, text)
         manifest = _write(
-            out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs, config_path, calibration
+            out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs, config_path, calibration, reports
         )
     except BaseException:
         if created:
@@ -218,7 +224,9 @@ def deploy(
     return {**manifest, "chosen": choice.to_report, "pinned": choice.pinned}
 
 
-def _write(out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs, config_path, calibration) -> dict:
+def _write(
+    out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs, config_path, calibration, reports=()
+) -> dict:
     from eie import __version__
     from eie.arithmetic.emulator import Emulator, dequantize_output, quantize_input
     from eie.format.image import H_CHECKSUM, save_image
@@ -255,7 +263,7 @@ def _write(out, model, cfg, qm, xs, vectors, bit, hwh, overlay, previous, inputs
         overlay_entry = {"bit": bit.name, "hwh": hwh.name}
 
     # The manifest lists what this deploy wrote, nothing else that may be in the directory.
-    written = [IMAGE, CONFIG, wheel, *VECTORS.values()] + ([bit.name, hwh.name] if bit else [])
+    written = [IMAGE, CONFIG, wheel, *VECTORS.values(), *reports] + ([bit.name, hwh.name] if bit else [])
     written += [Path(f).resolve().relative_to(out.resolve()).as_posix() for f in rendered.files]
     files = {rel: sha256_file(out / rel) for rel in sorted(set(written))}
     a = qm.params.act_bits

@@ -20,7 +20,19 @@ import traceback
 
 from eie.errors import EIEError
 
-COMMANDS = ("compress", "inspect", "simulate", "generate", "verify", "deploy", "run", "build", "report", "demo")
+COMMANDS = (
+    "compress",
+    "inspect",
+    "simulate",
+    "plan",
+    "generate",
+    "verify",
+    "deploy",
+    "run",
+    "build",
+    "report",
+    "demo",
+)
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE

@@ -32,6 +32,12 @@ def register(subparsers) -> None:
     add_config_option(p, "; what it leaves out is chosen for the model: PE count and memory depths")
     p.add_argument("--pes", type=int, metavar="N", help="PE count (default: the configuration's, else the largest "
                    "that fits the board with the model)")  # fmt: skip
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="choose the configuration with 'eie plan' (latency objective; --config/--board pin fields) and write "
+        "the plan and the resource estimate into the bundle as plan_report.json",
+    )
     p.add_argument("--overlay", metavar="DIR", help="directory with the overlay's NAME.bit and NAME.hwh to copy in")
     p.add_argument("--vectors", type=int, default=16, help="test vectors (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of random test vectors without --calib (default 0)")
@@ -55,17 +61,30 @@ def run(args: argparse.Namespace) -> int:
         return lstm.deploy(args)
     model = CompressedModel.load(args.model)
     calib = load_vectors(args.calib, model.in_features) if args.calib else None
+    config, reports = args.config, None
+    if getattr(args, "plan", False):
+        from eie.hardware.plan import PLAN_REPORT, plan_model, plan_report, plan_text
+
+        if args.pes is not None:
+            from eie.errors import ConfigError
+
+            raise ConfigError("--plan chooses the PE count; pin it in --config instead of --pes")
+        plan = plan_model(model, args.board, args.config, calib)
+        config, reports = plan.config, {PLAN_REPORT: plan_report(plan)}
+        if not args.json:
+            print(plan_text(plan), file=sys.stderr)
     manifest = deploy(
         model,
         args.output,
-        config=args.config,
+        config=config,
+        reports=reports,
         calib=calib,
         overlay=args.overlay,
         vectors=args.vectors,
         seed=args.seed,
         force=args.force,
-        inputs=(args.model, args.calib),
-        board=args.board,
+        inputs=(args.model, args.calib, args.config if reports else None),
+        board=None if reports else args.board,
         n_pes=args.pes,
     )
     for line in manifest["chosen"]:
@@ -87,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         "removed": manifest["removed"],
         "kept": manifest["kept"],
         "chosen": manifest["chosen"],
+        "plan": None if reports is None else next(iter(reports)),
         # On the board: the kernel itself, or the emulator (numpy only); csim needs g++ and the HLS headers.
         "next": f"eie run {args.output} --input X.npy [--backend board|emulator]",
     }
