@@ -48,7 +48,9 @@ def main() -> int:
             client.execute()
             nb.metadata.get("kernelspec", {}).update(name="python3", display_name="Python 3")
             atomic_write(OUT_DIR / path.name, nbformat.writes(nb) + "\n")
-            print(f"{path.name}: executed in {time.perf_counter() - t:.0f} s -> {OUT_DIR.relative_to(ROOT) / path.name}")
+            print(
+                f"{path.name}: executed in {time.perf_counter() - t:.0f} s -> {OUT_DIR.relative_to(ROOT) / path.name}"
+            )
     return 0
 
 
