@@ -272,27 +272,6 @@ DISPATCH:
     fault = bad;
 }
 
-// Load time: every column of a streamed layer, as the broadcaster would send
-// them if every activation were non-zero (the loader's check walks them all).
-inline void feed_all_columns(layer_t L, hls::stream<token_t>& feed) {
-    ap_uint<PIDX_BITS> g = L.ptr_base;
-FEED:
-    for (unsigned j = 0; j < unsigned(L.cols); j++) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_COLS
-        token_t t;
-        t.g = g++;
-        t.val = 1;
-        t.last = false;
-        feed.write(t);
-    }
-    token_t end;
-    end.g = 0;
-    end.val = 0;
-    end.last = true;
-    feed.write(end);
-}
-
 // Load time: copy a streamed layer's directory (K + 1 uint32 byte offsets,
 // two per image word) into the banks at dir_base, checking that it starts at
 // 0, never decreases and ends inside the section: entry_words is exactly
