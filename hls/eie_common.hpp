@@ -86,6 +86,7 @@ inline counters_t& counters() {
 
 // x is a signed bits-wide value (the load path's range checks).
 inline bool signed_fits(ap_int<64> x, int bits) {
+#pragma HLS INLINE
     if (bits >= 64) return true;
     const ap_int<64> hi = (ap_int<64>(1) << (bits - 1)) - 1;
     return x <= hi && x >= -hi - 1;

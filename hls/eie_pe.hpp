@@ -337,15 +337,19 @@ struct PE {
 #ifdef EIE_STREAMING
         bool bad = false;
         if (L.flags & FLAG_STREAMED) {
+#ifdef EIE_TERNARY
             if (tern)
                 accumulate_stream<TernaryAdd>(L, rows, stok, packs, codebook[L.index], acc, acc_neg, bad);
             else
+#endif
                 accumulate_stream<CodebookMul>(L, rows, stok, packs, codebook[L.index], acc, acc_neg, bad);
         } else
 #endif
+#ifdef EIE_TERNARY
         if (tern)
             accumulate<TernaryAdd>(L, rows, fifo, entries, ptr_even, ptr_odd, codebook[L.index], acc, acc_neg);
         else
+#endif
             accumulate<CodebookMul>(L, rows, fifo, entries, ptr_even, ptr_odd, codebook[L.index], acc, acc_neg);
         const int l = L.index;
         const cb_t wp = codebook[l][1 % CB_SIZE];

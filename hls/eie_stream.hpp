@@ -132,9 +132,8 @@ void stream_dispatch(layer_t L, hls::stream<block_t>& blocks, hls::stream<word_t
         fault = false;  // written on every path: a DATAFLOW output
         return;
     }
-    const int c = L.count_bits;  // 1..32, checked at load
+    const int c = L.count_bits;  // 4, 6, 8, 12, 16 or 32, checked at load
     const unsigned hbits = unsigned(N) * unsigned(c);
-    const ap_uint<33> cmask = (ap_uint<33>(1) << c) - 1;
     ap_uint<128> buf = 0;  // buffered bits, the next one at bit 0
     int have = 0;           // 0..127
     ap_uint<32> words_left = 0;
@@ -189,8 +188,12 @@ DISPATCH:
                     ap_uint<40> at = 0;
                     for (int p = 0; p < N; p++) {
 #pragma HLS UNROLL
+                        // Count p at one of six constant bit ranges: a 6:1 select per bit.
+                        const ap_uint<32> n4 = hdr(p * 4 + 3, p * 4), n6 = hdr(p * 6 + 5, p * 6);
+                        const ap_uint<32> n8 = hdr(p * 8 + 7, p * 8), n12 = hdr(p * 12 + 11, p * 12);
+                        const ap_uint<32> n16 = hdr(p * 16 + 15, p * 16), n32 = hdr(p * 32 + 31, p * 32);
                         first[p] = at;
-                        at += ap_uint<32>((hdr >> (p * c)) & cmask);
+                        at += c == 4 ? n4 : c == 6 ? n6 : c == 8 ? n8 : c == 12 ? n12 : c == 16 ? n16 : n32;
                     }
                     first[N] = at;
                     // The counts must fill the block exactly (to the byte):
