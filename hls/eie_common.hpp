@@ -47,8 +47,8 @@ typedef ap_uint<N_PES * LNZD_WINDOW> occ_t;
 // Elements g and g + 1 of a table kept in two banks (element g in bank g % 2
 // at g / 2), so both are read in one cycle: a PE's column pointers
 // ptr[ptr_base + j], ptr[ptr_base + j + 1], or a streamed layer's directory.
-template <typename T, int D>
-inline void bank_pair(const T even[D], const T odd[D], ap_uint<PIDX_BITS> g, T& start, T& end) {
+template <typename T, int D0, int D1>
+inline void bank_pair(const T even[D0], const T odd[D1], ap_uint<PIDX_BITS> g, T& start, T& end) {
 #pragma HLS INLINE
     const T ev = even[(g + 1) >> 1];
     const T od = odd[g >> 1];
@@ -56,10 +56,10 @@ inline void bank_pair(const T even[D], const T odd[D], ap_uint<PIDX_BITS> g, T& 
     end = (g & 1) ? ev : od;
 }
 
-inline void column_bounds(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+inline void column_bounds(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_ODD_DEPTH],
                           ap_uint<PIDX_BITS> g, ptr_t& start, ptr_t& end) {
 #pragma HLS INLINE
-    bank_pair<ptr_t, PTR_BANK_DEPTH>(ptr_even, ptr_odd, g, start, end);
+    bank_pair<ptr_t, PTR_BANK_DEPTH, PTR_ODD_DEPTH>(ptr_even, ptr_odd, g, start, end);
 }
 
 // C-simulation instrumentation (not the algorithm, never synthesised):

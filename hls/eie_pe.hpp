@@ -113,7 +113,7 @@ template <int P>
 struct PE {
     // The memories, passed to every function that uses them:
     //   entries[ENTRY_DEPTH]        64-bit words of packed (v, z) entries;
-    //   ptr_even/ptr_odd[PTR_BANK_DEPTH]  pointer g lives in bank g % 2 at
+    //   ptr_even[PTR_BANK_DEPTH], ptr_odd[PTR_ODD_DEPTH]: pointer g lives in bank g % 2 at
     //       address g / 2, so ptr[j] and ptr[j+1] always sit in different
     //       banks and are read in the same cycle. A pointer is an absolute
     //       (word, slot) pair (see ptr_t), not an entry number;
@@ -132,7 +132,7 @@ struct PE {
 
     // Pointers of column j: ptr[g] and ptr[g+1], g = ptr_base + j (the token
     // carries g), one read per bank.
-    static void column_range(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+    static void column_range(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_ODD_DEPTH],
                              ap_uint<PIDX_BITS> g, ptr_t& start, ptr_t& end) {
 #pragma HLS INLINE
         column_bounds(ptr_even, ptr_odd, g, start, end);
@@ -177,7 +177,7 @@ struct PE {
     // when it is taken, in the last entry's iteration.
     template <class Acc>
     static void accumulate(const layer_t& L, int rows, hls::stream<token_t>& fifo, const word_t entries[ENTRY_DEPTH],
-                           const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+                           const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_ODD_DEPTH],
                            const cb_t codebook[CB_SIZE], acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
         const int l = L.index;
         ptr_t e = 0, e_end = 0;
@@ -328,7 +328,7 @@ struct PE {
                           hls::stream<stok_t>& stok, hls::stream<pack_t>& packs, bool& fault,
 #endif
                           act_t dst[ACT_LANES][ACT_LANE_DEPTH], const word_t entries[ENTRY_DEPTH],
-                          const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+                          const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_ODD_DEPTH],
                           const cb_t codebook[MAX_LAYERS][CB_SIZE], const acc_t bias[BIAS_DEPTH], acc_t acc[ACT_DEPTH],
                           acc_t acc_neg[ACC_NEG_DEPTH]) {
 #pragma HLS ARRAY_PARTITION variable=dst complete dim=1
@@ -417,7 +417,7 @@ CLEAR_ACC:
 // loop's, without the arithmetic: trips = 1 + sum max(1, n). Padding entries
 // (code 0) may run past the rows; they add nothing.
 inline bool rows_in_range(const layer_t& L, int rows, const word_t entries[ENTRY_DEPTH],
-                          const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH]) {
+                          const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_ODD_DEPTH]) {
 #pragma HLS INLINE
     bool ok = true;
     ptr_t e = 0, e_end = 0;
@@ -462,7 +462,7 @@ inline bool load_pe(int p, const word_t* image, const layer_t& L, unsigned long 
                     unsigned long long bias_off, bool streamed, unsigned long long ptr_off,
                     unsigned long long ent_off, unsigned count, unsigned words, unsigned base,
                     word_t entries[N_PES][ENTRY_DEPTH], ptr_t ptr_even[N_PES][PTR_BANK_DEPTH],
-                    ptr_t ptr_odd[N_PES][PTR_BANK_DEPTH], cb_t codebook[N_PES][MAX_LAYERS][CB_SIZE],
+                    ptr_t ptr_odd[N_PES][PTR_ODD_DEPTH], cb_t codebook[N_PES][MAX_LAYERS][CB_SIZE],
                     acc_t bias[N_PES][BIAS_DEPTH]) {
 #pragma HLS ARRAY_PARTITION variable=entries complete dim=1
 #pragma HLS ARRAY_PARTITION variable=ptr_even complete dim=1

@@ -60,17 +60,17 @@ struct pack_t {
 
 // Column g's block: [start, end) bytes, from the directory's two banks (as
 // column_bounds reads the PE pointers).
-inline void block_bounds(const dir_t dir_even[DIR_BANK_DEPTH], const dir_t dir_odd[DIR_BANK_DEPTH],
+inline void block_bounds(const dir_t dir_even[DIR_BANK_DEPTH], const dir_t dir_odd[DIR_ODD_DEPTH],
                          ap_uint<PIDX_BITS> g, dir_t& start, dir_t& end) {
 #pragma HLS INLINE
-    bank_pair<dir_t, DIR_BANK_DEPTH>(dir_even, dir_odd, g, start, end);
+    bank_pair<dir_t, DIR_BANK_DEPTH, DIR_ODD_DEPTH>(dir_even, dir_odd, g, start, end);
 }
 
 // Reads the blocks of the columns the broadcaster sends (feed), in order.
 // A streamed layer's g indexes the directory (layer_t.ptr_base is its
 // directory base); stream_base is the section's first word in the image.
 inline void stream_read(layer_t L, const word_t* image, const dir_t dir_even[DIR_BANK_DEPTH],
-                        const dir_t dir_odd[DIR_BANK_DEPTH], hls::stream<token_t>& feed,
+                        const dir_t dir_odd[DIR_ODD_DEPTH], hls::stream<token_t>& feed,
                         hls::stream<block_t>& blocks, hls::stream<word_t>& words) {
     if (!(L.flags & FLAG_STREAMED)) return;
     const unsigned long long base = L.stream_base;
@@ -281,7 +281,7 @@ DISPATCH:
 // ceil(col_offset[K] / 8).
 inline bool load_directory(const word_t* image, unsigned long long off, unsigned k, unsigned dir_base,
                            unsigned long long entry_words, dir_t dir_even[DIR_BANK_DEPTH],
-                           dir_t dir_odd[DIR_BANK_DEPTH]) {
+                           dir_t dir_odd[DIR_ODD_DEPTH]) {
     const unsigned pw = (k + 2) >> 1;
     bool ok = true;
     unsigned long long prev = 0;

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+import eie.hardware.resources as res
 from eie.format.image import crc32_word_masks
 from eie.hardware.config import AcceleratorConfig
 from eie.kernel import abi
@@ -45,6 +46,7 @@ def test_params_header_defines_literals_only(tmp_path, config):
         "ENTRIES_PER_WORD",
         "CB_SIZE",
         "PTR_BANK_DEPTH",
+        "PTR_ODD_DEPTH",
         "ACT_BUF_DEPTH",
         "ACT_LANE_DEPTH",
         "LNZD_WINDOW",
@@ -127,5 +129,12 @@ def test_storage_bound_where_the_memories_are_declared(tmp_path, board):
     expect = {("acc", "ram_s2p", "bram"), ("acc_neg", "ram_s2p", "bram")}
     if config.uses_uram:
         expect.add(("entries", "ram_2p", "uram"))
+    # Codebooks of a few Kbit per PE in LUTRAM, as the resource estimate counts them.
+    assert config.codebook_lutram and res.estimate(config).per_pe["codebooks"][2] == 0
+    expect.add(("codebook", "ram_s2p", "lutram"))
     assert set(binds) == expect
+    big = config.replace(max_layers=64, weight_bits=8)  # 64 x 256 x 16 bits: BRAM, no binding
+    assert not big.codebook_lutram and res.estimate(big).per_pe["codebooks"][2] > 0
+    render_kernel(big, tmp_path)
+    assert "BIND_STORAGE variable=codebook" not in (tmp_path / "eie_top.cpp").read_text()
     assert config.uses_uram == (board == "zcu104")

@@ -27,6 +27,8 @@ ENTRY_STORAGE = ("auto", "bram", "uram")
 # streamed from DDR for every input, or auto (on chip where it fits, per layer).
 STORAGE = ("auto", "onchip", "stream")
 AXI_DATA_BITS = (32, 64, 128)
+# Codebooks of at most this many bits per PE are bound to LUTRAM (a BRAM18 holds 18 Kbit).
+CODEBOOK_LUTRAM_BITS = 4096
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -315,6 +317,11 @@ class AcceleratorConfig:
         return self.max_layers * self.cb_size
 
     @property
+    def codebook_lutram(self) -> bool:
+        """The kernel binds the codebooks to LUTRAM: up to 4 Kbit per PE (a BRAM18 would be mostly empty)."""
+        return self.codebook_depth * self.cb_bits <= CODEBOOK_LUTRAM_BITS
+
+    @property
     def slot_bits(self) -> int:
         """Low bits of an entry pointer: the slot 0..E-1 within its word (at least 1)."""
         return max(1, (self.entries_per_word - 1).bit_length())
@@ -336,8 +343,18 @@ class AcceleratorConfig:
 
     @property
     def ptr_bank_depth(self) -> int:
-        """Depth of each of the two pointer banks (pointer g in bank g mod 2 at g div 2)."""
+        """Depth of the even pointer bank (pointer g in bank g mod 2 at g div 2)."""
         return (self.ptr_depth + 1) // 2
+
+    @property
+    def ptr_odd_depth(self) -> int:
+        """Depth of the odd pointer bank: ptr_depth // 2 (one word fewer than the even one for odd ptr_depth)."""
+        return max(1, self.ptr_depth // 2)
+
+    @property
+    def dir_odd_depth(self) -> int:
+        """Depth of the odd directory bank (the even one is ``dir_bank_depth``)."""
+        return max(1, self.dir_depth // 2)
 
     @property
     def pidx_bits(self) -> int:

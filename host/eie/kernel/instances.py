@@ -214,8 +214,17 @@ def _constants(text: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"const\s+(?:int|bool)\s+(\w+)\s*=\s*(-?\d+)\s*;", text)}
 
 
+def _value(tok: str, vals: dict[str, int]) -> int:
+    if tok.isdigit():
+        return int(tok)
+    if tok in vals:
+        return vals[tok]
+    raise ToolchainError(f"unrolled loop bound {tok!r} around a call is not a constant")
+
+
 def _unroll_factor(body: str, pos: int, consts: dict[str, int], tparams: dict[str, int]) -> int:
     """Product of the trip counts of the unrolled for-loops around position pos of a function body."""
+    vals = {**consts, **tparams}
     factor = 1
     for m in re.finditer(r"\bfor\s*\(([^;]*);([^;]*);[^)]*\)\s*\{", body[:pos]):
         start = m.end() - 1
@@ -227,18 +236,9 @@ def _unroll_factor(body: str, pos: int, consts: dict[str, int], tparams: dict[st
             continue
         init = re.search(r"=\s*(\w+)", m.group(1))
         bound = re.search(r"<\s*(\w+)", m.group(2))
-        vals = {**consts, **tparams}
-
-        def val(tok: str) -> int:
-            if tok.isdigit():
-                return int(tok)
-            if tok in vals:
-                return vals[tok]
-            raise ToolchainError(f"unrolled loop bound {tok!r} around a call is not a constant")
-
         if not (init and bound):
             raise ToolchainError(f"unrolled loop 'for ({m.group(1)};{m.group(2)};...)' is not 'i = A; i < B'")
-        factor *= val(bound.group(1)) - val(init.group(1))
+        factor *= _value(bound.group(1), vals) - _value(init.group(1), vals)
     return factor
 
 
