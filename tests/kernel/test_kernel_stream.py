@@ -234,8 +234,11 @@ def test_streamed_image_on_a_kernel_without_a_directory_is_a_capacity_problem():
     assert "capacity" in str(e.value)
 
 
-def test_alex7_shape_streams_on_a_pynq_z2_with_8_pes(tmp_path, capsys):
-    """The issue's done-when: a random 4096 x 4096 layer at 9 % through `eie verify --backend csim`."""
+@pytest.mark.parametrize("backend", ["csim", "csim-concurrent"])
+def test_alex7_shape_streams_on_a_pynq_z2_with_8_pes(tmp_path, capsys, backend):
+    """The issue's done-when: a random 4096 x 4096 layer at 9 % through `eie verify --backend csim`,
+    sequential and concurrent (issue 19: the configuration fits the board by the complete estimate,
+    tests/kernel/test_instances.py)."""
     import json
 
     from eie.cli import main
@@ -254,7 +257,7 @@ def test_alex7_shape_streams_on_a_pynq_z2_with_8_pes(tmp_path, capsys):
     CompressedModel([layer, head]).save(model)
     cfg = tmp_path / "pynq.yaml"
     cfg.write_text("board: pynq-z2\nn_pes: 8\nstorage: auto\ndir_depth: 4097\nptr_depth: 4097\n")
-    rc = main(["verify", str(model), "--config", str(cfg), "--backend", "csim", "--vectors", "2", "--json"])
+    rc = main(["verify", str(model), "--config", str(cfg), "--backend", backend, "--vectors", "2", "--json"])
     out, err = capsys.readouterr()
     assert rc == 0, err
     report = json.loads(out)
