@@ -72,6 +72,7 @@ struct counters_t {
     long long broadcast[MAX_LAYERS];
     long long dispatch[MAX_LAYERS];
     long long stream_words[MAX_LAYERS];
+    long long stream_requests[MAX_LAYERS];
     long long pe[MAX_LAYERS][N_PES];
     long long epilogue[MAX_LAYERS][N_PES];
 };

@@ -3,15 +3,17 @@
 // read for every input vector. Three processes of the layer's DATAFLOW
 // region, between the broadcaster and the PEs:
 //
-//   broadcaster --(column g, a_j)--> stream_read --(block, words)--> stream_dispatch
+//   broadcaster --(column g, a_j)--> stream_request --(requests)--> stream_fetch --(words)--> stream_dispatch
+//                                          \--------------(blocks)---------------------------^
 //        --(a_j, count[p])--> PE p's token FIFO,  --(packs of entries)--> PE p's entry FIFO
 //
-// - stream_read looks column j's block up in the on-chip directory
+// - stream_request looks column j's block up in the on-chip directory
 //   (col_offset[j], col_offset[j + 1]: byte offsets into the layer's stream
-//   section, two banks like the PE pointers) and reads the 64-bit words that
-//   hold it in one burst. A word shared with the previous column's block is
-//   forwarded from a register, not read again, so consecutive active columns
-//   cost DDR exactly the words of their run (eie.format.stream.read_plan).
+//   section, two banks like the PE pointers) and requests the 64-bit words
+//   that hold it, consecutive active columns as one run cut into bursts
+//   (below); stream_fetch reads them. A word shared by two consecutive
+//   blocks is read once (the dispatcher keeps it), so the reads are exactly
+//   eie.format.stream.read_plan's at 64-bit beats.
 // - stream_dispatch is a gearbox over those words: the block's N count
 //   fields (c bits each), then each PE's entries, b + r bits each. It sends
 //   PE p the token (a_j, count[p]) only when count[p] > 0 (the occupancy
@@ -35,12 +37,24 @@ typedef ap_uint<32> dir_t;  // a byte offset into a layer's stream section
 
 // One column block for the dispatcher: its activation, the bits to skip in
 // its first word (its first byte's position), its length in bits, and how
-// many words follow in the word FIFO.
+// many words it spans. `shared`: its first word is the previous block's last
+// word (consecutive columns whose blocks meet inside a word), which the
+// dispatcher keeps instead of receiving it again.
 struct block_t {
     act_t val;
     ap_uint<6> skip;
     ap_uint<36> bits;
     ap_uint<32> words;
+    bool shared;
+    bool last;
+};
+
+// One read request: `len` words from image word `addr`, at most
+// STREAM_CHUNK_WORDS and never across a multiple of it (so never across a
+// 4 KiB page, as eie.format.stream.read_plan cuts bursts).
+struct req_t {
+    ap_uint<64> addr;
+    ap_uint<16> len;
     bool last;
 };
 
@@ -66,51 +80,157 @@ inline void block_bounds(const dir_t dir_even[DIR_BANK_DEPTH], const dir_t dir_o
     bank_pair<dir_t, DIR_BANK_DEPTH, DIR_ODD_DEPTH>(dir_even, dir_odd, g, start, end);
 }
 
-// Reads the blocks of the columns the broadcaster sends (feed), in order.
-// A streamed layer's g indexes the directory (layer_t.ptr_base is its
-// directory base); stream_base is the section's first word in the image.
-inline void stream_read(layer_t L, const word_t* image, const dir_t dir_even[DIR_BANK_DEPTH],
-                        const dir_t dir_odd[DIR_ODD_DEPTH], hls::stream<token_t>& feed,
-                        hls::stream<block_t>& blocks, hls::stream<word_t>& words) {
+// The reader, in two processes so that requests go out ahead of the data:
+//
+//  - stream_request turns the broadcaster's columns into block descriptors
+//    (for the dispatcher) and read requests (for stream_fetch). Consecutive
+//    active columns are one run of words (a word shared by two consecutive
+//    blocks is requested once); a run is cut into requests at every multiple
+//    of STREAM_CHUNK_WORDS (min(burst_len beats, 4 KiB)), the bursts of
+//    eie.format.stream.read_plan. A request goes out when it reaches such a
+//    boundary, when the run ends (the next active column is not the next
+//    column), at the end of the layer, or early when the dispatcher's block
+//    FIFO is full (it may be waiting for words of the open request: this
+//    keeps the region deadlock-free) or when no column is waiting (so a run
+//    of zero activations does not hold words back). The sequential
+//    C-simulation, whose FIFOs never fill and whose broadcaster has finished
+//    before the reader starts, cuts only where read_plan does; on the board
+//    a broadcaster that falls behind can cut a run into more requests. One request or none
+//    per iteration; a column costs one iteration, plus one per further chunk
+//    boundary its words cross (and one when a run ends and the new words
+//    reach a boundary at once, or when the block FIFO is full).
+//  - stream_fetch reads each request's words in one pipelined burst loop.
+//    The `reqs` FIFO between them holds `outstanding` requests, so the
+//    request side runs up to that many bursts ahead of the data.
+//
+// The C-simulation counts requests and words (stream_requests,
+// stream_words); tests/kernel/test_kernel_stream.py compares them with
+// read_plan at 64-bit words and the timing model's LayerTiming.requests.
+inline void stream_request(layer_t L, const dir_t dir_even[DIR_BANK_DEPTH], const dir_t dir_odd[DIR_ODD_DEPTH],
+                           hls::stream<token_t>& feed, hls::stream<block_t>& blocks, hls::stream<req_t>& reqs) {
     if (!(L.flags & FLAG_STREAMED)) return;
-    const unsigned long long base = L.stream_base;
-    // The last word read and its index (none yet).
-    unsigned long long held_at = ~0ULL;
-    word_t held = 0;
-COLUMNS:
+    typedef unsigned long long u64;
+    const u64 base = L.stream_base;
+    const u64 chunk_mask = STREAM_CHUNK_WORDS - 1;  // a power of two
+    bool open = false;  // words [olo, ohi) not yet requested
+    u64 olo = 0, ohi = 0;
+    bool pend = false;  // words [plo, phi) of the last column still to place
+    u64 plo = 0, phi = 0;
+    bool started = false;
+    ap_uint<PIDX_BITS> prev_g = 0;
+    u64 run_end = 0;  // one past the last word of the previous column
+REQUEST:
+    while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_COLS
+        req_t r;
+        r.last = false;
+        if (!pend && open && (blocks.full() || feed.empty())) {
+            // The dispatcher may be waiting for words of the open request
+            // (the block FIFO is full), or the next column is not there yet
+            // (a run of zero activations): it goes out now, in an iteration
+            // that writes no block (a stalled block write would hold this
+            // write back too) and reads no column.
+            r.addr = olo;
+            r.len = ap_uint<16>(ohi - olo);
+            reqs.write(r);
+            open = false;
+            continue;
+        }
+        bool flush = false;
+        u64 lo = plo, hi = phi;
+        if (!pend) {
+            const token_t t = feed.read();
+            if (t.last) {
+                if (open) {
+                    r.addr = olo;
+                    r.len = ap_uint<16>(ohi - olo);
+                    reqs.write(r);
+                }
+                break;
+            }
+            dir_t blo, bhi;
+            block_bounds(dir_even, dir_odd, t.g, blo, bhi);
+            const u64 w0 = base + (blo >> 3), w1 = base + ((u64)(bhi) + 7) / 8;
+            const bool consecutive = started && t.g == prev_g + 1;
+            block_t b;
+            b.val = t.val;
+            b.skip = ap_uint<6>((blo & 7) * 8);
+            b.bits = ap_uint<36>(bhi - blo) * 8;
+            b.words = ap_uint<32>(w1 - w0);
+            b.shared = consecutive && w0 < run_end;
+            b.last = false;
+            blocks.write(b);  // not full (checked above, and this process is its only writer)
+            flush = open && !consecutive;  // the run ended
+            lo = b.shared ? run_end : w0;
+            hi = w1;
+            started = true;
+            prev_g = t.g;
+            run_end = w1;
+        }
+        const u64 boundary = (lo | chunk_mask) + 1;  // the next multiple of the chunk above lo
+        const u64 stop = hi < boundary ? hi : boundary;
+        if (flush) {
+            // The open request goes out; the new words open the next one,
+            // or wait an iteration if they reach a boundary at once.
+            r.addr = olo;
+            r.len = ap_uint<16>(ohi - olo);
+            reqs.write(r);
+            open = lo < hi && stop < boundary;
+            olo = lo;
+            ohi = hi;
+            pend = lo < hi && stop == boundary;
+            plo = lo;
+            phi = hi;
+        } else if (lo < hi) {
+            if (!open) olo = lo;
+            if (stop == boundary) {
+                r.addr = open ? olo : lo;
+                r.len = ap_uint<16>(stop - (open ? olo : lo));
+                reqs.write(r);
+                open = false;
+            } else {
+                open = true;
+                ohi = stop;
+            }
+            pend = stop < hi;
+            plo = stop;
+            phi = hi;
+        } else {
+            pend = false;
+        }
+    }
+    req_t end;
+    end.addr = 0;
+    end.len = 0;
+    end.last = true;
+    reqs.write(end);
+    block_t b;
+    b.val = 0;
+    b.skip = 0;
+    b.bits = 0;
+    b.words = 0;
+    b.shared = false;
+    b.last = true;
+    blocks.write(b);
+}
+
+inline void stream_fetch(layer_t L, const word_t* image, hls::stream<req_t>& reqs, hls::stream<word_t>& words) {
+    if (!(L.flags & FLAG_STREAMED)) return;
+REQUESTS:
     while (true) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_COLS
-        const token_t t = feed.read();
-        block_t b;
-        b.last = t.last;
-        b.val = t.val;
-        if (t.last) {
-            b.skip = 0;
-            b.bits = 0;
-            b.words = 0;
-            blocks.write(b);
-            break;
-        }
-        dir_t lo, hi;
-        block_bounds(dir_even, dir_odd, t.g, lo, hi);
-        const unsigned long long w0 = base + (lo >> 3), w1 = base + ((unsigned long long)(hi) + 7) / 8;
-        b.skip = ap_uint<6>((lo & 7) * 8);
-        b.bits = ap_uint<36>(hi - lo) * 8;
-        b.words = ap_uint<32>(w1 - w0);
-        blocks.write(b);
-        const unsigned long long first_new = (w0 == held_at) ? w0 + 1 : w0;
-        if (w0 == held_at && w1 > w0) words.write(held);
-        // One burst of the block's remaining words (the m_axi adapter splits
-        // it at max_read_burst_length and at 4 KiB pages).
+        const req_t r = reqs.read();
+        if (r.last) break;
+        EIE_COUNT(counters().stream_requests[L.index]++;)
+        const unsigned long long at = r.addr;
     BURST:
-        for (unsigned long long w = first_new; w < w1; w++) {
+        for (unsigned i = 0; i < unsigned(r.len); i++) {
 #pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=64
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_STREAM_CHUNK_WORDS
             EIE_COUNT(counters().stream_words[L.index]++;)
-            held = image[w];
-            words.write(held);
+            words.write(image[at + i]);
         }
-        if (w1 > first_new) held_at = w1 - 1;
     }
 }
 
@@ -139,6 +259,8 @@ void stream_dispatch(layer_t L, hls::stream<block_t>& blocks, hls::stream<word_t
     ap_uint<32> words_left = 0;
     ap_uint<6> skip = 0;
     bool first_word = false;
+    bool reuse = false;  // the block's first word is the previous block's last one
+    word_t last_word = 0;
     ap_uint<36> block_bits = 0;
     ap_uint<N * 32> hdr = 0;  // the header, gathered up to 64 bits at a time
     unsigned hgot = 0;
@@ -162,7 +284,9 @@ DISPATCH:
             // A word when fewer than 64 bits are buffered, or to drop the
             // words of a block that delivers nothing more (phase 3).
             if (words_left != 0 && (have < 64 || phase == 3)) {
-                const word_t w = words.read();
+                const word_t w = reuse ? last_word : words.read();
+                reuse = false;
+                last_word = w;
                 words_left--;
                 const int sk = first_word ? int(skip) : 0;
                 first_word = false;
@@ -254,6 +378,7 @@ DISPATCH:
                 block_bits = b.bits;
                 words_left = b.words;
                 first_word = true;
+                reuse = b.shared;
                 buf = 0;
                 have = 0;
                 hdr = 0;

@@ -159,7 +159,9 @@ def test_generate_json_carries_the_logic_estimate(tmp_path, capsys):
 
 def test_streaming_logic_worked_from_the_operators():
     # No directory, no streaming hardware.
-    assert not {"stream_reader", "stream_dispatch", "pe_stream"} & set(res.logic_blocks(kernel_config(n_pes=8)))
+    assert not {"stream_request", "stream_fetch", "stream_dispatch", "pe_stream"} & set(
+        res.logic_blocks(kernel_config(n_pes=8))
+    )
     c = kernel_config(n_pes=8, dir_depth=100)  # E = 8 entries of 8 bits
     blocks = res.logic_blocks(c)
     # Gearbox: two 128-bit shifters over 128 positions (7 select bits, 4 levels of 4:1) = 2 x 512;
@@ -170,8 +172,12 @@ def test_streaming_logic_worked_from_the_operators():
     # Per PE: a 40-bit prefix adder, 4 range compares, a 64-bit pack shifter over 8 entries (2 levels).
     fanout = 8 * (res.add_luts(40) + 4 * res.cmp_luts(40) + 64 * 2)
     assert blocks["stream_dispatch"][:2] == (1, round(gearbox + fanout + res._c("loop_lut") + 2 * 64))
-    reader = res._c("maxi_loop_lut") + 2 * res.add_luts(res.ADDR_BITS) + 2 * res.cmp_luts(res.ADDR_BITS) + 64
-    assert blocks["stream_reader"][:2] == (1, round(reader))
+    # The reader: the request process (directory reads, word range, run and chunk logic) and the
+    # fetch process (one m_axi burst loop).
+    a64, c64 = res.add_luts(res.ADDR_BITS), res.cmp_luts(res.ADDR_BITS)
+    request = 51 + 4 * a64 + 4 * c64 + 2 * 32 + 4 * 64 + res.cmp_luts(c.pidx_bits) + res.add_luts(c.pidx_bits)
+    assert blocks["stream_request"][:2] == (1, round(request))
+    assert blocks["stream_fetch"][:2] == (1, res._c("maxi_loop_lut"))
     # The streamed PE loop is its own instance: its own multiplier (a second DSP per PE).
     assert blocks["pe_stream"][0] == 8
     assert res.estimate(c).dsp == 2 * res.estimate(kernel_config(n_pes=8)).dsp

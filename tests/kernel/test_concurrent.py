@@ -81,6 +81,7 @@ def test_every_stream_has_the_depth_its_pragma_declares(tmp_path):
         "blocks": {5},
         "stok": {5},
         "packs": {5},
+        "reqs": {cfg.outstanding},  # the reader's requests in flight (stream_request -> stream_fetch)
         "words": {cfg.stream_buffer_words},
     }
     assert sum(s.name == "words" for s in found) == 1
@@ -212,7 +213,8 @@ def test_a_load_walk_that_never_ends_is_a_deadlock(monkeypatch, faulty_hls):
     report = e.value.report
     assert "deadlock in DATAFLOW region layer_pass: no stream moved for 300 ms" in report
     assert "broadcast: returned" in report
-    assert "stream_read: blocked reading fifo[1] (0/" in report
+    assert "stream_request: blocked reading fifo[1] (0/" in report
+    assert "stream_fetch: blocked reading reqs (0/" in report
     assert "stream_dispatch: blocked reading blocks (0/" in report
     assert "pe0: polling stok[0]" in report
     monkeypatch.delenv("EIE_FAULT_NO_FEED_END")

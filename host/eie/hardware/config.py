@@ -365,6 +365,11 @@ class AcceleratorConfig:
         return max(1, (max(self.ptr_depth, self.dir_depth) - 1).bit_length())
 
     @property
+    def stream_chunk_words(self) -> int:
+        """The stream reader's longest request in 64-bit words: burst_len beats of axi_bits, at most 4 KiB."""
+        return max(1, min(self.burst_len * self.axi_bits // 64, 4096 // 8))
+
+    @property
     def stream_buffer_words(self) -> int:
         """The stream reader's word FIFO: the bursts in flight (outstanding x burst length), in 64-bit words."""
         return max(2, self.outstanding * self.burst_len * self.axi_bits // 64)

@@ -174,7 +174,8 @@ BLOCK_FUNCTIONS = {
     "load_directory": ("load_directory",),
     "dataflow": ("layer_pass",),
     "broadcaster": ("broadcast",),
-    "stream_reader": ("stream_read",),
+    "stream_request": ("stream_request",),
+    "stream_fetch": ("stream_fetch",),
     "stream_dispatch": ("stream_dispatch",),
     "pe_epilogue": ("PE::run_layer",),
     "pe_accumulate": ("PE::accumulate<CodebookMul>",),
@@ -187,6 +188,7 @@ BLOCK_FIFOS = {
     "pe_fifo": "fifo",
     "fifo_blocks": "blocks",
     "fifo_words": "words",
+    "fifo_reqs": "reqs",
     "fifo_stok": "stok",
     "fifo_packs": "packs",
 }
@@ -199,6 +201,7 @@ def kernel_fifos(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
     fifos = {"fifo": (c.n_feeds * lp, c.token_bits, c.fifo_depth)}
     if c.streaming:
         fifos["blocks"] = (lp, block_bits(c), c.fifo_depth)
+        fifos["reqs"] = (lp, req_bits(c), c.outstanding)
         fifos["words"] = (lp, 64, c.stream_buffer_words)
         fifos["stok"] = (c.n_pes * lp, stok_bits(c), c.fifo_depth)
         fifos["packs"] = (c.n_pes * lp, pack_bits(c), c.fifo_depth)
@@ -206,8 +209,13 @@ def kernel_fifos(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
 
 
 def block_bits(config: AcceleratorConfig) -> int:
-    """block_t (eie_stream.hpp): activation, skip (6), bits (36), words (32), last."""
-    return config.act_bits + 6 + 36 + 32 + 1
+    """block_t (eie_stream.hpp): activation, skip (6), bits (36), words (32), shared, last."""
+    return config.act_bits + 6 + 36 + 32 + 1 + 1
+
+
+def req_bits(config: AcceleratorConfig) -> int:
+    """req_t: a 64-bit word address, a 16-bit length, last."""
+    return 64 + 16 + 1
 
 
 def stok_bits(config: AcceleratorConfig) -> int:
@@ -420,11 +428,23 @@ def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
         def shifter(bits: int, positions: int) -> float:
             return bits * -(-max(1, _log2(positions)) // 2)
 
-        blocks["stream_reader"] = (
-            mloop_lut + 2 * add_luts(ADDR_BITS) + 2 * cmp_luts(ADDR_BITS) + 2 * mux_luts(2, DIR_BITS),
-            mloop_ff + 2 * ADDR_BITS + 64 + 2 * DIR_BITS,
+        # stream_request: the directory's two reads and bank selects, the
+        # word range (two 64-bit adds), the run and chunk logic (the chunk
+        # boundary is an OR with a constant mask plus one add, three 64-bit
+        # compares, the open / pending ranges' registers and selects).
+        blocks["stream_request"] = (
+            loop_lut
+            + 4 * add_luts(ADDR_BITS)
+            + 4 * cmp_luts(ADDR_BITS)
+            + 2 * mux_luts(2, DIR_BITS)
+            + 4 * mux_luts(2, ADDR_BITS)
+            + cmp_luts(c.pidx_bits)
+            + add_luts(c.pidx_bits),
+            loop_ff + 5 * ADDR_BITS + c.pidx_bits + 2 * DIR_BITS + 8,
             lp,
         )
+        # stream_fetch: the burst loop, an m_axi loop [vadd].
+        blocks["stream_fetch"] = (mloop_lut, mloop_ff, lp)
         # The dispatcher: the 128-bit gearbox (an insert and a consume
         # shifter, log-depth, 4:1 per LUT level; the first word's byte skip),
         # the header gathered into N x 32 bits (one insert shifter) and split
