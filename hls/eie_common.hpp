@@ -43,6 +43,13 @@ struct layer_t {
 // Occupancy mask word: bit i * N + p says PE p has entries in column i of
 // the window (docs/kernel.md, "Occupancy mask").
 typedef ap_uint<N_PES * LNZD_WINDOW> occ_t;
+// Vitis HLS refuses an ap_uint wider than AP_INT_MAX_W (1024 unless
+// eie_params.h raises it): checked here, where every C-simulation build
+// sees it, because the C-simulation's ap_int headers do not check.
+static_assert(N_PES * LNZD_WINDOW <= AP_INT_MAX_W, "occ_t is wider than AP_INT_MAX_W");
+#ifdef EIE_STREAMING
+static_assert(N_PES * 32 <= AP_INT_MAX_W, "the stream count header is wider than AP_INT_MAX_W");
+#endif
 
 // Elements g and g + 1 of a table kept in two banks (element g in bank g % 2
 // at g / 2), so both are read in one cycle: a PE's column pointers

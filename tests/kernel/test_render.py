@@ -138,3 +138,31 @@ def test_storage_bound_where_the_memories_are_declared(tmp_path, board):
     render_kernel(big, tmp_path)
     assert "BIND_STORAGE variable=codebook" not in (tmp_path / "eie_top.cpp").read_text()
     assert config.uses_uram == (board == "zcu104")
+
+
+def test_n64_render_raises_ap_int_max_w_and_compiles(tmp_path):
+    """Issue 19: at N = 64 the occupancy word (N x W = 4096 bits) and the count header (N x 32) pass
+    ap_int's default 1024 bits, so eie_params.h defines AP_INT_MAX_W before ap_int.h; the kernel's
+    static_asserts fail a build without it (the C-simulation headers do not check widths)."""
+    import subprocess
+
+    from eie.kernel import csim
+
+    small = dict(entry_depth=64, ptr_depth=256, act_depth=16, bias_depth=16, max_layers=2)
+    cfg = AcceleratorConfig(board="zcu104", n_pes=64, dir_depth=1024, **small)
+    assert cfg.ap_int_max_w == 4096 and cfg.streaming
+    assert AcceleratorConfig(board="zcu104", n_pes=8, **small).ap_int_max_w == 1024
+    render_kernel(cfg, tmp_path, bridge=True)
+    params = (tmp_path / "eie_params.h").read_text()
+    assert params.index("#define AP_INT_MAX_W 4096") < params.index("#include <ap_int.h>")
+
+    def compiles() -> subprocess.CompletedProcess:
+        cmd = [csim.compiler(), "-std=c++14", "-fsyntax-only", f"-I{csim.ap_types_dir()}", "eie_bridge.cpp"]
+        return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    done = compiles()
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The control: the same sources without the define do not compile.
+    (tmp_path / "eie_params.h").write_text(params.replace("#define AP_INT_MAX_W 4096\n", ""))
+    done = compiles()
+    assert done.returncode != 0 and "wider than AP_INT_MAX_W" in done.stderr
