@@ -159,19 +159,23 @@ def test_generate_json_carries_the_logic_estimate(tmp_path, capsys):
 
 def test_streaming_logic_worked_from_the_operators():
     # No directory, no streaming hardware.
-    assert not {"stream_request", "stream_fetch", "stream_dispatch", "pe_stream"} & set(
+    assert not {"stream_request", "stream_fetch", "stream_header", "stream_unpack", "pe_stream"} & set(
         res.logic_blocks(kernel_config(n_pes=8))
     )
     c = kernel_config(n_pes=8, dir_depth=100)  # E = 8 entries of 8 bits
     blocks = res.logic_blocks(c)
-    # Gearbox: two 128-bit shifters over 128 positions (7 select bits, 4 levels of 4:1) = 2 x 512;
-    # the first word's byte skip (64 bits, 8 positions, 2 levels) = 128; the 256-bit header insert
-    # (8 select bits, 4 levels) = 1024; 8 x 32 count bits, each a 6:1 select of the six count
-    # widths (2 LUT6) = 512.
-    gearbox = 2 * 512 + 128 + 1024 + 8 * 32 * 2
-    # Per PE: a 40-bit prefix adder, 4 range compares, a 64-bit pack shifter over 8 entries (2 levels).
-    fanout = 8 * (res.add_luts(40) + 4 * res.cmp_luts(40) + 64 * 2)
-    assert blocks["stream_dispatch"][:2] == (1, round(gearbox + fanout + res._c("loop_lut") + 2 * 64))
+    # The header process: the byte funnel (64 bits, 8 positions, 2 levels) = 128, the block-end
+    # mask (64 positions, 3 levels) = 192, the slice enables 4 x 2, 8 x 32 count bits each a 6:1
+    # select of the six count widths (2 LUT6) = 512, eight 40-bit prefix adders, the length check.
+    add, cmp = res.add_luts, res.cmp_luts
+    header = 51 + 128 + 192 + 8 + 512 + 8 * add(40) + add(48) + cmp(48) + 3 * add(32) + 4 * cmp(32)
+    header += add(64) + cmp(64)
+    assert blocks["stream_header"][:2] == (1, round(header))
+    # The unpacker: the first chunk's shift (192), the buffer insert (128 bits, 128 positions,
+    # 4 levels) = 512, the OR, and per PE a 40-bit add, 4 compares, a 64-bit pack shifter over 8
+    # entries (2 levels).
+    fanout = 8 * (add(40) + 4 * cmp(40) + 64 * 2)
+    assert blocks["stream_unpack"][:2] == (1, round(51 + 192 + 512 + 128 + add(8) + 2 * add(40) + fanout))
     # The reader: the request process (directory reads, word range, run and chunk logic) and the
     # fetch process (one m_axi burst loop).
     a64, c64 = res.add_luts(res.ADDR_BITS), res.cmp_luts(res.ADDR_BITS)
@@ -182,7 +186,5 @@ def test_streaming_logic_worked_from_the_operators():
     assert blocks["pe_stream"][0] == 8
     assert res.estimate(c).dsp == 2 * res.estimate(kernel_config(n_pes=8)).dsp
     # It scales with N: the header split is N x 32 selects and N prefix adders.
-    assert (
-        res.logic_blocks(kernel_config(n_pes=16, dir_depth=100))["stream_dispatch"][1]
-        > blocks["stream_dispatch"][1] + 8 * 32 * 2
-    )
+    n16 = res.logic_blocks(kernel_config(n_pes=16, dir_depth=100))
+    assert n16["stream_header"][1] > blocks["stream_header"][1] + 8 * 32 * 2

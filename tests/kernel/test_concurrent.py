@@ -83,6 +83,8 @@ def test_every_stream_has_the_depth_its_pragma_declares(tmp_path):
         "packs": {5},
         "reqs": {cfg.outstanding},  # the reader's requests in flight (stream_request -> stream_fetch)
         "words": {cfg.stream_buffer_words},
+        "eblocks": {4},  # block descriptors, stream_header -> stream_unpack
+        "chunks": {5},
     }
     assert sum(s.name == "words" for s in found) == 1
 
@@ -215,7 +217,7 @@ def test_a_load_walk_that_never_ends_is_a_deadlock(monkeypatch, faulty_hls):
     assert "broadcast: returned" in report
     assert "stream_request: blocked reading fifo[1] (0/" in report
     assert "stream_fetch: blocked reading reqs (0/" in report
-    assert "stream_dispatch: blocked reading blocks (0/" in report
+    assert "stream_header: blocked reading blocks (0/" in report
     assert "pe0: polling stok[0]" in report
     monkeypatch.delenv("EIE_FAULT_NO_FEED_END")
     s.load(qm.to_image())  # the kernel loads again once the fault is gone

@@ -74,7 +74,8 @@ def test_the_load_shares_the_runs_hardware(tmp_path):
     cfg = make("pynq_z2_n8_stream")
     render_kernel(cfg, tmp_path)
     got = instances.derive(tmp_path, cfg.top).functions
-    assert got["stream_request"] == got["stream_fetch"] == got["stream_dispatch"] == got["broadcast"] == 1
+    assert got["stream_request"] == got["stream_fetch"] == got["stream_header"] == got["stream_unpack"] == 1
+    assert got["broadcast"] == 1
     assert got["PE::accumulate_stream<CodebookMul>"] == 8
     assert "PE::accumulate<TernaryAdd>" not in got and "PE::accumulate_stream<TernaryAdd>" not in got
     assert not any("check_stream" in f or "load_params" in f or "stream_walk" in f for f in got)

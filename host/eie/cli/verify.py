@@ -56,7 +56,7 @@ def register(subparsers) -> None:
         "--slow",
         metavar="PROCESS",
         help="csim-concurrent: delay every stream access of one process (broadcast, pe0.., stream_request, "
-        "stream_fetch, stream_dispatch)",
+        "stream_fetch, stream_header, stream_unpack)",
     )
     p.add_argument("--vectors", type=int, default=8, help="random input vectors (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")

@@ -176,7 +176,8 @@ BLOCK_FUNCTIONS = {
     "broadcaster": ("broadcast",),
     "stream_request": ("stream_request",),
     "stream_fetch": ("stream_fetch",),
-    "stream_dispatch": ("stream_dispatch",),
+    "stream_header": ("stream_header",),
+    "stream_unpack": ("stream_unpack",),
     "pe_epilogue": ("PE::run_layer",),
     "pe_accumulate": ("PE::accumulate<CodebookMul>",),
     "pe_accumulate_ternary": ("PE::accumulate<TernaryAdd>",),
@@ -189,6 +190,8 @@ BLOCK_FIFOS = {
     "fifo_blocks": "blocks",
     "fifo_words": "words",
     "fifo_reqs": "reqs",
+    "fifo_eblocks": "eblocks",
+    "fifo_chunks": "chunks",
     "fifo_stok": "stok",
     "fifo_packs": "packs",
 }
@@ -203,6 +206,8 @@ def kernel_fifos(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
         fifos["blocks"] = (lp, block_bits(c), c.fifo_depth)
         fifos["reqs"] = (lp, req_bits(c), c.outstanding)
         fifos["words"] = (lp, 64, c.stream_buffer_words)
+        fifos["eblocks"] = (lp, eblock_bits(c), EBLOCK_DEPTH)
+        fifos["chunks"] = (lp, 64, c.fifo_depth)
         fifos["stok"] = (c.n_pes * lp, stok_bits(c), c.fifo_depth)
         fifos["packs"] = (c.n_pes * lp, pack_bits(c), c.fifo_depth)
     return fifos
@@ -211,6 +216,14 @@ def kernel_fifos(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
 def block_bits(config: AcceleratorConfig) -> int:
     """block_t (eie_stream.hpp): activation, skip (6), bits (36), words (32), shared, last."""
     return config.act_bits + 6 + 36 + 32 + 1 + 1
+
+
+EBLOCK_DEPTH = 4  # the header parser's block descriptors to the entry unpacker (hls/eie_top.cpp.j2)
+
+
+def eblock_bits(config: AcceleratorConfig) -> int:
+    """eblock_t: N + 1 prefix sums (40 bits), activation, hoff (6), chunks (32), ok, last."""
+    return 40 * (config.n_pes + 1) + config.act_bits + 6 + 32 + 2
 
 
 def req_bits(config: AcceleratorConfig) -> int:
@@ -445,17 +458,37 @@ def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
         )
         # stream_fetch: the burst loop, an m_axi loop [vadd].
         blocks["stream_fetch"] = (mloop_lut, mloop_ff, lp)
-        # The dispatcher: the 128-bit gearbox (an insert and a consume
-        # shifter, log-depth, 4:1 per LUT level; the first word's byte skip),
-        # the header gathered into N x 32 bits (one insert shifter) and split
-        # into N counts at one of the six widths (a 6:1 select per count bit),
-        # the N prefix adders and the per-PE range compares, and N pack
-        # shifters of 64 bits by up to E entries.
-        gearbox = 2 * shifter(128, 128) + shifter(64, 8) + shifter(n * 32, n * 32) + n * 32 * mux_luts(6, 1)
+        # The dispatcher's header process (stream_header): the byte funnel of
+        # two words (64 bits, 8 positions) and the block-end mask (64 bits,
+        # 64 positions), the header's chunks into N x 32 bits at constant
+        # slices (write enables from a step counter), N counts at one of the
+        # six widths (a 6:1 select per count bit), N 40-bit prefix adders, the
+        # length check (a 48-bit add and compare), the step / word counters.
+        blocks["stream_header"] = (
+            loop_lut
+            + shifter(64, 8)
+            + shifter(64, 64)
+            + -(-n * 32 // 64) * 2
+            + n * 32 * mux_luts(6, 1)
+            + n * add_luts(40)
+            + add_luts(48)
+            + cmp_luts(48)
+            + 3 * add_luts(32)
+            + 4 * cmp_luts(32)
+            + add_luts(ADDR_BITS)
+            + cmp_luts(ADDR_BITS),
+            loop_ff + n * 32 + 2 * 64 + 5 * 32 + ADDR_BITS + (n + 1) * 40,
+            lp,
+        )
+        # The entry unpacker (stream_unpack): the first chunk's shift by the
+        # header's end (64 positions), the insert into the 128-bit buffer at
+        # its fill level (128 positions; the step's own shift is a constant),
+        # and per PE the range compares, the count subtraction and a pack
+        # shifter of 64 bits by up to E entries.
         fanout = n * (add_luts(40) + 4 * cmp_luts(40) + shifter(64, e))
-        blocks["stream_dispatch"] = (
-            gearbox + fanout + loop_lut + 2 * 64,
-            loop_ff + 2 * 128 + n * 32 + n * 40 + 2 * 64,
+        blocks["stream_unpack"] = (
+            loop_lut + shifter(64, 64) + shifter(128, 128) + 128 + add_luts(8) + 2 * add_luts(40) + fanout,
+            loop_ff + 128 + (n + 1) * 40 + 2 * 40 + 32 + 8,
             lp,
         )
         # The loader's directory copy: an m_axi loop, four 32-bit compares,

@@ -273,6 +273,16 @@ def _calls(funcs: dict[str, Function], consts: dict[str, int]) -> dict[str, list
     return out
 
 
+def _const_expr(expr: str, consts: dict[str, int]) -> int:
+    for name in sorted(set(_IDENT.findall(expr)), key=len, reverse=True):
+        if name not in consts:
+            raise ToolchainError(f"{expr!r}: {name} is not a constant")
+        expr = re.sub(rf"\b{name}\b", str(consts[name]), expr)
+    if not re.fullmatch(r"[\d\s+*()-]+", expr):
+        raise ToolchainError(f"{expr!r} is not a constant expression")
+    return int(eval(expr))  # noqa: S307 - digits and + - * only
+
+
 def _type_widths(text: str, consts: dict[str, int]) -> dict[str, int]:
     widths = {"bool": 1, "int": 32, "unsigned": 32}
 
@@ -301,8 +311,11 @@ def _type_widths(text: str, consts: dict[str, int]) -> dict[str, int]:
                 fld = fld.strip()
                 if not fld:
                     continue
-                t, names = re.match(r"(.+?)\s+([\w\s,]+)$", fld).groups()
-                total += width(t) * len(names.split(","))
+                fm = re.match(r"(.+?)\s+(\w+)\s*(?:\[([^\]]+)\])?$", fld)
+                if not fm:
+                    raise ToolchainError(f"struct {m.group(1)}: field {fld!r}")
+                t, _, dim = fm.groups()
+                total += width(t) * (_const_expr(dim, consts) if dim else 1)
         except ToolchainError:
             continue  # not a stream's type (e.g. 64-bit offsets of the loader): no width needed
         widths[m.group(1)] = total
