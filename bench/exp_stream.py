@@ -8,7 +8,8 @@ GOP/s counts 2 operations (multiply, add) per kept weight in an active column,
 on the compressed layer (not the dense equivalent). 'DDR' is the fraction of
 the board's DDR peak the layer's reads use over its modelled latency; 'bound'
 says which side is larger ('both' within 5 %), 'vs max' what the interaction adds to the
-larger of the two.
+larger of the two, 'requests' the reader's read requests (bursts), '/ESE' the GOP/s as a
+fraction of ESE's 282 GOP/s. No synthesis has run: every figure is the timing model's.
 
 Peers: ESE reaches 282 GOP/s on a KU060 at 200 MHz (the figure issue 12
 quotes, a sparse LSTM, its own accounting); for EIE see the EIE paper,
@@ -25,6 +26,9 @@ from eie.performance.timing import TimingParams, simulate_layer
 # PE count per board (chosen for the bench: what the board's BRAM plausibly holds for the
 # on-chip parts; 8 on a PYNQ-Z2 is the issue's own configuration).
 BOARD_PES = {"pynq-z2": 8, "ultra96v2": 16, "kv260": 32, "zcu104": 64}
+# ESE (Han et al., FPGA 2017): 282 GOP/s on a KU060 at 200 MHz, a sparse LSTM, its own accounting;
+# the '/ESE' column is each layer's modelled GOP/s as a fraction of it.
+ESE_GOPS = 282.0
 
 
 def main() -> None:
@@ -48,7 +52,8 @@ def main() -> None:
             f"bursts of {sp.burst_len}, {sp.outstanding} outstanding; DDR peak {sp.ddr_peak_gbps:.2f} GB/s"
         )
         print(
-            f"  {'layer':>8} {'MB read':>8} {'comp_us':>9} {'ddr_us':>9} {'us':>9} {'GOP/s':>7} {'DDR':>6} {'bound':>8}"
+            f"  {'layer':>8} {'MB read':>8} {'requests':>8} {'comp_us':>9} {'ddr_us':>9} {'us':>9} {'GOP/s':>7} "
+            f"{'/ESE':>6} {'DDR':>6} {'bound':>8} {'vs max':>7}"
         )
         tot_us = tot_ops = tot_bytes = 0.0
         for inst in insts:
@@ -73,12 +78,14 @@ def main() -> None:
             tot_ops += ops
             tot_bytes += t.bytes_streamed
             print(
-                f"  {inst.layer.name:>8} {t.bytes_streamed / 1e6:>8.3f} {t.compute_bound_us:>9.1f} "
-                f"{t.ddr_bound_us:>9.1f} {t.latency_us:>9.1f} {gops:>7.2f} {ddr:>6.1%} {bound:>8} {interact:>+7.1%}"
+                f"  {inst.layer.name:>8} {t.bytes_streamed / 1e6:>8.3f} {t.requests:>8} {t.compute_bound_us:>9.1f} "
+                f"{t.ddr_bound_us:>9.1f} {t.latency_us:>9.1f} {gops:>7.2f} {gops / ESE_GOPS:>6.1%} {ddr:>6.1%} "
+                f"{bound:>8} {interact:>+7.1%}"
             )
+        all_gops = tot_ops / tot_us / 1e3
         print(
-            f"  {'all':>8} {tot_bytes / 1e6:>8.3f} {'':>9} {'':>9} {tot_us:>9.1f} {tot_ops / tot_us / 1e3:>7.2f} "
-            f"{tot_bytes / tot_us / 1e3 / sp.ddr_peak_gbps:>6.1%}\n"
+            f"  {'all':>8} {tot_bytes / 1e6:>8.3f} {'':>8} {'':>9} {'':>9} {tot_us:>9.1f} {all_gops:>7.2f} "
+            f"{all_gops / ESE_GOPS:>6.1%} {tot_bytes / tot_us / 1e3 / sp.ddr_peak_gbps:>6.1%}\n"
         )
     print("peers (published, not modelled here): ESE 282 GOP/s on a KU060 at 200 MHz; EIE: see the EIE paper, Table IV")
 

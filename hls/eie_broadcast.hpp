@@ -155,7 +155,7 @@ SCAN:
 // column per cycle, every PE's pointer banks read in parallel; a window's
 // word is written when its last column (or the layer's) is done.
 inline void build_occupancy(const layer_t& L, const ptr_t ptr_even[N_PES][PTR_BANK_DEPTH],
-                            const ptr_t ptr_odd[N_PES][PTR_BANK_DEPTH], occ_t occ[OCC_DEPTH]) {
+                            const ptr_t ptr_odd[N_PES][PTR_ODD_DEPTH], occ_t occ[OCC_DEPTH]) {
 #pragma HLS ARRAY_PARTITION variable=ptr_even complete dim=1
 #pragma HLS ARRAY_PARTITION variable=ptr_odd complete dim=1
     const unsigned k = L.cols;

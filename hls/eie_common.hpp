@@ -43,12 +43,19 @@ struct layer_t {
 // Occupancy mask word: bit i * N + p says PE p has entries in column i of
 // the window (docs/kernel.md, "Occupancy mask").
 typedef ap_uint<N_PES * LNZD_WINDOW> occ_t;
+// Vitis HLS refuses an ap_uint wider than AP_INT_MAX_W (1024 unless
+// eie_params.h raises it): checked here, where every C-simulation build
+// sees it, because the C-simulation's ap_int headers do not check.
+static_assert(N_PES * LNZD_WINDOW <= AP_INT_MAX_W, "occ_t is wider than AP_INT_MAX_W");
+#ifdef EIE_STREAMING
+static_assert(N_PES * 32 <= AP_INT_MAX_W, "the stream count header is wider than AP_INT_MAX_W");
+#endif
 
 // Elements g and g + 1 of a table kept in two banks (element g in bank g % 2
 // at g / 2), so both are read in one cycle: a PE's column pointers
 // ptr[ptr_base + j], ptr[ptr_base + j + 1], or a streamed layer's directory.
-template <typename T, int D>
-inline void bank_pair(const T even[D], const T odd[D], ap_uint<PIDX_BITS> g, T& start, T& end) {
+template <typename T, int D0, int D1>
+inline void bank_pair(const T even[D0], const T odd[D1], ap_uint<PIDX_BITS> g, T& start, T& end) {
 #pragma HLS INLINE
     const T ev = even[(g + 1) >> 1];
     const T od = odd[g >> 1];
@@ -56,10 +63,10 @@ inline void bank_pair(const T even[D], const T odd[D], ap_uint<PIDX_BITS> g, T& 
     end = (g & 1) ? ev : od;
 }
 
-inline void column_bounds(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+inline void column_bounds(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_ODD_DEPTH],
                           ap_uint<PIDX_BITS> g, ptr_t& start, ptr_t& end) {
 #pragma HLS INLINE
-    bank_pair<ptr_t, PTR_BANK_DEPTH>(ptr_even, ptr_odd, g, start, end);
+    bank_pair<ptr_t, PTR_BANK_DEPTH, PTR_ODD_DEPTH>(ptr_even, ptr_odd, g, start, end);
 }
 
 // C-simulation instrumentation (not the algorithm, never synthesised):
@@ -72,6 +79,7 @@ struct counters_t {
     long long broadcast[MAX_LAYERS];
     long long dispatch[MAX_LAYERS];
     long long stream_words[MAX_LAYERS];
+    long long stream_requests[MAX_LAYERS];
     long long pe[MAX_LAYERS][N_PES];
     long long epilogue[MAX_LAYERS][N_PES];
 };
@@ -86,6 +94,7 @@ inline counters_t& counters() {
 
 // x is a signed bits-wide value (the load path's range checks).
 inline bool signed_fits(ap_int<64> x, int bits) {
+#pragma HLS INLINE
     if (bits >= 64) return true;
     const ap_int<64> hi = (ap_int<64>(1) << (bits - 1)) - 1;
     return x <= hi && x >= -hi - 1;

@@ -92,7 +92,7 @@ struct Abort {};
 struct Settings {
     uint64_t seed = 0;
     int jitter = 0;           // 0 off; otherwise one access in `jitter` yields, one in 8*jitter sleeps
-    std::string slow;         // a process name ("broadcast", "pe3", "stream_read", ...) or empty
+    std::string slow;         // a process name ("broadcast", "pe3", "stream_fetch", ...) or empty
     int slow_us = 200;        // its delay before every stream access
     int timeout_ms = 10000;   // no stream moved for this long while processes poll: deadlock
 };

@@ -32,11 +32,15 @@ struct layer_src_t {
     u64 dir;  // streamed layers: the column directory
 };
 
-inline u64 ptr_words(u64 k) { return (k + 2) / 2; }
+inline u64 ptr_words(u64 k) {
+#pragma HLS INLINE
+    return (k + 2) / 2;
+}
 
 // [off, off + size) lies in the data area [data_start, total); no overflow
 // for any u64 inputs.
 inline bool section_ok(u64 off, u64 size, u64 data_start, u64 total) {
+#pragma HLS INLINE
     return off >= data_start && off <= total && size <= total - off;
 }
 
@@ -155,7 +159,7 @@ LAYERS:
         // column directory and a count width instead of counts and pointers.
         const bool streamed = (flags & FLAG_STREAMED) != 0;
         const u64 cbits = d[D_COUNT_BITS];
-        if (streamed ? (cbits < 1 || cbits > 32 || d[D_COUNTS] != 0 || d[D_PTR] != 0)
+        if (streamed ? ((cbits != 4 && cbits != 6 && cbits != 8 && cbits != 12 && cbits != 16 && cbits != 32) || d[D_COUNTS] != 0 || d[D_PTR] != 0)
                      : (cbits != 0 || d[D_DIR] != 0))
             return STATUS_BAD_IMAGE;
         // shift = fa_in + fw - fa_out, every format at most 62 bits and the

@@ -113,33 +113,13 @@ template <int P>
 struct PE {
     // The memories, passed to every function that uses them:
     //   entries[ENTRY_DEPTH]        64-bit words of packed (v, z) entries;
-    //   ptr_even/ptr_odd[PTR_BANK_DEPTH]  pointer g lives in bank g % 2 at
+    //   ptr_even[PTR_BANK_DEPTH], ptr_odd[PTR_ODD_DEPTH]: pointer g lives in bank g % 2 at
     //       address g / 2, so ptr[j] and ptr[j+1] always sit in different
     //       banks and are read in the same cycle. A pointer is an absolute
     //       (word, slot) pair (see ptr_t), not an entry number;
     //   codebook[MAX_LAYERS][CB_SIZE], bias[BIAS_DEPTH];
     //   acc[ACT_DEPTH], and acc_neg[ACC_NEG_DEPTH] where ternary layers add
     //       their code-2 activations (code-1 ones go to acc).
-
-    // Before a model is loaded: empty entry memory and zero accumulators
-    // (the run keeps them zero between layers, see run_layer).
-    static void reset(acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
-    CLEAR_ACC:
-        for (int r = 0; r < ACT_DEPTH; r++) {
-#pragma HLS PIPELINE II=1
-            acc[r] = 0;
-            if (TERNARY) acc_neg[r] = 0;
-        }
-    }
-
-    // Entry number base_word * E + rel as a (word, slot) pointer. Load path
-    // only: the divide by the constant E stays out of the accumulation loop.
-    static ptr_t make_ptr(unsigned base_word, unsigned rel) {
-#pragma HLS INLINE
-        const unsigned word = base_word + rel / ENTRIES_PER_WORD;
-        const unsigned slot = rel % ENTRIES_PER_WORD;
-        return (ptr_t(word) << SLOT_BITS) | ptr_t(slot);
-    }
 
     // The entry after e, counting slots 0..E-1 within a word.
     static ptr_t next_ptr(ptr_t e) {
@@ -150,132 +130,9 @@ struct PE {
         return (ptr_t(word) << SLOT_BITS) | ptr_t(slot + 1);
     }
 
-    // This PE's codebook of layer L and the biases of its rows; false when a
-    // bias does not fit the accumulator (the caller checked the sections).
-    static bool load_params(const word_t* image, const layer_t& L, unsigned long long cb_off,
-                            unsigned long long bias_off, cb_t codebook[MAX_LAYERS][CB_SIZE], acc_t bias[BIAS_DEPTH]) {
-        const int l = L.index;
-    LOAD_CB:
-        for (int c = 0; c < CB_SIZE; c++) {
-#pragma HLS PIPELINE II=1
-            codebook[l][c] = cb_t(ap_int<64>(image[cb_off + c]));
-        }
-        const int rows = local_rows(L, P);
-        bool bias_ok = true;
-        unsigned long long bias_at = bias_off + P;  // running offset: bias of local row r is at r * N + P
-    LOAD_BIAS:
-        for (int r = 0; r < rows; r++) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_ACT_DEPTH
-            const ap_int<64> b = image[bias_at];
-            if (!signed_fits(b, ACC_BITS)) bias_ok = false;
-            bias[L.bias_base + r] = acc_t(b);
-            bias_at += N_PES;
-        }
-        return bias_ok;
-    }
-
-    // Copy this PE's share of layer L from the image. Returns false when a
-    // bias does not fit the accumulator, the pointers are not increasing
-    // from 0 to the entry count, or a weight's row runs past this PE's rows
-    // (the caller has already checked that every section lies in the image
-    // and that everything fits).
-    // base: the entry words earlier layers filled in this PE's memory.
-    static bool load_layer(const word_t* image, const layer_t& L, unsigned long long cb_off,
-                           unsigned long long bias_off, unsigned long long ptr_off,
-                           unsigned long long ent_off, unsigned count, unsigned words, unsigned base,
-                           word_t entries[ENTRY_DEPTH], ptr_t ptr_even[PTR_BANK_DEPTH],
-                           ptr_t ptr_odd[PTR_BANK_DEPTH], cb_t codebook[MAX_LAYERS][CB_SIZE],
-                           acc_t bias[BIAS_DEPTH]) {
-        const int rows = local_rows(L, P);
-        const bool bias_ok = load_params(image, L, cb_off, bias_off, codebook, bias);
-        // Pointers become absolute (word, slot) pairs in this PE's entry
-        // memory. One image word (two pointers, i = 2w and 2w + 1) per
-        // iteration: consecutive reads, so the m_axi adapter can burst.
-        // Pointers i and i + 1 sit in different banks, so both are stored in
-        // the same cycle.
-        const unsigned k = L.cols;
-        const unsigned pw = (k + 2) >> 1;
-        bool ok = true;
-        unsigned prev = 0;
-        unsigned i = 0;
-        unsigned g = L.ptr_base;
-    LOAD_PTR:
-        for (unsigned w = 0; w < pw; w++) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PTR_WORDS_MAX
-            const word_t word = image[ptr_off + w];
-            const unsigned lo = word(31, 0), hi = word(63, 32);
-            const bool has_hi = i < k;  // pointer i + 1 exists (i + 1 <= k)
-            if ((i == 0 && lo != 0) || lo < prev || lo > count || (i == k && lo != count)) ok = false;
-            const ptr_t p_lo = make_ptr(base, ok ? lo : 0u);
-            if (has_hi && (hi < lo || hi > count || (i + 1 == k && hi != count))) ok = false;
-            const ptr_t p_hi = make_ptr(base, ok ? hi : 0u);
-            prev = hi;
-            // g even: lo -> even[g/2], hi -> odd[g/2]; g odd: lo -> odd[g/2], hi -> even[g/2 + 1].
-            const unsigned half = g >> 1;
-            if (g & 1) {
-                ptr_odd[half] = p_lo;
-                if (has_hi) ptr_even[half + 1] = p_hi;
-            } else {
-                ptr_even[half] = p_lo;
-                if (has_hi) ptr_odd[half] = p_hi;
-            }
-            i += 2;
-            g += 2;
-        }
-    LOAD_ENTRIES:
-        for (unsigned w = 0; w < words; w++) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_ENTRY_DEPTH
-            entries[base + w] = image[ent_off + w];
-        }
-        // Only well-formed pointers bound the walk below.
-        if (ok) ok = rows_in_range(L, rows, entries, ptr_even, ptr_odd);
-        return ok && bias_ok;
-    }
-
-    // Every weight (code != 0) of layer L lands on one of this PE's rows:
-    // the run would otherwise drop it without a word. The walk is the
-    // accumulation loop's, without the arithmetic: trips = 1 + sum max(1, n).
-    // Padding entries (code 0) may run past the rows; they add nothing.
-    static bool rows_in_range(const layer_t& L, int rows, const word_t entries[ENTRY_DEPTH],
-                              const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH]) {
-        bool ok = true;
-        ptr_t e = 0, e_end = 0;
-        unsigned j = 0;
-        const unsigned k = L.cols;
-        // Wide enough for every entry of a full memory at the longest run:
-        // no wrap-around can bring an overflowing row back in range.
-        ap_int<PTR_BITS + INDEX_BITS + 2> row = -1;
-    CHECK_ROWS:
-        while (true) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
-            const bool has_entry = e != e_end;
-            if (has_entry) {
-                code_t v;
-                zrun_t z;
-                decode(entries, e, v, z);
-                row += z + 1;
-                if (v != 0 && row >= rows) ok = false;
-            }
-            const ptr_t e_next = next_ptr(e);
-            if (!has_entry || e_next == e_end) {
-                if (j == k) break;
-                column_range(ptr_even, ptr_odd, ap_uint<PIDX_BITS>(L.ptr_base + j), e, e_end);
-                j++;
-                row = -1;
-            } else {
-                e = e_next;
-            }
-        }
-        return ok;
-    }
-
     // Pointers of column j: ptr[g] and ptr[g+1], g = ptr_base + j (the token
     // carries g), one read per bank.
-    static void column_range(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+    static void column_range(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_ODD_DEPTH],
                              ap_uint<PIDX_BITS> g, ptr_t& start, ptr_t& end) {
 #pragma HLS INLINE
         column_bounds(ptr_even, ptr_odd, g, start, end);
@@ -320,7 +177,7 @@ struct PE {
     // when it is taken, in the last entry's iteration.
     template <class Acc>
     static void accumulate(const layer_t& L, int rows, hls::stream<token_t>& fifo, const word_t entries[ENTRY_DEPTH],
-                           const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+                           const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_ODD_DEPTH],
                            const cb_t codebook[CB_SIZE], acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
         const int l = L.index;
         ptr_t e = 0, e_end = 0;
@@ -411,10 +268,16 @@ struct PE {
         z = f >> WEIGHT_BITS;
     }
 
+    // It also checks what the loader checks for an on-chip layer: every
+    // weight (code != 0) lands on one of this PE's rows; one that does not
+    // sets `bad` (the load's walk refuses the image; at run time the image
+    // changed in DDR after the load, and the run returns bad_image).
     template <class Acc>
     static void accumulate_stream(const layer_t& L, int rows, hls::stream<stok_t>& tok, hls::stream<pack_t>& packs,
-                                  const cb_t codebook[CB_SIZE], acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH]) {
+                                  const cb_t codebook[CB_SIZE], acc_t acc[ACT_DEPTH], acc_t acc_neg[ACC_NEG_DEPTH],
+                                  bool& bad) {
         const int l = L.index;
+        bool off_rows = false;
         ap_uint<32> col_left = 0;
         act_t a = 0;
         int row = -1;
@@ -436,6 +299,8 @@ struct PE {
                 row = next_row(row, rows, z);
                 if (row < rows) {
                     fwd.add(acc, acc_neg, row, codebook, v, a);
+                } else if (v != 0) {
+                    off_rows = true;
                 }
             }
             if (col_left == 0 && !tok.empty()) {
@@ -446,67 +311,45 @@ struct PE {
                 row = -1;
             }
         }
+        bad = off_rows;
     }
 
-    // Load time, streamed layer: every weight (code != 0) the dispatcher
-    // hands this PE lands on one of its rows (what rows_in_range checks for
-    // an on-chip layer), walking every column's entries.
-    static void check_stream(const layer_t& L, hls::stream<stok_t>& tok, hls::stream<pack_t>& packs, bool& ok) {
-        const int rows = local_rows(L, P);
-        bool good = true;
-        ap_uint<32> col_left = 0;
-        int row = -1;
-        word_t pack = 0;
-        ap_uint<SLOT_BITS + 1> pack_left = 0;
-    CHECK_STREAM:
-        while (true) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
-            if (col_left != 0) {
-                code_t v;
-                zrun_t z;
-                next_streamed(packs, pack, pack_left, v, z);
-                col_left--;
-                row = next_row(row, rows, z);
-                if (v != 0 && row >= rows) good = false;
-            }
-            if (col_left == 0) {
-                const stok_t t = tok.read();
-                if (t.last) break;
-                col_left = t.count;
-                row = -1;
-            }
-        }
-        ok = good;
-    }
 #endif
 
     // One layer: consume the broadcast, then bias, round, ReLU and saturate
     // this PE's rows into its destination buffer, one row per cycle. The
     // accumulators start at zero (cleared at load) and the write-out clears
     // each row it reads, so no clearing pass precedes the accumulation.
+    // In a streaming kernel `fault` is this PE's row check of a streamed
+    // layer (accumulate_stream), false otherwise: a DATAFLOW output, written
+    // on every path.
     static void run_layer(layer_t L, hls::stream<token_t>& fifo,
 #ifdef EIE_STREAMING
-                          hls::stream<stok_t>& stok, hls::stream<pack_t>& packs,
+                          hls::stream<stok_t>& stok, hls::stream<pack_t>& packs, bool& fault,
 #endif
                           act_t dst[ACT_LANES][ACT_LANE_DEPTH], const word_t entries[ENTRY_DEPTH],
-                          const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_BANK_DEPTH],
+                          const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_ODD_DEPTH],
                           const cb_t codebook[MAX_LAYERS][CB_SIZE], const acc_t bias[BIAS_DEPTH], acc_t acc[ACT_DEPTH],
                           acc_t acc_neg[ACC_NEG_DEPTH]) {
 #pragma HLS ARRAY_PARTITION variable=dst complete dim=1
         const int rows = local_rows(L, P);
         const bool tern = TERNARY && (L.flags & FLAG_TERNARY);
 #ifdef EIE_STREAMING
+        bool bad = false;
         if (L.flags & FLAG_STREAMED) {
+#ifdef EIE_TERNARY
             if (tern)
-                accumulate_stream<TernaryAdd>(L, rows, stok, packs, codebook[L.index], acc, acc_neg);
+                accumulate_stream<TernaryAdd>(L, rows, stok, packs, codebook[L.index], acc, acc_neg, bad);
             else
-                accumulate_stream<CodebookMul>(L, rows, stok, packs, codebook[L.index], acc, acc_neg);
+#endif
+                accumulate_stream<CodebookMul>(L, rows, stok, packs, codebook[L.index], acc, acc_neg, bad);
         } else
 #endif
+#ifdef EIE_TERNARY
         if (tern)
             accumulate<TernaryAdd>(L, rows, fifo, entries, ptr_even, ptr_odd, codebook[L.index], acc, acc_neg);
         else
+#endif
             accumulate<CodebookMul>(L, rows, fifo, entries, ptr_even, ptr_odd, codebook[L.index], acc, acc_neg);
         const int l = L.index;
         const cb_t wp = codebook[l][1 % CB_SIZE];
@@ -528,8 +371,167 @@ struct PE {
             acc[r] = 0;
             if (TERNARY) acc_neg[r] = 0;
         }
+#ifdef EIE_STREAMING
+        fault = bad;
+#endif
     }
 };
+
+
+// The loader: one for all PEs, run for PE p = 0, 1, ..., N-1 in turn (the
+// load is sequential anyway: one m_axi master feeds it), so its m_axi loops,
+// 64-bit address arithmetic and checks exist once, not once per PE. It writes
+// PE p's memories through the PE dimension of the arrays (a write enable per
+// PE) and reads them back in rows_in_range through an N:1 mux. The helpers it
+// shares with the run (next_ptr, decode, next_row, column_range) are INLINE
+// and do not depend on the PE index: PE<0>'s are used.
+typedef PE<0> PeOps;
+
+// Entry number base_word * E + rel as a (word, slot) pointer. Load path
+// only: the divide by the constant E stays out of the accumulation loop.
+inline ptr_t make_ptr(unsigned base_word, unsigned rel) {
+#pragma HLS INLINE
+    const unsigned word = base_word + rel / ENTRIES_PER_WORD;
+    const unsigned slot = rel % ENTRIES_PER_WORD;
+    return (ptr_t(word) << SLOT_BITS) | ptr_t(slot);
+}
+
+// Before a model is loaded: zero accumulators in every PE (the run keeps them
+// zero between layers, see run_layer). One loop for all PEs.
+inline void reset_acc(acc_t acc[N_PES][ACT_DEPTH], acc_t acc_neg[N_PES][ACC_NEG_DEPTH]) {
+#pragma HLS ARRAY_PARTITION variable=acc complete dim=1
+#pragma HLS ARRAY_PARTITION variable=acc_neg complete dim=1
+CLEAR_ACC:
+    for (int r = 0; r < ACT_DEPTH; r++) {
+#pragma HLS PIPELINE II=1
+        for (int p = 0; p < N_PES; p++) {
+#pragma HLS UNROLL
+            acc[p][r] = 0;
+            if (TERNARY) acc_neg[p][r] = 0;
+        }
+    }
+}
+
+// Every weight (code != 0) of layer L lands on one of PE p's rows: the run
+// would otherwise drop it without a word. The walk is the accumulation
+// loop's, without the arithmetic: trips = 1 + sum max(1, n). Padding entries
+// (code 0) may run past the rows; they add nothing.
+inline bool rows_in_range(const layer_t& L, int rows, const word_t entries[ENTRY_DEPTH],
+                          const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_odd[PTR_ODD_DEPTH]) {
+#pragma HLS INLINE
+    bool ok = true;
+    ptr_t e = 0, e_end = 0;
+    unsigned j = 0;
+    const unsigned k = L.cols;
+    // Wide enough for every entry of a full memory at the longest run:
+    // no wrap-around can bring an overflowing row back in range.
+    ap_int<PTR_BITS + INDEX_BITS + 2> row = -1;
+CHECK_ROWS:
+    while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
+        const bool has_entry = e != e_end;
+        if (has_entry) {
+            code_t v;
+            zrun_t z;
+            PeOps::decode(entries, e, v, z);
+            row += z + 1;
+            if (v != 0 && row >= rows) ok = false;
+        }
+        const ptr_t e_next = PeOps::next_ptr(e);
+        if (!has_entry || e_next == e_end) {
+            if (j == k) break;
+            PeOps::column_range(ptr_even, ptr_odd, ap_uint<PIDX_BITS>(L.ptr_base + j), e, e_end);
+            j++;
+            row = -1;
+        } else {
+            e = e_next;
+        }
+    }
+    return ok;
+}
+
+// PE p's share of layer L from the image: its codebook and the biases of its
+// rows, and for an on-chip layer its pointers and entries (the caller has
+// checked that every section lies in the image and that everything fits).
+// Returns false when a bias does not fit the accumulator, the pointers are
+// not increasing from 0 to the entry count, or a weight's row runs past
+// PE p's rows (a streamed layer's rows are checked by the load's walk).
+// base: the entry words earlier layers filled in PE p's memory.
+inline bool load_pe(int p, const word_t* image, const layer_t& L, unsigned long long cb_off,
+                    unsigned long long bias_off, bool streamed, unsigned long long ptr_off,
+                    unsigned long long ent_off, unsigned count, unsigned words, unsigned base,
+                    word_t entries[N_PES][ENTRY_DEPTH], ptr_t ptr_even[N_PES][PTR_BANK_DEPTH],
+                    ptr_t ptr_odd[N_PES][PTR_ODD_DEPTH], cb_t codebook[N_PES][MAX_LAYERS][CB_SIZE],
+                    acc_t bias[N_PES][BIAS_DEPTH]) {
+#pragma HLS ARRAY_PARTITION variable=entries complete dim=1
+#pragma HLS ARRAY_PARTITION variable=ptr_even complete dim=1
+#pragma HLS ARRAY_PARTITION variable=ptr_odd complete dim=1
+#pragma HLS ARRAY_PARTITION variable=codebook complete dim=1
+#pragma HLS ARRAY_PARTITION variable=bias complete dim=1
+    const int l = L.index;
+LOAD_CB:
+    for (int c = 0; c < CB_SIZE; c++) {
+#pragma HLS PIPELINE II=1
+        codebook[p][l][c] = cb_t(ap_int<64>(image[cb_off + c]));
+    }
+    const int rows = local_rows(L, p);
+    bool bias_ok = true;
+    unsigned long long bias_at = bias_off + p;  // running offset: bias of local row r is at r * N + p
+LOAD_BIAS:
+    for (int r = 0; r < rows; r++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_ACT_DEPTH
+        const ap_int<64> b = image[bias_at];
+        if (!signed_fits(b, ACC_BITS)) bias_ok = false;
+        bias[p][L.bias_base + r] = acc_t(b);
+        bias_at += N_PES;
+    }
+    if (streamed) return bias_ok;
+    // Pointers become absolute (word, slot) pairs in PE p's entry memory. One
+    // image word (two pointers, i = 2w and 2w + 1) per iteration: consecutive
+    // reads, so the m_axi adapter can burst. Pointers i and i + 1 sit in
+    // different banks, so both are stored in the same cycle.
+    const unsigned k = L.cols;
+    const unsigned pw = (k + 2) >> 1;
+    bool ok = true;
+    unsigned prev = 0;
+    unsigned i = 0;
+    unsigned g = L.ptr_base;
+LOAD_PTR:
+    for (unsigned w = 0; w < pw; w++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PTR_WORDS_MAX
+        const word_t word = image[ptr_off + w];
+        const unsigned lo = word(31, 0), hi = word(63, 32);
+        const bool has_hi = i < k;  // pointer i + 1 exists (i + 1 <= k)
+        if ((i == 0 && lo != 0) || lo < prev || lo > count || (i == k && lo != count)) ok = false;
+        const ptr_t p_lo = make_ptr(base, ok ? lo : 0u);
+        if (has_hi && (hi < lo || hi > count || (i + 1 == k && hi != count))) ok = false;
+        const ptr_t p_hi = make_ptr(base, ok ? hi : 0u);
+        prev = hi;
+        // g even: lo -> even[g/2], hi -> odd[g/2]; g odd: lo -> odd[g/2], hi -> even[g/2 + 1].
+        const unsigned half = g >> 1;
+        if (g & 1) {
+            ptr_odd[p][half] = p_lo;
+            if (has_hi) ptr_even[p][half + 1] = p_hi;
+        } else {
+            ptr_even[p][half] = p_lo;
+            if (has_hi) ptr_odd[p][half] = p_hi;
+        }
+        i += 2;
+        g += 2;
+    }
+LOAD_ENTRIES:
+    for (unsigned w = 0; w < words; w++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_ENTRY_DEPTH
+        entries[p][base + w] = image[ent_off + w];
+    }
+    // Only well-formed pointers bound the walk.
+    if (ok) ok = rows_in_range(L, rows, entries[p], ptr_even[p], ptr_odd[p]);
+    return ok && bias_ok;
+}
 
 
 }  // namespace eie

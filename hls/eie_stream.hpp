@@ -3,15 +3,17 @@
 // read for every input vector. Three processes of the layer's DATAFLOW
 // region, between the broadcaster and the PEs:
 //
-//   broadcaster --(column g, a_j)--> stream_read --(block, words)--> stream_dispatch
+//   broadcaster --(column g, a_j)--> stream_request --(requests)--> stream_fetch --(words)--> stream_dispatch
+//                                          \--------------(blocks)---------------------------^
 //        --(a_j, count[p])--> PE p's token FIFO,  --(packs of entries)--> PE p's entry FIFO
 //
-// - stream_read looks column j's block up in the on-chip directory
+// - stream_request looks column j's block up in the on-chip directory
 //   (col_offset[j], col_offset[j + 1]: byte offsets into the layer's stream
-//   section, two banks like the PE pointers) and reads the 64-bit words that
-//   hold it in one burst. A word shared with the previous column's block is
-//   forwarded from a register, not read again, so consecutive active columns
-//   cost DDR exactly the words of their run (eie.format.stream.read_plan).
+//   section, two banks like the PE pointers) and requests the 64-bit words
+//   that hold it, consecutive active columns as one run cut into bursts
+//   (below); stream_fetch reads them. A word shared by two consecutive
+//   blocks is read once (the dispatcher keeps it), so the reads are exactly
+//   eie.format.stream.read_plan's at 64-bit beats.
 // - stream_dispatch is a gearbox over those words: the block's N count
 //   fields (c bits each), then each PE's entries, b + r bits each. It sends
 //   PE p the token (a_j, count[p]) only when count[p] > 0 (the occupancy
@@ -35,12 +37,24 @@ typedef ap_uint<32> dir_t;  // a byte offset into a layer's stream section
 
 // One column block for the dispatcher: its activation, the bits to skip in
 // its first word (its first byte's position), its length in bits, and how
-// many words follow in the word FIFO.
+// many words it spans. `shared`: its first word is the previous block's last
+// word (consecutive columns whose blocks meet inside a word), which the
+// dispatcher keeps instead of receiving it again.
 struct block_t {
     act_t val;
     ap_uint<6> skip;
     ap_uint<36> bits;
     ap_uint<32> words;
+    bool shared;
+    bool last;
+};
+
+// One read request: `len` words from image word `addr`, at most
+// STREAM_CHUNK_WORDS and never across a multiple of it (so never across a
+// 4 KiB page, as eie.format.stream.read_plan cuts bursts).
+struct req_t {
+    ap_uint<64> addr;
+    ap_uint<16> len;
     bool last;
 };
 
@@ -52,6 +66,19 @@ struct stok_t {
     bool last;
 };
 
+// A block for the entry unpacker, once its header is read: its activation,
+// where each PE's entries start among the block's (prefix sums of the
+// counts; first[N] is their number), whether the counts fill the block, the
+// bit of the first entry in the first chunk sent, and how many chunks follow.
+struct eblock_t {
+    ap_uint<40> first[N_PES + 1];
+    act_t val;
+    ap_uint<6> hoff;
+    ap_uint<32> chunks;
+    bool ok;
+    bool last;
+};
+
 // Up to E entries of one PE, in the slots of an on-chip entry word.
 struct pack_t {
     word_t word;
@@ -60,167 +87,361 @@ struct pack_t {
 
 // Column g's block: [start, end) bytes, from the directory's two banks (as
 // column_bounds reads the PE pointers).
-inline void block_bounds(const dir_t dir_even[DIR_BANK_DEPTH], const dir_t dir_odd[DIR_BANK_DEPTH],
+inline void block_bounds(const dir_t dir_even[DIR_BANK_DEPTH], const dir_t dir_odd[DIR_ODD_DEPTH],
                          ap_uint<PIDX_BITS> g, dir_t& start, dir_t& end) {
 #pragma HLS INLINE
-    bank_pair<dir_t, DIR_BANK_DEPTH>(dir_even, dir_odd, g, start, end);
+    bank_pair<dir_t, DIR_BANK_DEPTH, DIR_ODD_DEPTH>(dir_even, dir_odd, g, start, end);
 }
 
-// Reads the blocks of the columns the broadcaster sends (feed), in order.
-// A streamed layer's g indexes the directory (layer_t.ptr_base is its
-// directory base); stream_base is the section's first word in the image.
-inline void stream_read(layer_t L, const word_t* image, const dir_t dir_even[DIR_BANK_DEPTH],
-                        const dir_t dir_odd[DIR_BANK_DEPTH], hls::stream<token_t>& feed,
-                        hls::stream<block_t>& blocks, hls::stream<word_t>& words) {
+// The reader, in two processes so that requests go out ahead of the data:
+//
+//  - stream_request turns the broadcaster's columns into block descriptors
+//    (for the dispatcher) and read requests (for stream_fetch). Consecutive
+//    active columns are one run of words (a word shared by two consecutive
+//    blocks is requested once); a run is cut into requests at every multiple
+//    of STREAM_CHUNK_WORDS (min(burst_len beats, 4 KiB)), the bursts of
+//    eie.format.stream.read_plan. A request goes out when it reaches such a
+//    boundary, when the run ends (the next active column is not the next
+//    column), at the end of the layer, or early when the dispatcher's block
+//    FIFO is full (it may be waiting for words of the open request: this
+//    keeps the region deadlock-free) or when no column is waiting (so a run
+//    of zero activations does not hold words back). The sequential
+//    C-simulation, whose FIFOs never fill and whose broadcaster has finished
+//    before the reader starts, cuts only where read_plan does; on the board
+//    a broadcaster that falls behind can cut a run into more requests. One request or none
+//    per iteration; a column costs one iteration, plus one per further chunk
+//    boundary its words cross (and one when a run ends and the new words
+//    reach a boundary at once, or when the block FIFO is full).
+//  - stream_fetch reads each request's words in one pipelined burst loop.
+//    The `reqs` FIFO between them holds `outstanding` requests, so the
+//    request side runs up to that many bursts ahead of the data.
+//
+// The C-simulation counts requests and words (stream_requests,
+// stream_words); tests/kernel/test_kernel_stream.py compares them with
+// read_plan at 64-bit words and the timing model's LayerTiming.requests.
+inline void stream_request(layer_t L, const dir_t dir_even[DIR_BANK_DEPTH], const dir_t dir_odd[DIR_ODD_DEPTH],
+                           hls::stream<token_t>& feed, hls::stream<block_t>& blocks, hls::stream<req_t>& reqs) {
     if (!(L.flags & FLAG_STREAMED)) return;
-    const unsigned long long base = L.stream_base;
-    // The last word read and its index (none yet).
-    unsigned long long held_at = ~0ULL;
-    word_t held = 0;
-COLUMNS:
+    typedef unsigned long long u64;
+    const u64 base = L.stream_base;
+    const u64 chunk_mask = STREAM_CHUNK_WORDS - 1;  // a power of two
+    bool open = false;  // words [olo, ohi) not yet requested
+    u64 olo = 0, ohi = 0;
+    bool pend = false;  // words [plo, phi) of the last column still to place
+    u64 plo = 0, phi = 0;
+    bool started = false;
+    ap_uint<PIDX_BITS> prev_g = 0;
+    u64 run_end = 0;  // one past the last word of the previous column
+REQUEST:
+    while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_COLS
+        req_t r;
+        r.last = false;
+        if (!pend && open && (blocks.full() || feed.empty())) {
+            // The dispatcher may be waiting for words of the open request
+            // (the block FIFO is full), or the next column is not there yet
+            // (a run of zero activations): it goes out now, in an iteration
+            // that writes no block (a stalled block write would hold this
+            // write back too) and reads no column.
+            r.addr = olo;
+            r.len = ap_uint<16>(ohi - olo);
+            reqs.write(r);
+            open = false;
+            continue;
+        }
+        bool flush = false;
+        u64 lo = plo, hi = phi;
+        if (!pend) {
+            const token_t t = feed.read();
+            if (t.last) {
+                if (open) {
+                    r.addr = olo;
+                    r.len = ap_uint<16>(ohi - olo);
+                    reqs.write(r);
+                }
+                break;
+            }
+            dir_t blo, bhi;
+            block_bounds(dir_even, dir_odd, t.g, blo, bhi);
+            const u64 w0 = base + (blo >> 3), w1 = base + ((u64)(bhi) + 7) / 8;
+            const bool consecutive = started && t.g == prev_g + 1;
+            block_t b;
+            b.val = t.val;
+            b.skip = ap_uint<6>((blo & 7) * 8);
+            b.bits = ap_uint<36>(bhi - blo) * 8;
+            b.words = ap_uint<32>(w1 - w0);
+            b.shared = consecutive && w0 < run_end;
+            b.last = false;
+            blocks.write(b);  // not full (checked above, and this process is its only writer)
+            flush = open && !consecutive;  // the run ended
+            lo = b.shared ? run_end : w0;
+            hi = w1;
+            started = true;
+            prev_g = t.g;
+            run_end = w1;
+        }
+        const u64 boundary = (lo | chunk_mask) + 1;  // the next multiple of the chunk above lo
+        const u64 stop = hi < boundary ? hi : boundary;
+        if (flush) {
+            // The open request goes out; the new words open the next one,
+            // or wait an iteration if they reach a boundary at once.
+            r.addr = olo;
+            r.len = ap_uint<16>(ohi - olo);
+            reqs.write(r);
+            open = lo < hi && stop < boundary;
+            olo = lo;
+            ohi = hi;
+            pend = lo < hi && stop == boundary;
+            plo = lo;
+            phi = hi;
+        } else if (lo < hi) {
+            if (!open) olo = lo;
+            if (stop == boundary) {
+                r.addr = open ? olo : lo;
+                r.len = ap_uint<16>(stop - (open ? olo : lo));
+                reqs.write(r);
+                open = false;
+            } else {
+                open = true;
+                ohi = stop;
+            }
+            pend = stop < hi;
+            plo = stop;
+            phi = hi;
+        } else {
+            pend = false;
+        }
+    }
+    req_t end;
+    end.addr = 0;
+    end.len = 0;
+    end.last = true;
+    reqs.write(end);
+    block_t b;
+    b.val = 0;
+    b.skip = 0;
+    b.bits = 0;
+    b.words = 0;
+    b.shared = false;
+    b.last = true;
+    blocks.write(b);
+}
+
+inline void stream_fetch(layer_t L, const word_t* image, hls::stream<req_t>& reqs, hls::stream<word_t>& words) {
+    if (!(L.flags & FLAG_STREAMED)) return;
+REQUESTS:
     while (true) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_COLS
-        const token_t t = feed.read();
-        block_t b;
-        b.last = t.last;
-        b.val = t.val;
-        if (t.last) {
-            b.skip = 0;
-            b.bits = 0;
-            b.words = 0;
-            blocks.write(b);
-            break;
-        }
-        dir_t lo, hi;
-        block_bounds(dir_even, dir_odd, t.g, lo, hi);
-        const unsigned long long w0 = base + (lo >> 3), w1 = base + ((unsigned long long)(hi) + 7) / 8;
-        b.skip = ap_uint<6>((lo & 7) * 8);
-        b.bits = ap_uint<36>(hi - lo) * 8;
-        b.words = ap_uint<32>(w1 - w0);
-        blocks.write(b);
-        const unsigned long long first_new = (w0 == held_at) ? w0 + 1 : w0;
-        if (w0 == held_at && w1 > w0) words.write(held);
-        // One burst of the block's remaining words (the m_axi adapter splits
-        // it at max_read_burst_length and at 4 KiB pages).
+        const req_t r = reqs.read();
+        if (r.last) break;
+        EIE_COUNT(counters().stream_requests[L.index]++;)
+        const unsigned long long at = r.addr;
     BURST:
-        for (unsigned long long w = first_new; w < w1; w++) {
+        for (unsigned i = 0; i < unsigned(r.len); i++) {
 #pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=64
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_STREAM_CHUNK_WORDS
             EIE_COUNT(counters().stream_words[L.index]++;)
-            held = image[w];
-            words.write(held);
+            words.write(image[at + i]);
         }
-        if (w1 > first_new) held_at = w1 - 1;
     }
 }
 
-// The gearbox: unpacks each block into tokens and entry packs for the PEs.
-// One step per cycle (II=1): take a word when fewer than 64 bits are
-// buffered, then either take up to 64 header bits, or the next up to E
-// entries of the block. The entries of a block are PE 0's, then PE 1's, ...,
-// so the E entries of a step belong to a few consecutive PEs, each a
-// contiguous run: every PE whose run meets the step gets its part as one
-// pack, N FIFO writes in parallel. A block therefore costs about one step
-// per word it holds (the header's, then one per E entries), which is what
-// the timing model charges the dispatcher (docs/timing.md). The step that
-// finishes a block also takes the next block's descriptor when it is there,
-// so back-to-back blocks have no idle step between them.
+// The dispatcher, in two processes so that no loop-carried path holds more
+// than one narrow shift (docs/kernel.md, "Loop-carried paths"):
+//
+//  - stream_header aligns each block to 64-bit chunks (chunk i = the block's
+//    bits 64i .. 64i + 63: a funnel of two words by the block's byte offset,
+//    8 positions), gathers the header's chunks into N x 32 bits at constant
+//    slices, splits it into N counts (count p at one of the six count widths'
+//    constant bit ranges) and their prefix sums, checks that the counts fill
+//    the block, and sends the entry unpacker the block's descriptor and its
+//    chunks from the one holding the first entry bit. One step per chunk
+//    (and per header chunk of a block too short for its header): the C-sim
+//    counter `dispatch` counts them, one per 8 bytes of block as the timing
+//    model charges the dispatcher (DISPATCH_BYTES).
+//  - stream_unpack sends PE p the token (a_j, count[p]) when count[p] > 0 and
+//    then unpacks the entries, E = ENTRIES_PER_WORD per step, from a 128-bit
+//    buffer that a chunk enters at its fill level and that a step leaves by
+//    the constant E x ENTRY_BITS. The E entries of a step belong to a few
+//    consecutive PEs (a block's entries are PE 0's, then PE 1's, ...); each
+//    gets its part as one pack, N FIFO writes in parallel.
+//
+// The step that ends a block takes the next block's descriptor when it is
+// there, so back-to-back blocks have no idle step between them. A block
+// whose counts do not fill it exactly (the image changed in DDR after the
+// load) delivers no entries: its chunks are dropped and `fault` is raised;
+// bits past a block's end read as 0, so no loop waits for data that never
+// comes.
 template <int N>
-void stream_dispatch(layer_t L, hls::stream<block_t>& blocks, hls::stream<word_t>& words, hls::stream<stok_t> tok[N],
-                     hls::stream<pack_t> packs[N], bool& fault) {
+void stream_header(layer_t L, hls::stream<block_t>& blocks, hls::stream<word_t>& words,
+                   hls::stream<eblock_t>& eblocks, hls::stream<word_t>& chunks, bool& fault) {
     if (!(L.flags & FLAG_STREAMED)) {
         fault = false;  // written on every path: a DATAFLOW output
         return;
     }
-    const int c = L.count_bits;  // 1..32, checked at load
+    const int c = L.count_bits;  // 4, 6, 8, 12, 16 or 32, checked at load
     const unsigned hbits = unsigned(N) * unsigned(c);
-    const ap_uint<33> cmask = (ap_uint<33>(1) << c) - 1;
-    ap_uint<128> buf = 0;  // buffered bits, the next one at bit 0
-    int have = 0;           // 0..127
-    ap_uint<32> words_left = 0;
+    const unsigned hchunks = (hbits + 63) >> 6;  // chunks holding header bits
+    const unsigned h0 = hbits >> 6;              // the chunk holding the first entry bit
+    ap_uint<N * 32> hdr = 0;
+    word_t cur = 0, last_word = 0;
     ap_uint<6> skip = 0;
-    bool first_word = false;
-    ap_uint<36> block_bits = 0;
-    ap_uint<N * 32> hdr = 0;  // the header, gathered up to 64 bits at a time
-    unsigned hgot = 0;
-    // PE p's entries are the block's entries [first[p], first[p + 1]).
-    ap_uint<40> first[N + 1];
-#pragma HLS ARRAY_PARTITION variable=first complete
-    ap_uint<40> done = 0, total = 0;  // entries sent, entries in the block
+    unsigned long long bits = 0;
+    unsigned nwords = 0;  // the block's words, a shared first one included
+    unsigned i = 0, steps = 0, nchunks = 0;
     act_t val = 0;
-    // 0: wait for a block, 1: header, 2: entries, 3: drop the block's unused words.
-    int phase = 0;
-    bool bad = false;
-DISPATCH:
+    bool active = false, bad = false;
+    bool cur_pending = false;  // the block's word 0 is still to be read (one word read per step)
+HEADER:
     while (true) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
-        EIE_COUNT(counters().dispatch[L.index]++;)
-        bool finished = false;
-        if (phase == 0) {
-            finished = true;  // nothing in hand: take a block below (blocking)
-        } else {
-            // A word when fewer than 64 bits are buffered, or to drop the
-            // words of a block that delivers nothing more (phase 3).
-            if (words_left != 0 && (have < 64 || phase == 3)) {
-                const word_t w = words.read();
-                words_left--;
-                const int sk = first_word ? int(skip) : 0;
-                first_word = false;
-                if (phase != 3) {
-                    buf |= ap_uint<128>(w >> sk) << have;
-                    have += 64 - sk;
+        const bool stepping = active && !cur_pending;
+        const bool last_step = stepping && i + 1 == steps;
+        // The next block: waited for when idle, taken in passing at a block's last step.
+        bool take = false, ending = false;
+        block_t b;
+        b.words = 0;
+        b.shared = false;
+        if (!active || (last_step && !blocks.empty())) {
+            b = blocks.read();
+            if (b.last)
+                ending = true;
+            else
+                take = true;
+        }
+        // At most one word per step, read at one place: word i + 1 for this
+        // step's chunk, else the new block's word 0 (or the pending one).
+        const bool step_reads = stepping && i + 1 < nwords;
+        const bool first_read = take && b.words != 0 && !b.shared && !step_reads;
+        const bool pend_read = active && cur_pending;
+        word_t w = 0;
+        if (step_reads || first_read || pend_read) {
+            w = words.read();
+            last_word = w;
+        }
+        if (stepping) {
+            EIE_COUNT(counters().dispatch[L.index]++;)
+            // Chunk i: words i and i + 1 of the block, by its byte offset;
+            // bits past the block's end are 0.
+            const word_t nxt = step_reads ? w : word_t(0);
+            word_t chunk = 0;
+            if (i < nchunks) {
+                chunk = skip == 0 ? cur : word_t((cur >> skip) | (nxt << (64 - unsigned(skip))));
+                const unsigned long long left = bits - 64ULL * i;  // bits of the block from this chunk on
+                if (left < 64) chunk &= word_t((word_t(1) << unsigned(left)) - 1);
+            }
+            cur = nxt;
+            // Header chunks land at constant slices of hdr.
+            for (int h = 0; h < (N * 32 + 63) / 64; h++) {
+#pragma HLS UNROLL
+                if (unsigned(h) == i) {
+                    const int top = (h * 64 + 63 < N * 32) ? h * 64 + 63 : N * 32 - 1;
+                    hdr(top, h * 64) = chunk(top - h * 64, 0);
+                }
+            }
+            if (i + 1 == hchunks) {
+                // The header is complete: counts, prefix sums and the length check.
+                eblock_t d;
+                ap_uint<40> at = 0;
+                for (int p = 0; p < N; p++) {
+#pragma HLS UNROLL
+                    // Count p at one of six constant bit ranges: a 6:1 select per bit.
+                    const ap_uint<32> n4 = hdr(p * 4 + 3, p * 4), n6 = hdr(p * 6 + 5, p * 6);
+                    const ap_uint<32> n8 = hdr(p * 8 + 7, p * 8), n12 = hdr(p * 12 + 11, p * 12);
+                    const ap_uint<32> n16 = hdr(p * 16 + 15, p * 16), n32 = hdr(p * 32 + 31, p * 32);
+                    d.first[p] = at;
+                    at += c == 4 ? n4 : c == 6 ? n6 : c == 8 ? n8 : c == 12 ? n12 : c == 16 ? n16 : n32;
+                }
+                d.first[N] = at;
+                // The counts must fill the block exactly (to the byte): then
+                // every entry lies in the chunks sent.
+                const ap_uint<48> need = ap_uint<48>(hbits) + ap_uint<48>(at) * ENTRY_BITS;
+                d.ok = ((need + 7) >> 3) == ap_uint<48>(bits >> 3);
+                if (!d.ok) bad = true;
+                d.val = val;
+                d.hoff = ap_uint<6>(hbits & 63);
+                d.chunks = nchunks > h0 ? nchunks - h0 : 0u;
+                d.last = false;
+                eblocks.write(d);
+            }
+            if (i >= h0 && i < nchunks) chunks.write(chunk);
+            i++;
+        }
+        if (pend_read) {
+            cur = w;
+            cur_pending = false;
+        }
+        if (take) {
+            val = b.val;
+            skip = b.skip;
+            bits = b.bits;
+            nwords = b.words;
+            nchunks = unsigned((bits + 63) >> 6);
+            steps = nchunks > hchunks ? nchunks : hchunks;
+            // Word 0: kept from the previous block when they share it.
+            cur_pending = b.words != 0 && !b.shared && !first_read;
+            cur = b.words == 0 ? word_t(0) : b.shared ? last_word : w;
+            hdr = 0;
+            i = 0;
+            active = true;
+        } else if (last_step) {
+            active = false;
+        }
+        if (ending) break;
+    }
+    eblock_t end;
+    end.last = true;
+    end.ok = false;
+    end.val = 0;
+    end.hoff = 0;
+    end.chunks = 0;
+    for (int p = 0; p <= N; p++) {
+#pragma HLS UNROLL
+        end.first[p] = 0;
+    }
+    eblocks.write(end);
+    fault = bad;
+}
+
+template <int N>
+void stream_unpack(layer_t L, hls::stream<eblock_t>& eblocks, hls::stream<word_t>& chunks, hls::stream<stok_t> tok[N],
+                   hls::stream<pack_t> packs[N]) {
+    if (!(L.flags & FLAG_STREAMED)) return;
+    const unsigned step_bits = ENTRIES_PER_WORD * ENTRY_BITS;  // <= 64
+    ap_uint<128> buf = 0;  // buffered entry bits, the next one at bit 0
+    unsigned have = 0;     // 0..127
+    unsigned chunks_left = 0;
+    ap_uint<6> hoff = 0;
+    bool fresh = false;  // the block's first chunk: its entries start at bit hoff
+    // PE p's entries are the block's entries [first[p], first[p + 1]).
+    ap_uint<40> first[N + 1];
+#pragma HLS ARRAY_PARTITION variable=first complete
+    ap_uint<40> done = 0, total = 0;
+    // 0: wait for a block, 1: entries, 2: drop the block's unused chunks.
+    int phase = 0;
+UNPACK:
+    while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
+        bool finished = phase == 0;
+        if (phase != 0) {
+            if (chunks_left != 0 && (have < step_bits || phase == 2)) {
+                const word_t w = chunks.read();
+                chunks_left--;
+                if (phase == 1) {
+                    const word_t x = fresh ? word_t(w >> hoff) : w;
+                    buf |= ap_uint<128>(x) << have;
+                    have += fresh ? 64 - unsigned(hoff) : 64u;
+                    fresh = false;
                 }
             }
             if (phase == 1) {
-                // Up to 64 header bits, no more than are buffered; once the
-                // block's words are all in, missing bits read as 0 (a block
-                // too short for its header then fails the length check).
-                const unsigned want = hbits - hgot;
-                const unsigned avail = words_left == 0 ? 64u : (have < 64 ? unsigned(have) : 64u);
-                const unsigned take = want < avail ? want : avail;
-                const ap_uint<64> chunk =
-                    take == 64 ? ap_uint<64>(buf) : ap_uint<64>(buf & ((ap_uint<128>(1) << take) - 1));
-                hdr |= ap_uint<N * 32>(chunk) << hgot;
-                buf >>= take;
-                have = have > int(take) ? have - int(take) : 0;
-                hgot += take;
-                if (hgot == hbits) {
-                    ap_uint<40> at = 0;
-                    for (int p = 0; p < N; p++) {
-#pragma HLS UNROLL
-                        first[p] = at;
-                        at += ap_uint<32>((hdr >> (p * c)) & cmask);
-                    }
-                    first[N] = at;
-                    // The counts must fill the block exactly (to the byte):
-                    // then every entry lies in the words the reader sends.
-                    const ap_uint<48> need = ap_uint<48>(hbits) + ap_uint<48>(at) * ENTRY_BITS;
-                    const bool ok = ((need + 7) >> 3) == (block_bits >> 3);
-                    if (!ok) bad = true;
-                    for (int p = 0; p < N; p++) {
-#pragma HLS UNROLL
-                        const ap_uint<40> n = first[p + 1] - first[p];
-                        if (ok && n != 0) {
-                            stok_t t;
-                            t.val = val;
-                            t.count = ap_uint<32>(n);
-                            t.last = false;
-                            tok[p].write(t);
-                        }
-                    }
-                    total = ok ? at : ap_uint<40>(0);
-                    done = 0;
-                    phase = total != 0 ? 2 : 3;
-                }
-            } else if (phase == 2) {
                 const ap_uint<40> rest = total - done;
-                unsigned n = rest < ENTRIES_PER_WORD ? unsigned(rest) : unsigned(ENTRIES_PER_WORD);
-                const unsigned fit = unsigned(have) / ENTRY_BITS;
-                if (fit < n && words_left != 0) n = fit;  // (never short once all words are in)
-                if (n != 0) {
-                    const unsigned nb = n * ENTRY_BITS;
-                    const word_t chunk = nb == 64 ? word_t(buf) : word_t(buf & ((ap_uint<128>(1) << nb) - 1));
+                const unsigned n = rest < ENTRIES_PER_WORD ? unsigned(rest) : unsigned(ENTRIES_PER_WORD);
+                if (n * ENTRY_BITS <= have || chunks_left == 0) {
+                    const word_t chunk = word_t(buf);  // bits past the n entries belong to no PE below
                     const ap_uint<40> lo_all = done, hi_all = done + n;
                     for (int p = 0; p < N; p++) {
 #pragma HLS UNROLL
@@ -233,29 +454,42 @@ DISPATCH:
                             packs[p].write(pk);
                         }
                     }
-                    buf >>= nb;
-                    have = have > int(nb) ? have - int(nb) : 0;
+                    // A constant shift: the block's last step leaves nothing behind.
+                    buf >>= step_bits;
+                    have = have > step_bits ? have - step_bits : 0u;
                     done = hi_all;
+                    if (done == total) phase = 2;
                 }
-                if (done == total) phase = 3;
             }
-            if (phase == 3 && words_left == 0) finished = true;
+            if (phase == 2 && chunks_left == 0) finished = true;
         }
         if (finished) {
-            // The next block: waited for when idle, taken in passing when it is there.
-            if (phase == 0 || !blocks.empty()) {
-                const block_t b = blocks.read();
-                if (b.last) break;
-                val = b.val;
-                skip = b.skip;
-                block_bits = b.bits;
-                words_left = b.words;
-                first_word = true;
+            if (phase == 0 || !eblocks.empty()) {
+                const eblock_t d = eblocks.read();
+                if (d.last) break;
+                for (int p = 0; p <= N; p++) {
+#pragma HLS UNROLL
+                    first[p] = d.first[p];
+                }
+                for (int p = 0; p < N; p++) {
+#pragma HLS UNROLL
+                    const ap_uint<40> n = d.first[p + 1] - d.first[p];
+                    if (d.ok && n != 0) {
+                        stok_t t;
+                        t.val = d.val;
+                        t.count = ap_uint<32>(n);
+                        t.last = false;
+                        tok[p].write(t);
+                    }
+                }
+                total = d.ok ? d.first[N] : ap_uint<40>(0);
+                done = 0;
+                chunks_left = d.chunks;
+                hoff = d.hoff;
+                fresh = true;
                 buf = 0;
                 have = 0;
-                hdr = 0;
-                hgot = 0;
-                phase = 1;
+                phase = total != 0 ? 1 : 2;
             } else {
                 phase = 0;
             }
@@ -269,28 +503,6 @@ DISPATCH:
 #pragma HLS UNROLL
         tok[p].write(last);
     }
-    fault = bad;
-}
-
-// Load time: every column of a streamed layer, as the broadcaster would send
-// them if every activation were non-zero (the loader's check walks them all).
-inline void feed_all_columns(layer_t L, hls::stream<token_t>& feed) {
-    ap_uint<PIDX_BITS> g = L.ptr_base;
-FEED:
-    for (unsigned j = 0; j < unsigned(L.cols); j++) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_COLS
-        token_t t;
-        t.g = g++;
-        t.val = 1;
-        t.last = false;
-        feed.write(t);
-    }
-    token_t end;
-    end.g = 0;
-    end.val = 0;
-    end.last = true;
-    feed.write(end);
 }
 
 // Load time: copy a streamed layer's directory (K + 1 uint32 byte offsets,
@@ -299,7 +511,7 @@ FEED:
 // ceil(col_offset[K] / 8).
 inline bool load_directory(const word_t* image, unsigned long long off, unsigned k, unsigned dir_base,
                            unsigned long long entry_words, dir_t dir_even[DIR_BANK_DEPTH],
-                           dir_t dir_odd[DIR_BANK_DEPTH]) {
+                           dir_t dir_odd[DIR_ODD_DEPTH]) {
     const unsigned pw = (k + 2) >> 1;
     bool ok = true;
     unsigned long long prev = 0;

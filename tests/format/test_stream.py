@@ -19,33 +19,54 @@ def tiny():
 
 
 def test_tiny_layout_hand_worked():
-    # PE0 holds rows 0, 2 (local 0, 1), PE1 rows 1, 3. Counts: column 0 (2, 1), column 1 (0, 1) -> c = 2.
-    # Block 0 (bits, little-endian): count PE0 = 2 at 0..1, count PE1 = 1 at 2..3,
-    #   PE0 (v1, z0) = 1 at 4..7, PE0 (v3, z0) = 3 at 8..11, PE1 (v2, z0) = 2 at 12..15 -> 0x16 0x23.
-    # Block 1: count 0, count 1 (bit 2), PE1 (v1, z1) = 1 | 1 << 2 = 5 at 4..7 -> 0x54.
+    # PE0 holds rows 0, 2 (local 0, 1), PE1 rows 1, 3. Counts: column 0 (2, 1), column 1 (0, 1): the
+    # largest is 2, so c = 4 (count fields are 4, 6, 8, 12, 16 or 32 bits).
+    # Block 0 (bits, little-endian): count PE0 = 2 at 0..3, count PE1 = 1 at 4..7 (0x12),
+    #   PE0 (v1, z0) = 1 at 8..11, PE0 (v3, z0) = 3 at 12..15 (0x31), PE1 (v2, z0) = 2 at 16..19 (0x02).
+    # Block 1: count 0, count 1 (0x10), PE1 (v1, z1) = 1 | 1 << 2 = 5 at 8..11 (0x05): 2 bytes.
     layer = tiny()
     s = encode_stream(layer)
-    assert s.count_bits == count_bits(layer) == 2
-    assert s.data.tolist() == [0x16, 0x23, 0x54]
-    assert s.col_offset.tolist() == column_offsets(layer).tolist() == [0, 2, 3]
-    # Both columns: one run, bytes 0..3 -> 2-byte beats 0..4; item bytes (2, 1 + 1); bursts of 1 beat: 2.
+    assert s.count_bits == count_bits(layer) == 4
+    assert s.data.tolist() == [0x12, 0x31, 0x02, 0x10, 0x05]
+    assert s.col_offset.tolist() == column_offsets(layer).tolist() == [0, 3, 5]
+    # Both columns: one run, bytes 0..5 -> 2-byte beats 0..6; item bytes (3, 2 + 1); bursts of 1 beat: 3.
     p = read_plan(s, [0, 1], beat_bytes=2, burst_len=1)
-    assert (p.total_bytes, p.item_bytes.tolist(), p.bursts, p.runs) == (4, [2.0, 2.0], 2, 1)
-    assert p.entry_bytes == 2.0 and p.overhead == pytest.approx(1.0)  # 4 entries of 4 bits
-    # Column 1 alone: bytes 2..3 -> the beat 2..4; from the EncodedLayer the plan is the same.
+    assert (p.total_bytes, p.item_bytes.tolist(), p.bursts, p.runs) == (6, [3.0, 3.0], 3, 1)
+    assert p.entry_bytes == 2.0 and p.overhead == pytest.approx(2.0)  # 4 entries of 4 bits
+    # Column 1 alone: bytes 3..5 -> the beats 2..6; from the EncodedLayer the plan is the same.
     for src in (s, layer):
         q = read_plan(src, [1], beat_bytes=2, burst_len=4)
-        assert (q.total_bytes, q.bursts, q.entry_bytes) == (2, 1, 0.5)
+        assert (q.total_bytes, q.bursts, q.entry_bytes) == (4, 1, 0.5)
     assert read_plan(s, [], 2, 1).total_bytes == 0
+
+
+def test_count_fields_are_4_6_8_12_16_or_32_bits():
+    """The narrowest of 4, 6, 8, 12, 16, 32 bits that holds the largest count of a PE in a column."""
+    for top, want in (
+        (1, 4),
+        (15, 4),
+        (16, 6),
+        (63, 6),
+        (64, 8),
+        (255, 8),
+        (256, 12),
+        (4095, 12),
+        (4096, 16),
+        (65535, 16),
+        (65536, 32),
+    ):
+        codes = np.zeros((top, 1), dtype=np.uint8)
+        codes[:, 0] = 1
+        assert count_bits(encode_dense(codes, n_pes=1, index_bits=2, weight_bits=2)) == want, top
 
 
 def test_decode_refuses_inconsistent_sections():
     s = encode_stream(tiny())
-    bad = StreamLayer(s.shape, s.n_pes, s.weight_bits, s.index_bits, s.count_bits, s.data, np.array([0, 1, 3]))
+    bad = StreamLayer(s.shape, s.n_pes, s.weight_bits, s.index_bits, s.count_bits, s.data, np.array([0, 2, 5]))
     with pytest.raises(FormatError, match="column 0"):
         decode_stream(bad)
     with pytest.raises(FormatError, match="offsets"):
-        decode_stream(StreamLayer(s.shape, 2, 2, 2, 2, s.data[:2], s.col_offset))
+        decode_stream(StreamLayer(s.shape, 2, 2, 2, 4, s.data[:3], s.col_offset))
 
 
 @settings(max_examples=40, deadline=None)

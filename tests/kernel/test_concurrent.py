@@ -7,9 +7,9 @@ FIFO of the depth its STREAM pragma declares, as on the board. Checked here:
 * the issue's minimal case, worked by hand, under a slow broadcaster;
 * a control: the PE bug that repeated an entry while its FIFO was empty,
   put back into a copy of hls/, passes the sequential C-simulation and fails
-  the concurrent one; in the same copy, faults that deadlock a region (every
-  process blocked; processes that only poll) or leave tokens in a FIFO are
-  reported by name;
+  the concurrent one; in the same copy, faults that deadlock a region (the
+  run's, and the load's walk, which is the run's layer_pass; processes that
+  block or poll) or leave tokens in a FIFO are reported by name;
 * stress: FIFO depths 1 and 2, weights on the rows of one or two PEs only
   (the others run dry), sparse and dense activations, jitter seeds, and each
   process slowed down in turn, bit-exact with the emulator;
@@ -75,22 +75,24 @@ def test_every_stream_has_the_depth_its_pragma_declares(tmp_path):
     for s in found:
         assert s.declared, f"{s.file}:{s.line}: stream {s.name} has no STREAM pragma (Vitis would give it depth 2)"
         by_name.setdefault(s.name, set()).add(s.depth)
-    # layer_pass and stream_walk (the load-time walk) both size their FIFOs from the configuration.
+    # layer_pass sizes its FIFOs from the configuration; the load's walk has none of its own.
     assert by_name == {
         "fifo": {5},
-        "feed": {5},
         "blocks": {5},
         "stok": {5},
         "packs": {5},
+        "reqs": {cfg.outstanding},  # the reader's requests in flight (stream_request -> stream_fetch)
         "words": {cfg.stream_buffer_words},
+        "eblocks": {4},  # block descriptors, stream_header -> stream_unpack
+        "chunks": {5},
     }
-    assert sum(s.name == "words" for s in found) == 2
+    assert sum(s.name == "words" for s in found) == 1
 
 
 def test_annotation_adds_a_depth_call_after_each_pragma(tmp_path):
     src = tmp_path / "k.cpp"
     src.write_text(
-        'void f() {\n    hls::stream<int> a;\n    hls::stream<int> b[4];\n#pragma HLS STREAM variable=b depth=7\n'
+        "void f() {\n    hls::stream<int> a;\n    hls::stream<int> b[4];\n#pragma HLS STREAM variable=b depth=7\n"
         '    EIE_DATAFLOW_BEGIN("f");\n}\n'
     )
     found = dataflow.annotate_sources(tmp_path)
@@ -138,9 +140,20 @@ FAULTS = {
         '        if (!to_reader && !getenv("EIE_FAULT_NO_END")) fifo[p].write(end);\n'
         '        if (!to_reader && getenv("EIE_FAULT_TWO_ENDS")) fifo[p].write(end);',
     ),
-    # The load-time walk's feeder never ends its column list: the reader, the dispatcher
-    # and the row checks all block reading.
-    "eie_stream.hpp": ("    feed.write(end);\n}", '    if (!getenv("EIE_FAULT_NO_FEED_END")) feed.write(end);\n}'),
+    # ... or never sends the stream reader its end mark (the reader and the dispatcher block
+    # reading, the PEs poll): at the load, whose walk is the run's own layer_pass.
+    # ... or sends PE 0 its end mark first: PE 0 returns, the others finish, and the broadcaster
+    # blocks for ever on PE 0's full FIFO (every process still running blocked: found at once).
+    "eie_broadcast.hpp#3": (
+        "SCAN:\n    while (true) {",
+        '    if (!to_reader && getenv("EIE_FAULT_EARLY_END")) {\n'
+        "        token_t early;\n        early.g = 0;\n        early.val = 0;\n        early.last = true;\n"
+        "        fifo[0].write(early);\n    }\nSCAN:\n    while (true) {",
+    ),
+    "eie_broadcast.hpp#2": (
+        "    if (to_reader) fifo[NF - 1].write(end);",
+        '    if (to_reader && !getenv("EIE_FAULT_NO_FEED_END")) fifo[NF - 1].write(end);',
+    ),
 }
 
 
@@ -150,10 +163,13 @@ def faulty_hls(tmp_path_factory):
 
     hls = tmp_path_factory.mktemp("faulty") / "hls"
     shutil.copytree(hls_dir(), hls)
-    for name, (old, new) in FAULTS.items():
+    for key, (old, new) in FAULTS.items():
+        name = key.split("#")[0]
         text = (hls / name).read_text()
-        assert text.count(old) == 1, f"{name}: the fault's anchor moved"
-        (hls / name).write_text("#include <cstdlib>\n" + text.replace(old, new))
+        assert text.count(old) == 1, f"{key}: the fault's anchor moved"
+        if not text.startswith("#include <cstdlib>\n"):
+            text = "#include <cstdlib>\n" + text
+        (hls / name).write_text(text.replace(old, new))
     return hls
 
 
@@ -199,23 +215,43 @@ def test_control_the_concurrent_mode_catches_the_entry_repeat_bug(monkeypatch, f
     np.testing.assert_array_equal(conc.run(MINIMAL_X), MINIMAL_Y)
 
 
-def test_a_region_where_every_process_blocks_is_a_deadlock(monkeypatch, faulty_hls):
+def test_a_load_walk_that_never_ends_is_a_deadlock(monkeypatch, faulty_hls):
+    """The load's walk of a streamed layer runs through the run's layer_pass: a missing end mark stops it."""
     cfg = stream_config("n1_w2_i2")
     qm = minimal_model(cfg)
     qm.layers[0].storage = "stream"
-    s = faulty_sim(monkeypatch, faulty_hls, True)
+    s = faulty_sim(monkeypatch, faulty_hls, True, Schedule(timeout_ms=300))
     monkeypatch.setenv("EIE_FAULT_NO_FEED_END", "1")
     with pytest.raises(DataflowError) as e:
         s.load(qm.to_image())
     report = e.value.report
-    assert "deadlock in DATAFLOW region stream_walk: every process" in report
-    assert "stream_read: blocked reading feed (0/" in report
-    assert "stream_dispatch: blocked reading blocks (0/" in report
-    assert "check_stream0: blocked reading stok[0] (0/" in report
-    assert "feed_all_columns: returned" in report
+    assert "deadlock in DATAFLOW region layer_pass: no stream moved for 300 ms" in report
+    assert "broadcast: returned" in report
+    assert "stream_request: blocked reading fifo[1] (0/" in report
+    assert "stream_fetch: blocked reading reqs (0/" in report
+    assert "stream_header: blocked reading blocks (0/" in report
+    assert "pe0: polling stok[0]" in report
     monkeypatch.delenv("EIE_FAULT_NO_FEED_END")
     s.load(qm.to_image())  # the kernel loads again once the fault is gone
     np.testing.assert_array_equal(s.run(MINIMAL_X), MINIMAL_Y)
+
+
+def test_every_running_process_blocked_is_a_deadlock_at_once(monkeypatch, faulty_hls):
+    cfg = stream_config("n1_w2_i2")
+    k = 3 * cfg.fifo_depth  # more tokens for PE 0 than its FIFO holds
+    enc = encode(np.arange(k) % 8, np.arange(k), np.ones(k, int), (8, k), 1, cfg.index_bits, cfg.weight_bits)
+    cb = np.zeros(1 << cfg.weight_bits, dtype=np.int64)
+    cb[1] = 1
+    qm = QuantModel(cfg.to_hwparams(), [QuantLayer("l", enc, cb, np.zeros(8, np.int64), np.arange(8), 0, 0, 0, False)])
+    s = faulty_sim(monkeypatch, faulty_hls, True)  # the default 10 s timeout: this one must not need it
+    s.load(qm.to_image())
+    monkeypatch.setenv("EIE_FAULT_EARLY_END", "1")
+    with pytest.raises(DataflowError) as e:
+        s.run(np.ones((1, k), dtype=np.int64))
+    report = e.value.report
+    assert "deadlock in DATAFLOW region layer_pass: every process" in report
+    assert f"broadcast: blocked writing fifo[0] ({cfg.fifo_depth}/{cfg.fifo_depth})" in report
+    assert "pe0: returned" in report
 
 
 def test_processes_that_only_poll_time_out_as_a_deadlock(monkeypatch, faulty_hls):
@@ -287,6 +323,7 @@ def test_bounded_concurrent_fuzz(name):
 
 
 # -- the row-overflow image ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def overflow_config():

@@ -21,6 +21,7 @@ checked here, against values computed independently of the kernel:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -159,25 +160,28 @@ def test_streamed_trips_and_words_read(sim):
             np.testing.assert_array_equal(c["pe"][l], want + 1, err_msg=f"layer {l} PE trips")
             t = simulate_layer(enc, acts, params, storage="stream")
             np.testing.assert_array_equal(c["pe"][l], t.busy + 1)
-            # Words read: every word that holds a byte of an active column's
-            # block, once (a word shared by two active blocks is not read twice).
+            # Words read and requests: exactly read_plan's at 64-bit beats and
+            # the reader's chunk (runs of consecutive active columns, a word
+            # shared inside a run read once, cut at multiples of the chunk).
+            plan = read_plan(enc, active, 8, cfg.stream_chunk_words)
+            assert c["stream_words"][l] * 8 == plan.total_bytes, f"layer {l} words read"
+            assert c["stream_requests"][l] == plan.bursts, f"layer {l} requests"
+            # Worked independently: every word holding a byte of an active block, once per run.
             off = column_offsets(enc)
             first, end = off[active] // 8, -(-off[active + 1] // 8)
-            union = np.unique(np.concatenate([np.arange(a, b) for a, b in zip(first, end)] + [np.zeros(0, int)]))
-            assert c["stream_words"][l] == union.size, f"layer {l} words read"
-            # read_plan prices runs of consecutive columns separately, so it
-            # may count a word shared by two runs twice: never fewer words.
-            plan = read_plan(enc, active, 8, 1 << 20)
-            assert union.size * 8 <= plan.total_bytes
-            # The dispatcher takes at most one word per step (and the end mark
-            # in one more), and makes progress in every other step: header
-            # bits (64 at a time) or E entries, with at most one step per
-            # block waiting on its first word.
-            words = int((end - first).sum())
-            ent = enc.column_entries()[:, active].sum(axis=0)
-            hsteps = -(-enc.n_pes * int(np.asarray(img_count_bits[l])) // 64)
-            most = 1 + int((1 + hsteps + -(-ent // cfg.entries_per_word)).sum())
-            assert words + 1 <= c["dispatch"][l] <= max(most, words + 1), f"layer {l} dispatcher trips"
+            runs = np.split(np.arange(active.size), np.flatnonzero(np.diff(active) != 1) + 1) if active.size else []
+            words = sum(int(end[r[-1]] - first[r[0]]) for r in runs)
+            chunk = cfg.stream_chunk_words
+            bursts = sum(int((end[r[-1]] - 1) // chunk - first[r[0]] // chunk + 1) for r in runs)
+            assert (c["stream_words"][l], c["stream_requests"][l]) == (words, bursts)
+            # The dispatcher's header process: one step per 64 bits of each
+            # active block (at least the header's chunks), the model's one
+            # dispatcher cycle per 8 bytes (DISPATCH_BYTES) rounded up per block.
+            lens = off[active + 1] - off[active]
+            hchunks = -(-enc.n_pes * int(np.asarray(img_count_bits[l])) // 64)
+            steps = int(np.maximum(-(-lens // 8), hchunks).sum())
+            assert c["dispatch"][l] == steps, f"layer {l} dispatcher steps"
+            assert steps >= math.ceil(t.bytes_streamed / 8 - active.size * 2)  # beat rounding: < 2 words a run
             acts = emu.run_layers(acts[None], l, l)[0]
 
 
@@ -234,8 +238,11 @@ def test_streamed_image_on_a_kernel_without_a_directory_is_a_capacity_problem():
     assert "capacity" in str(e.value)
 
 
-def test_alex7_shape_streams_on_a_pynq_z2_with_8_pes(tmp_path, capsys):
-    """The issue's done-when: a random 4096 x 4096 layer at 9 % through `eie verify --backend csim`."""
+@pytest.mark.parametrize("backend", ["csim", "csim-concurrent"])
+def test_alex7_shape_streams_on_a_pynq_z2_with_8_pes(tmp_path, capsys, backend):
+    """The issue's done-when: a random 4096 x 4096 layer at 9 % through `eie verify --backend csim`,
+    sequential and concurrent (issue 19: the configuration fits the board by the complete estimate,
+    tests/kernel/test_instances.py)."""
     import json
 
     from eie.cli import main
@@ -254,7 +261,7 @@ def test_alex7_shape_streams_on_a_pynq_z2_with_8_pes(tmp_path, capsys):
     CompressedModel([layer, head]).save(model)
     cfg = tmp_path / "pynq.yaml"
     cfg.write_text("board: pynq-z2\nn_pes: 8\nstorage: auto\ndir_depth: 4097\nptr_depth: 4097\n")
-    rc = main(["verify", str(model), "--config", str(cfg), "--backend", "csim", "--vectors", "2", "--json"])
+    rc = main(["verify", str(model), "--config", str(cfg), "--backend", backend, "--vectors", "2", "--json"])
     out, err = capsys.readouterr()
     assert rc == 0, err
     report = json.loads(out)
@@ -266,3 +273,42 @@ def test_config_dataclass_fields_for_streaming():
     cfg = make_config("n1_w2_i2")
     assert dataclasses.asdict(cfg)["dir_depth"] == 256 and cfg.streaming
     assert not kernel_config(**CONFIGS["n1_w2_i2"], storage="onchip").streaming
+
+
+def test_head_streamed_on_a_pynq_z2_requests_match_the_model():
+    """The issue's 1000 x 4096 head on a PYNQ-Z2 (8 PEs, 64-bit port, bursts of 16): the C-sim's read
+    requests and words per run equal the timing model's, and the model charges each request's latency."""
+    from eie.hardware.config import AcceleratorConfig
+    from eie.performance.synthetic import random_activation_mask, random_positions
+
+    cfg = AcceleratorConfig(
+        board="pynq-z2", n_pes=8, entry_depth=64, ptr_depth=64, act_depth=512, bias_depth=128, max_layers=2,
+        dir_depth=4097, fifo_depth=8,
+    )  # fmt: skip
+    rng = np.random.default_rng(3)
+    m, k = 1000, 4096
+    rows, cols = random_positions(m, k, 0.09, rng)
+    order = np.lexsort((rows, cols))
+    enc = encode(rows[order], cols[order], rng.integers(1, 16, rows.size), (m, k), 8, 4, 4)
+    cb = np.zeros(16, dtype=np.int64)
+    cb[1:] = rng.integers(-20, 20, size=15)
+    head = QuantLayer("head", enc, cb, rng.integers(-40, 40, m), np.arange(m), 4, 3, 4, False, storage="stream")
+    qm = QuantModel(cfg.to_hwparams(), [head])
+    s = csim.CSim(cfg)
+    s.load(qm.to_image())
+    params = TimingParams.for_config(cfg)
+    sp = params.stream
+    assert (sp.beat_bytes, sp.burst_len, cfg.stream_chunk_words) == (8, 16, 16)
+    for density in (0.35, 0.05, 1.0):
+        x = np.where(random_activation_mask(k, density, rng), rng.integers(1, 60, k), 0)[None]
+        np.testing.assert_array_equal(s.run(x), Emulator(qm).run_layers(x))
+        c = s.counters()
+        t = simulate_layer(enc, x[0], params, storage="stream")
+        assert (c["stream_requests"][0], c["stream_words"][0]) == (t.requests, t.beats), density
+        assert t.beats * 8 == t.bytes_streamed
+        # Each request holds one of `outstanding` slots for the latency plus its beats (Little's law):
+        # the modelled array time is never below that, and with one slot the latencies add up.
+        assert t.array_cycles >= t.requests * sp.latency_cycles / sp.outstanding + t.beats / sp.outstanding
+        one = TimingParams.for_config(cfg.replace(axi_outstanding=1))
+        t1 = simulate_layer(enc, x[0], one, storage="stream")
+        assert t1.requests == t.requests and t1.array_cycles >= t.requests * (sp.latency_cycles + 1)

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+import eie.hardware.resources as res
 from eie.format.image import crc32_word_masks
 from eie.hardware.config import AcceleratorConfig
 from eie.kernel import abi
@@ -45,6 +46,7 @@ def test_params_header_defines_literals_only(tmp_path, config):
         "ENTRIES_PER_WORD",
         "CB_SIZE",
         "PTR_BANK_DEPTH",
+        "PTR_ODD_DEPTH",
         "ACT_BUF_DEPTH",
         "ACT_LANE_DEPTH",
         "LNZD_WINDOW",
@@ -127,5 +129,40 @@ def test_storage_bound_where_the_memories_are_declared(tmp_path, board):
     expect = {("acc", "ram_s2p", "bram"), ("acc_neg", "ram_s2p", "bram")}
     if config.uses_uram:
         expect.add(("entries", "ram_2p", "uram"))
+    # Codebooks of a few Kbit per PE in LUTRAM, as the resource estimate counts them.
+    assert config.codebook_lutram and res.estimate(config).per_pe["codebooks"][2] == 0
+    expect.add(("codebook", "ram_s2p", "lutram"))
     assert set(binds) == expect
+    big = config.replace(max_layers=64, weight_bits=8)  # 64 x 256 x 16 bits: BRAM, no binding
+    assert not big.codebook_lutram and res.estimate(big).per_pe["codebooks"][2] > 0
+    render_kernel(big, tmp_path)
+    assert "BIND_STORAGE variable=codebook" not in (tmp_path / "eie_top.cpp").read_text()
     assert config.uses_uram == (board == "zcu104")
+
+
+def test_n64_render_raises_ap_int_max_w_and_compiles(tmp_path):
+    """Issue 19: at N = 64 the occupancy word (N x W = 4096 bits) and the count header (N x 32) pass
+    ap_int's default 1024 bits, so eie_params.h defines AP_INT_MAX_W before ap_int.h; the kernel's
+    static_asserts fail a build without it (the C-simulation headers do not check widths)."""
+    import subprocess
+
+    from eie.kernel import csim
+
+    small = dict(entry_depth=64, ptr_depth=256, act_depth=16, bias_depth=16, max_layers=2)
+    cfg = AcceleratorConfig(board="zcu104", n_pes=64, dir_depth=1024, **small)
+    assert cfg.ap_int_max_w == 4096 and cfg.streaming
+    assert AcceleratorConfig(board="zcu104", n_pes=8, **small).ap_int_max_w == 1024
+    render_kernel(cfg, tmp_path, bridge=True)
+    params = (tmp_path / "eie_params.h").read_text()
+    assert params.index("#define AP_INT_MAX_W 4096") < params.index("#include <ap_int.h>")
+
+    def compiles() -> subprocess.CompletedProcess:
+        cmd = [csim.compiler(), "-std=c++14", "-fsyntax-only", f"-I{csim.ap_types_dir()}", "eie_bridge.cpp"]
+        return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    done = compiles()
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The control: the same sources without the define do not compile.
+    (tmp_path / "eie_params.h").write_text(params.replace("#define AP_INT_MAX_W 4096\n", ""))
+    done = compiles()
+    assert done.returncode != 0 and "wider than AP_INT_MAX_W" in done.stderr

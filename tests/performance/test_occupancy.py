@@ -130,7 +130,7 @@ def one_pe_stream_layer():
 
 
 def test_stream_hand_worked():
-    # Layout: count_bits 2; block 0 = 2 + 3*8 = 26 bits -> 4 bytes, block 1 = 2 + 8 -> 2 bytes.
+    # Layout: count_bits 4; block 0 = 4 + 3*8 = 28 bits -> 4 bytes, block 1 = 4 + 8 -> 2 bytes.
     # Both columns active: one run of bytes 0..6 -> two 4-byte beats = 8 bytes; item bytes (4, 2 + 2).
     # 4-byte beats, bursts of 1 beat -> 2 bursts; 1 outstanding, latency 2:
     # rate = min(4, 1 * 4 / (2 + 1)) = 4/3 bytes/cycle; read buffer 4 bytes.

@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
             config = on_board(config, args.board)
         qm = demo_model(config, args.seed)
         x_int = random_inputs(qm, args.vectors, args.seed)
+    from eie.hardware.resources import unshared_note
+
     est = check_fits_board(config)
     result = render(config, args.output, qm, x_int)
     hw = describe_hardware(config, args.config, board_overrides(args))
@@ -117,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
             "ff": est.ff,
             "board_lut": est.board_lut,
             "board_ff": est.board_ff,
+            # If Vitis ignores ALLOCATION limit=1 on layer_pass: its region twice.
+            "unshared": est.to_dict()["unshared"],
         },
         "next": f"eie build {result.out_dir} --steps csim csynth",
         "vitis_hls": f"vitis_hls -f {build_tcl()} -tclargs {result.out_dir} csim csynth",
@@ -129,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             f"estimate: {est.bram36}/{est.board_bram36} BRAM36, {est.uram}/{est.board_uram} URAM, "
             f"{est.dsp}/{est.board_dsp} DSP, {est.lut}/{est.board_lut if est.board_lut is not None else '?'} LUT, "
             f"{est.ff}/{est.board_ff if est.board_ff is not None else '?'} FF",
+            unshared_note(est),
             f"next: {summary['next']}",
         ]
     )

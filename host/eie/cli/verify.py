@@ -55,8 +55,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--slow",
         metavar="PROCESS",
-        help="csim-concurrent: delay every stream access of one process (broadcast, pe0.., stream_read, "
-        "stream_dispatch)",
+        help="csim-concurrent: delay every stream access of one process (broadcast, pe0.., stream_request, "
+        "stream_fetch, stream_header, stream_unpack)",
     )
     p.add_argument("--vectors", type=int, default=8, help="random input vectors (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")

@@ -30,11 +30,13 @@ import numpy as np
 from eie.errors import FormatError, ImageError
 from eie.format.csc import from_sections
 from eie.format.qmodel import HWParams, QuantLayer, QuantModel
-from eie.format.stream import StreamLayer, decode_stream, encode_stream
+from eie.format.stream import COUNT_WIDTHS, StreamLayer, decode_stream, encode_stream
 from eie.safeio import atomic_write
 
 MAGIC = int.from_bytes(b"EIEIMAGE", "little")
-VERSION = 3  # 3: streamed layers (2: CRC-32 in the checksum word; 1 had a plain sum)
+# 4: a streamed layer's count fields are 4, 6, 8, 12, 16 or 32 bits; 3: streamed layers (count fields 1..32 bits);
+# 2: CRC-32 in the checksum word; 1 had a plain sum.
+VERSION = 4
 HEADER_WORDS = 16
 DESC_WORDS = 16
 
@@ -55,7 +57,7 @@ FLAGS = FLAG_RELU | FLAG_TERNARY | FLAG_STREAMED
 # A stream section starts on a 4 KiB page (512 words), so the reader's bursts
 # never straddle one more page than the data needs (eie.format.stream.read_plan).
 STREAM_ALIGN_WORDS = 512
-MAX_COUNT_BITS = 32
+MAX_COUNT_BITS = COUNT_WIDTHS[-1]
 
 
 def _u32_words(a: np.ndarray) -> np.ndarray:
@@ -293,10 +295,10 @@ def read_image(data, expect: HWParams | None = None) -> QuantModel:
         streamed = bool(d[D_FLAGS] & FLAG_STREAMED)
         c = d[D_COUNT_BITS]
         if streamed:
-            if not 1 <= c <= MAX_COUNT_BITS:
+            if c not in COUNT_WIDTHS:
                 raise ImageError(
                     "bad_layer",
-                    f"{where}: a streamed layer's count fields are {c} bits, they must be 1..{MAX_COUNT_BITS}; "
+                    f"{where}: a streamed layer's count fields are {c} bits, they must be 4, 6, 8, 12, 16 or 32; "
                     "rebuild the image",
                 )
             if d[D_COUNTS] or d[D_PTR]:

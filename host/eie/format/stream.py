@@ -10,14 +10,14 @@ A streamed layer is K column blocks back to back, in physical column order
 (``col_offset[K]`` is the section length); a block is a little-endian bit
 string (bit i is bit i mod 8 of byte i div 8):
 
-* a header of N count fields, ``count_bits`` (c) bits each, PE 0 first:
+* a header of N count fields, ``count_bits`` (c = 4, 6, 8, 12, 16 or 32) bits each, PE 0 first:
   PE p's entries in column j (padding entries included);
 * then PE 0's entries of column j, PE 1's, ..., each ``b + r`` bits with the
   code v in the low b bits and the relative index z above, exactly the
   entries of ``eie.format.csc`` in the same order;
 * zero bits up to the next whole byte.
 
-``c`` is per layer: the bits of the largest count, at least 1. With
+``c`` is per layer: the narrowest of 4, 6, 8, 12, 16 and 32 bits that holds the largest count. With
 ``counts_on_chip`` the headers are left out of the blocks and the N x K
 counts are kept on chip instead (the variant for N >= 16, where the header
 outgrows a small column; docs/image-format.md). A reader
@@ -38,11 +38,17 @@ from eie.format.csc import EncodedLayer
 PAGE_BYTES = 4096  # an AXI burst never crosses a 4 KiB boundary
 
 
+# A count field is 4, 6, 8, 12, 16 or 32 bits (format version 4), so the kernel's
+# dispatcher splits a header with a 6:1 select per bit (two LUTs), not a shifter by a
+# run-time multiple of 1..32 (docs/kernel.md, "Streamed layers").
+COUNT_WIDTHS = (4, 6, 8, 12, 16, 32)
+
+
 def count_bits(layer: EncodedLayer) -> int:
-    """c: bits of one count field, enough for the largest per-(PE, column) count (at least 1)."""
+    """c: bits of one count field, the narrowest of COUNT_WIDTHS that holds the largest per-(PE, column) count."""
     counts = layer.column_entries()
     top = int(counts.max()) if counts.size else 0
-    return max(1, top.bit_length())
+    return next(w for w in COUNT_WIDTHS if top < (1 << w))
 
 
 def column_offsets(layer: EncodedLayer, c: int | None = None, counts_on_chip: bool = False) -> np.ndarray:

@@ -27,6 +27,10 @@ ENTRY_STORAGE = ("auto", "bram", "uram")
 # streamed from DDR for every input, or auto (on chip where it fits, per layer).
 STORAGE = ("auto", "onchip", "stream")
 AXI_DATA_BITS = (32, 64, 128)
+# Codebooks of at most this many bits per PE are bound to LUTRAM (a BRAM18 holds 18 Kbit).
+CODEBOOK_LUTRAM_BITS = 4096
+# The widest ap_uint Vitis HLS (and its C-simulation headers) accept with AP_INT_MAX_W raised.
+AP_INT_LIMIT = 32768
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -187,6 +191,12 @@ class AcceleratorConfig:
             raise ConfigError(f"entry_storage: uram, but board {self.board!r} has no UltraRAM; use bram or auto")
         if self.storage not in STORAGE:
             raise ConfigError(f"storage={self.storage!r} must be one of {', '.join(STORAGE)}")
+        if self.ap_int_max_w > AP_INT_LIMIT:
+            raise ConfigError(
+                f"n_pes={self.n_pes} x lnzd_window={self.lnzd_window} makes an occupancy word of "
+                f"{self.n_pes * self.lnzd_window} bits, more than the {AP_INT_LIMIT} bits an ap_uint can have; "
+                "use a narrower lnzd_window"
+            )
         if not isinstance(self.occupancy_mask, bool):
             raise ConfigError(f"occupancy_mask={self.occupancy_mask!r} must be true or false")
         family = self.board_spec.family
@@ -315,6 +325,11 @@ class AcceleratorConfig:
         return self.max_layers * self.cb_size
 
     @property
+    def codebook_lutram(self) -> bool:
+        """The kernel binds the codebooks to LUTRAM: up to 4 Kbit per PE (a BRAM18 would be mostly empty)."""
+        return self.codebook_depth * self.cb_bits <= CODEBOOK_LUTRAM_BITS
+
+    @property
     def slot_bits(self) -> int:
         """Low bits of an entry pointer: the slot 0..E-1 within its word (at least 1)."""
         return max(1, (self.entries_per_word - 1).bit_length())
@@ -336,8 +351,18 @@ class AcceleratorConfig:
 
     @property
     def ptr_bank_depth(self) -> int:
-        """Depth of each of the two pointer banks (pointer g in bank g mod 2 at g div 2)."""
+        """Depth of the even pointer bank (pointer g in bank g mod 2 at g div 2)."""
         return (self.ptr_depth + 1) // 2
+
+    @property
+    def ptr_odd_depth(self) -> int:
+        """Depth of the odd pointer bank: ptr_depth // 2 (one word fewer than the even one for odd ptr_depth)."""
+        return max(1, self.ptr_depth // 2)
+
+    @property
+    def dir_odd_depth(self) -> int:
+        """Depth of the odd directory bank (the even one is ``dir_bank_depth``)."""
+        return max(1, self.dir_depth // 2)
 
     @property
     def pidx_bits(self) -> int:
@@ -346,6 +371,18 @@ class AcceleratorConfig:
         A streamed layer's token carries its directory index (< dir_depth) instead.
         """
         return max(1, (max(self.ptr_depth, self.dir_depth) - 1).bit_length())
+
+    @property
+    def ap_int_max_w(self) -> int:
+        """AP_INT_MAX_W the kernel needs: its widest ap_uint (the occupancy word, N x W bits, and a
+        streaming kernel's count header, N x 32), in whole Kbit, at least ap_int's default 1024."""
+        widest = max(self.n_pes * self.lnzd_window, 32 * self.n_pes if self.streaming else 0)
+        return max(1024, -(-widest // 1024) * 1024)
+
+    @property
+    def stream_chunk_words(self) -> int:
+        """The stream reader's longest request in 64-bit words: burst_len beats of axi_bits, at most 4 KiB."""
+        return max(1, min(self.burst_len * self.axi_bits // 64, 4096 // 8))
 
     @property
     def stream_buffer_words(self) -> int:

@@ -160,13 +160,108 @@ def fifo_logic(depth: int, width: int, bram18: int) -> tuple[float, float]:
     return store + ctrl_lut, width + ctrl_ff
 
 
-def logic_blocks(config: AcceleratorConfig) -> dict[str, tuple[int, int, int]]:
-    """block -> (copies, LUT per copy, FF per copy) of the kernel's logic (see LOGIC_COEFFS)."""
+# Which kernel functions and FIFOs each logic block prices (the function keys of
+# eie.kernel.instances: a call site's template policy is part of the key). A block's
+# copies are the instances of its functions; tests/kernel/test_instances.py derives
+# every function instance and FIFO from the rendered sources and checks them against
+# these, so a function or FIFO the model does not price fails the test.
+BLOCK_FUNCTIONS = {
+    "control": ("eie_top", "load", "run"),
+    "validator": ("validate_image", "check_perm"),
+    "loader": ("load_pe",),
+    "reset": ("reset_acc",),
+    "occ_build": ("build_occupancy",),
+    "load_directory": ("load_directory",),
+    "dataflow": ("layer_pass",),
+    "broadcaster": ("broadcast",),
+    "stream_request": ("stream_request",),
+    "stream_fetch": ("stream_fetch",),
+    "stream_header": ("stream_header",),
+    "stream_unpack": ("stream_unpack",),
+    "pe_epilogue": ("PE::run_layer",),
+    "pe_accumulate": ("PE::accumulate<CodebookMul>",),
+    "pe_accumulate_ternary": ("PE::accumulate<TernaryAdd>",),
+    "pe_stream": ("PE::accumulate_stream<CodebookMul>",),
+    "pe_stream_ternary": ("PE::accumulate_stream<TernaryAdd>",),
+}
+# block -> the FIFO (the hls::stream variable of layer_pass) it prices.
+BLOCK_FIFOS = {
+    "pe_fifo": "fifo",
+    "fifo_blocks": "blocks",
+    "fifo_words": "words",
+    "fifo_reqs": "reqs",
+    "fifo_eblocks": "eblocks",
+    "fifo_chunks": "chunks",
+    "fifo_stok": "stok",
+    "fifo_packs": "packs",
+}
+
+
+def kernel_fifos(config: AcceleratorConfig, shared: bool = True) -> dict[str, tuple[int, int, int]]:
+    """FIFO name -> (FIFOs, width, depth) the estimate prices: the layer_pass streams, per instance of it."""
+    c = config
+    lp = 1 if shared else 2
+    fifos = {"fifo": (c.n_feeds * lp, c.token_bits, c.fifo_depth)}
+    if c.streaming:
+        fifos["blocks"] = (lp, block_bits(c), c.fifo_depth)
+        fifos["reqs"] = (lp, req_bits(c), c.outstanding)
+        fifos["words"] = (lp, 64, c.stream_buffer_words)
+        fifos["eblocks"] = (lp, eblock_bits(c), EBLOCK_DEPTH)
+        fifos["chunks"] = (lp, 64, c.fifo_depth)
+        fifos["stok"] = (c.n_pes * lp, stok_bits(c), c.fifo_depth)
+        fifos["packs"] = (c.n_pes * lp, pack_bits(c), c.fifo_depth)
+    return fifos
+
+
+def block_bits(config: AcceleratorConfig) -> int:
+    """block_t (eie_stream.hpp): activation, skip (6), bits (36), words (32), shared, last."""
+    return config.act_bits + 6 + 36 + 32 + 1 + 1
+
+
+EBLOCK_DEPTH = 4  # the header parser's block descriptors to the entry unpacker (hls/eie_top.cpp.j2)
+
+
+def eblock_bits(config: AcceleratorConfig) -> int:
+    """eblock_t: N + 1 prefix sums (40 bits), activation, hoff (6), chunks (32), ok, last."""
+    return 40 * (config.n_pes + 1) + config.act_bits + 6 + 32 + 2
+
+
+def req_bits(config: AcceleratorConfig) -> int:
+    """req_t: a 64-bit word address, a 16-bit length, last."""
+    return 64 + 16 + 1
+
+
+def stok_bits(config: AcceleratorConfig) -> int:
+    """stok_t: activation, count (32), last."""
+    return config.act_bits + 32 + 1
+
+
+def pack_bits(config: AcceleratorConfig) -> int:
+    """pack_t: an entry word (64) and the number of entries in it (slot_bits + 1)."""
+    return 64 + config.slot_bits + 1
+
+
+def kernel_instances(config: AcceleratorConfig, shared: bool = True) -> dict[str, int]:
+    """Function -> the instances the estimate prices (``shared=False``: if Vitis ignores
+    ALLOCATION limit=1 on layer_pass, whose two call sites then each get the region)."""
+    blocks = logic_blocks(config, shared)
+    return {f: blocks[b][0] for b, fns in BLOCK_FUNCTIONS.items() if b in blocks for f in fns}
+
+
+def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tuple[int, int, int]]:
+    """block -> (copies, LUT per copy, FF per copy) of the kernel's logic (see LOGIC_COEFFS).
+
+    ``shared=False`` prices the fallback where Vitis HLS ignores ``ALLOCATION
+    instances=layer_pass limit=1`` (undocumented for a DATAFLOW function whose
+    call sites swap arrays): everything inside layer_pass exists twice, and
+    the ping-pong muxes of the shared instance are gone.
+    """
     c = config
     n, e, eb, pb = c.n_pes, c.entries_per_word, c.entry_bits, c.ptr_bits
     ab, cb, acc, tb = c.act_bits, c.cb_bits, c.acc_bits, c.token_bits
     w, f = c.lnzd_window, c.lnzd_words
     s = max(1, n // w)
+    lp = 1 if shared else 2  # layer_pass instances
     family = c.board_spec.family
     stages = _c("pipe_stages")
     loop_lut, loop_ff = _c("loop_lut"), _c("loop_ff")
@@ -179,18 +274,25 @@ def logic_blocks(config: AcceleratorConfig) -> dict[str, tuple[int, int, int]]:
     maxi_ff = sum(_c("maxi_ff") + _c("maxi_per_extra_bit") * max(0, b - 32) for (b,) in MAXI_BUNDLES)
     blocks["m_axi"] = (maxi_lut, maxi_ff, 1)
 
+    # The top, load() and run(): run's READ_INPUT and WRITE_OUTPUT m_axi loops
+    # and their N x ACT_LANES bank mux / demux, load's layer and PE loops with
+    # their 64-bit running offsets, the mode and walk selects.
+    banks = n * f
+    io_mux = 2 * mux_luts(banks, ab) + banks  # read mux of act_a / act_b, write enables
+    blocks["control"] = (
+        2 * mloop_lut + 2 * loop_lut + io_mux + 2 * add_luts(ADDR_BITS) + 4 * cmp_luts(ROW_BITS),
+        2 * mloop_ff + 2 * loop_ff + 2 * ab + 2 * ADDR_BITS + 4 * ROW_BITS,
+        1,
+    )
     # Image validator (eie_load.hpp): six m_axi loops (HEAD, CHECKSUM, MARK_SEEN,
     # CHECK_CB, CHECK_COUNTS, the descriptor words), CLEAR_SEEN, the CRC-32 XOR
     # trees (32 outputs of up to 96 inputs), about 16 64-bit adds and 16 64-bit
-    # compares of the section and capacity checks; plus run()'s READ_INPUT and
-    # WRITE_OUTPUT m_axi loops and their N x ACT_LANES bank mux / demux.
+    # compares of the section and capacity checks.
     crc = 32 * -(-(96 - 1) // 5)
     checks = 16 * add_luts(ADDR_BITS) + 16 * cmp_luts(ADDR_BITS)
-    banks = n * f
-    io_mux = 2 * mux_luts(banks, ab) + banks  # read mux of act_a / act_b, write enables
-    blocks["validator_io"] = (
-        8 * mloop_lut + loop_lut + crc + checks + io_mux,
-        8 * mloop_ff + loop_ff + 32 + 2 * stages * ADDR_BITS + 2 * ab,
+    blocks["validator"] = (
+        6 * mloop_lut + loop_lut + crc + checks,
+        6 * mloop_ff + loop_ff + 32 + 2 * stages * ADDR_BITS,
         1,
     )
 
@@ -211,14 +313,20 @@ def logic_blocks(config: AcceleratorConfig) -> dict[str, tuple[int, int, int]]:
         + -(-n // 5)
     )
     bc_ff = loop_ff + 2 * w * ab + 2 * w + 4 * ROW_BITS + 3 * c.pidx_bits + tb
-    blocks["broadcaster"] = (bc_lut, bc_ff, 1)
+    blocks["broadcaster"] = (bc_lut, bc_ff, lp)
+    # The DATAFLOW region's own control: a start / done handshake per process.
+    procs = n + 1 + (2 if c.streaming else 0)
+    blocks["dataflow"] = (4 * procs, 2 * procs, lp)
 
-    # Per PE: the loader (PE::load_layer): LOAD_CB, LOAD_BIAS, LOAD_PTR,
-    # LOAD_ENTRIES as m_axi loops [vadd]; the bias range check (two 64-bit
-    # compares), the pointer checks (ten 32-bit compares), make_ptr (two
-    # 32-bit adds, plus a divide by E when E is not a power of two), the bank
-    # write muxes; CHECK_ROWS (rows_in_range): an on-chip loop with the
-    # entry decode, the row adder, next_ptr and the column lookup.
+    # The loader, one for all PEs (load_pe, run for p = 0..N-1): LOAD_CB,
+    # LOAD_BIAS, LOAD_PTR, LOAD_ENTRIES as m_axi loops [vadd]; the bias range
+    # check (two 64-bit compares), the pointer checks (ten 32-bit compares),
+    # make_ptr (two 32-bit adds, plus a divide by E when E is not a power of
+    # two), the bank write muxes; CHECK_ROWS (rows_in_range): an on-chip loop
+    # with the entry decode, the row adder, next_ptr and the column lookup.
+    # The PE index is a run-time value: N:1 read muxes of the entry word and
+    # both pointers for the walk, and a write enable per PE for each of its
+    # five memories.
     div = 0 if e & (e - 1) == 0 else 2 * add_luts(ROW_BITS)
     decode = mux_luts(e, eb)
     row_w = pb + c.index_bits + 2
@@ -236,9 +344,21 @@ def logic_blocks(config: AcceleratorConfig) -> dict[str, tuple[int, int, int]]:
         + cmp_luts(row_w)
         + add_luts(ROW_BITS)
         + cmp_luts(ROW_BITS)
+        + mux_luts(n, 64 + 2 * pb)
+        + 5 * n
     )
     ld_ff = 4 * mloop_ff + loop_ff + stages * (2 * pb + row_w + ROW_BITS)
-    blocks["pe_loader"] = (ld_lut, ld_ff, n)
+    blocks["loader"] = (ld_lut, ld_ff, 1)
+    # The accumulators' clear at load: one loop, N write enables.
+    blocks["reset"] = (loop_lut + n, loop_ff + ROW_BITS, 1)
+    if c.occupancy_mask:
+        # build_occupancy: every PE's two pointer reads and a compare per
+        # column, the lane select into an N x W register, its address counter.
+        blocks["occ_build"] = (
+            loop_lut + n * (2 * mux_luts(2, pb) + cmp_luts(pb)) + w + 2 * add_luts(ROW_BITS),
+            loop_ff + n * w + 2 * ROW_BITS + c.pidx_bits,
+            1,
+        )
 
     # Per PE: the accumulation loop (ENTRY_LOOP). Common to both policies:
     # decode, row += z + 1 and row < rows, the two forwarding compares,
@@ -257,13 +377,19 @@ def logic_blocks(config: AcceleratorConfig) -> dict[str, tuple[int, int, int]]:
         + mux_luts(2, ab)
     )
     common_ff = loop_ff + 4 * pb + 2 * ab + 3 * ROW_BITS + 8 + c.pidx_bits
-    gen_lut = common_lut + mult * _c("dsp_lut") + add_luts(acc) + mux_luts(3, acc)
-    gen_ff = common_ff + mult * _c("dsp_ff") + 2 * acc + stages * (ROW_BITS + acc + ab + eb)
-    blocks["pe_accumulate"] = (gen_lut, gen_ff, n)
+    gen_lut, gen_ff = mult * _c("dsp_lut") + add_luts(acc) + mux_luts(3, acc), mult * _c("dsp_ff") + 2 * acc
+    ter_lut, ter_ff = 2 * add_luts(acc) + 2 * ab + mux_luts(3, 2 * acc), 4 * acc
+    blocks["pe_accumulate"] = (
+        common_lut + gen_lut,
+        common_ff + gen_ff + stages * (ROW_BITS + acc + ab + eb),
+        n * lp,
+    )
     if c.ternary:
-        ter_lut = common_lut + 2 * add_luts(acc) + 2 * ab + mux_luts(3, 2 * acc)
-        ter_ff = common_ff + 4 * acc + stages * (ROW_BITS + 2 * acc + ab + eb)
-        blocks["pe_accumulate_ternary"] = (ter_lut, ter_ff, n)
+        blocks["pe_accumulate_ternary"] = (
+            common_lut + ter_lut,
+            common_ff + ter_ff + stages * (ROW_BITS + 2 * acc + ab + eb),
+            n * lp,
+        )
 
     # Per PE: the epilogue (requantize: bias add, rounding add, the variable
     # arithmetic shift as a barrel shifter, ReLU, two saturating compares and
@@ -285,62 +411,134 @@ def logic_blocks(config: AcceleratorConfig) -> dict[str, tuple[int, int, int]]:
         tdsp = 2 * mult_dsps(cb, acc, family)
         ep_lut += tdsp * _c("dsp_lut") + add_luts(acc)
         ep_ff += tdsp * _c("dsp_ff") + stages * acc
-    blocks["pe_epilogue"] = (ep_lut, ep_ff, n)
+    blocks["pe_epilogue"] = (ep_lut, ep_ff, n * lp)
 
-    # Per PE: its FIFO, the act_a / act_b port muxes of the shared layer_pass
+    # The FIFOs of layer_pass (kernel_fifos): SRL up to depth 32, else LUTRAM
+    # or BRAM storage (the BRAM in the memory estimate).
+    for block, name in BLOCK_FIFOS.items():
+        fifos = kernel_fifos(c, shared)
+        if name in fifos:
+            count, width, depth = fifos[name]
+            fl, ff = fifo_logic(depth, width, bram18_for(depth, width))
+            blocks[block] = (fl, ff, count)
+    # Per PE: the act_a / act_b port muxes of the shared layer_pass
     # (ALLOCATION limit=1: every lane's read data and write address / data /
     # enable select between the two buffers), and its LUTRAM memories.
-    fl, ff = fifo_logic(c.fifo_depth, tb, bram18_for(c.fifo_depth, tb))
-    blocks["pe_fifo"] = (fl, ff, n)
-    lane_addr = _log2(c.act_lane_depth)
-    blocks["pe_pingpong"] = (f * mux_luts(2, 2 * ab + lane_addr + 1), 0.0, n)
+    if shared:
+        lane_addr = _log2(c.act_lane_depth)
+        blocks["pe_pingpong"] = (f * mux_luts(2, 2 * ab + lane_addr + 1), 0.0, n)
     lutram = 0
     for name, (depth, width) in pe_memories(c).items():
         if name == "entries" and c.uses_uram:
             continue
-        if bram18_for(depth, width) == 0:
+        if bram18_for(depth, width) == 0 or (name == "codebooks" and c.codebook_lutram):
             lutram += lutram_luts(depth, width)
     blocks["pe_lutram"] = (lutram, 0.0, n)
     if c.streaming:
-        # Streamed layers (eie_stream.hpp), worked from the operators: the
-        # reader's burst loop (an m_axi loop, the directory's two reads and
-        # the word-range arithmetic); the dispatcher's 128-bit gearbox (an
-        # insert and a consume shifter, log-depth, 4:1 per LUT level), the
-        # header gathered into N x 32 bits (one insert shifter) and split
-        # into N counts of a run-time width (a 32:1 mux per count bit), the
-        # N prefix adders and the per-PE range compares, and N pack
-        # shifters of 64 bits by up to E entries; the PE's streamed loop
-        # (the pack register and its shift). The m_axi adapter's widening
-        # to axi_bits is in the interface's per-bit term.
+        # Streamed layers (eie_stream.hpp), worked from the operators. The
+        # reader: an m_axi loop, the directory's two reads and the word-range
+        # arithmetic.
         def shifter(bits: int, positions: int) -> float:
             return bits * -(-max(1, _log2(positions)) // 2)
 
-        reader = mloop_lut + 2 * add_luts(ADDR_BITS) + 2 * cmp_luts(ADDR_BITS)
-        gearbox = 2 * shifter(128, 128) + shifter(n * 32, n * 32) + n * 32 * mux_luts(32, 1)
+        # stream_request: the directory's two reads and bank selects, the
+        # word range (two 64-bit adds), the run and chunk logic (the chunk
+        # boundary is an OR with a constant mask plus one add, three 64-bit
+        # compares, the open / pending ranges' registers and selects).
+        blocks["stream_request"] = (
+            loop_lut
+            + 4 * add_luts(ADDR_BITS)
+            + 4 * cmp_luts(ADDR_BITS)
+            + 2 * mux_luts(2, DIR_BITS)
+            + 4 * mux_luts(2, ADDR_BITS)
+            + cmp_luts(c.pidx_bits)
+            + add_luts(c.pidx_bits),
+            loop_ff + 5 * ADDR_BITS + c.pidx_bits + 2 * DIR_BITS + 8,
+            lp,
+        )
+        # stream_fetch: the burst loop, an m_axi loop [vadd].
+        blocks["stream_fetch"] = (mloop_lut, mloop_ff, lp)
+        # The dispatcher's header process (stream_header): the byte funnel of
+        # two words (64 bits, 8 positions) and the block-end mask (64 bits,
+        # 64 positions), the header's chunks into N x 32 bits at constant
+        # slices (write enables from a step counter), N counts at one of the
+        # six widths (a 6:1 select per count bit), N 40-bit prefix adders, the
+        # length check (a 48-bit add and compare), the step / word counters.
+        blocks["stream_header"] = (
+            loop_lut
+            + shifter(64, 8)
+            + shifter(64, 64)
+            + -(-n * 32 // 64) * 2
+            + n * 32 * mux_luts(6, 1)
+            + n * add_luts(40)
+            + add_luts(48)
+            + cmp_luts(48)
+            + 3 * add_luts(32)
+            + 4 * cmp_luts(32)
+            + add_luts(ADDR_BITS)
+            + cmp_luts(ADDR_BITS),
+            loop_ff + n * 32 + 2 * 64 + 5 * 32 + ADDR_BITS + (n + 1) * 40,
+            lp,
+        )
+        # The entry unpacker (stream_unpack): the first chunk's shift by the
+        # header's end (64 positions), the insert into the 128-bit buffer at
+        # its fill level (128 positions; the step's own shift is a constant),
+        # and per PE the range compares, the count subtraction and a pack
+        # shifter of 64 bits by up to E entries.
         fanout = n * (add_luts(40) + 4 * cmp_luts(40) + shifter(64, e))
-        blocks["stream"] = (
-            reader + gearbox + fanout + loop_lut,
-            mloop_ff + loop_ff + 2 * 128 + n * 32 + n * 40 + 2 * 64,
+        blocks["stream_unpack"] = (
+            loop_lut + shifter(64, 64) + shifter(128, 128) + 128 + add_luts(8) + 2 * add_luts(40) + fanout,
+            loop_ff + 128 + (n + 1) * 40 + 2 * 40 + 32 + 8,
+            lp,
+        )
+        # The loader's directory copy: an m_axi loop, four 32-bit compares,
+        # the ceil(col_offset[K] / 8) check and the bank write selects.
+        blocks["load_directory"] = (
+            mloop_lut + 4 * cmp_luts(DIR_BITS) + add_luts(ADDR_BITS) + cmp_luts(ADDR_BITS) + 2 * mux_luts(2, DIR_BITS),
+            mloop_ff + 2 * DIR_BITS + ADDR_BITS,
             1,
         )
-        blocks["pe_stream"] = (shifter(64, e) + add_luts(32) + loop_lut, 64 + 32 + loop_ff, n)
+        # Per PE, the streamed accumulation loop: its own instance of the
+        # policy's datapath (row adder, forwarding, multiplier or gated adds),
+        # the pack register and its shift, the column's entry counter.
+        st_lut = loop_lut + shifter(64, e) + add_luts(32) + cmp_luts(32) + add_luts(ROW_BITS) + 3 * cmp_luts(ROW_BITS)
+        st_ff = loop_ff + 64 + 32 + c.slot_bits + ROW_BITS + ab
+        blocks["pe_stream"] = (st_lut + gen_lut, st_ff + gen_ff + stages * (ROW_BITS + acc + ab + eb), n * lp)
+        if c.ternary:
+            blocks["pe_stream_ternary"] = (
+                st_lut + ter_lut,
+                st_ff + ter_ff + stages * (ROW_BITS + 2 * acc + ab + eb),
+                n * lp,
+            )
     if c.occupancy_mask:
         # The broadcaster's mask: the current and prefetched words (registers),
         # the W:1 select of the emitted column's N bits, and the memory itself
         # where it is too small or too shallow for BRAM.
         d, w = c.occ_depth, c.occ_word_bits
         store = lutram_luts(d, w) if bram18_for(d, w) == 0 else 0
-        blocks["occ_mask"] = (store + c.n_pes * mux_luts(c.lnzd_window, 1), 2.0 * w, 1)
+        blocks["occ_mask"] = (store + c.n_pes * mux_luts(c.lnzd_window, 1), 2.0 * w, lp)
     return {k: (copies, int(round(lut)), int(round(ffv))) for k, (lut, ffv, copies) in blocks.items()}
 
 
-def logic_totals(config: AcceleratorConfig) -> tuple[int, int]:
+def logic_totals(config: AcceleratorConfig, shared: bool = True) -> tuple[int, int]:
     """(LUT, FF) of the whole kernel: the sum over ``logic_blocks`` of copies x per-copy cost."""
-    blocks = logic_blocks(config)
+    blocks = logic_blocks(config, shared)
     return (
         sum(k * lut for k, lut, _ in blocks.values()),
         sum(k * ff for k, _, ff in blocks.values()),
     )
+
+
+def dsp_per_pe(config: AcceleratorConfig) -> int:
+    """DSPs of one PE's instances: a multiplier in each general accumulation loop (on-chip and
+    streamed), and the ternary epilogue's Wp / Wn scaling."""
+    c = config
+    family = c.board_spec.family
+    loops = 2 if c.streaming else 1
+    dsp = loops * mult_dsps(c.cb_bits, c.act_bits, family)
+    if c.ternary:
+        dsp += 2 * mult_dsps(c.cb_bits, c.acc_bits, family)
+    return dsp
 
 
 @dataclass
@@ -369,6 +567,16 @@ class Estimate:
     board_lut: int | None = None
     board_ff: int | None = None
     logic: dict = field(default_factory=dict)  # block -> (copies, LUT each, FF each)
+    # The loader's permutation bitmap (max_cols bits) and the layer_pass FIFOs in BRAM.
+    seen_bram18: int = 0
+    stream_fifo_bram18: int = 0
+    # The fallback if Vitis ignores ALLOCATION limit=1 on layer_pass (two instances of
+    # the region; logic_blocks(shared=False)), and whether the design then still fits.
+    lut_unshared: int = 0
+    ff_unshared: int = 0
+    dsp_unshared: int = 0
+    bram36_unshared: int = 0
+    fits_unshared: bool = True
 
     def to_dict(self) -> dict:
         return {
@@ -389,6 +597,15 @@ class Estimate:
             "board_ff": self.board_ff,
             "per_pe": {k: {"depth": v[0], "width": v[1], "bram18": v[2], "uram": v[3]} for k, v in self.per_pe.items()},
             "logic": {k: {"copies": v[0], "lut": v[1], "ff": v[2]} for k, v in self.logic.items()},
+            "seen_bram18": self.seen_bram18,
+            "stream_fifo_bram18": self.stream_fifo_bram18,
+            "unshared": {
+                "lut": self.lut_unshared,
+                "ff": self.ff_unshared,
+                "dsp": self.dsp_unshared,
+                "bram36": self.bram36_unshared,
+                "fits": self.fits_unshared,
+            },
         }
 
 
@@ -401,7 +618,7 @@ def pe_memories(config: AcceleratorConfig) -> dict[str, tuple[int, int]]:
     mems = {
         "entries": (c.entry_depth, 64),
         "ptr_even": (c.ptr_bank_depth, c.ptr_bits),
-        "ptr_odd": (c.ptr_bank_depth, c.ptr_bits),
+        "ptr_odd": (c.ptr_odd_depth, c.ptr_bits),
         "act_src": (c.act_buf_depth, c.act_bits),
         "act_dst": (c.act_buf_depth, c.act_bits),
         "accumulators": (c.act_depth, c.acc_bits),
@@ -413,6 +630,18 @@ def pe_memories(config: AcceleratorConfig) -> dict[str, tuple[int, int]]:
     return mems
 
 
+def _fifo_bram18(config: AcceleratorConfig, shared: bool) -> tuple[int, int]:
+    """BRAM18 of the layer_pass FIFOs: (the PEs' token FIFOs, the streaming FIFOs)."""
+    tok = stream = 0
+    for name, (count, width, depth) in kernel_fifos(config, shared).items():
+        b = count * bram18_for(depth, width)
+        if name == "fifo":
+            tok += b
+        else:
+            stream += b
+    return tok, stream
+
+
 def estimate(config: AcceleratorConfig) -> Estimate:
     c = config
     b = c.board_spec
@@ -422,6 +651,8 @@ def estimate(config: AcceleratorConfig) -> Estimate:
     for name, (depth, width) in pe_memories(c).items():
         if name == "entries" and c.uses_uram:
             u, r = uram_for(depth, width), 0
+        elif name == "codebooks" and c.codebook_lutram:
+            u, r = 0, 0  # bound to LUTRAM (BIND_STORAGE in the top)
         else:
             u, r = 0, bram18_for(depth, width)
         per_pe[name] = (depth, width, r, u)
@@ -429,21 +660,26 @@ def estimate(config: AcceleratorConfig) -> Estimate:
         uram += u
     fifo18 = bram18_for(c.fifo_depth, c.token_bits)
     mask18 = bram18_for(c.occ_depth, c.occ_word_bits) if c.occupancy_mask else 0
-    dir18 = 2 * bram18_for(c.dir_bank_depth, DIR_BITS) if c.streaming else 0
-    total18 = c.n_pes * (bram18 + fifo18) + mask18 + dir18
-    dsp_pe = mult_dsps(c.cb_bits, c.act_bits, b.family)
-    if c.ternary:
-        dsp_pe += 2 * mult_dsps(c.cb_bits, c.acc_bits, b.family)
+    dir18 = bram18_for(c.dir_bank_depth, DIR_BITS) + bram18_for(c.dir_odd_depth, DIR_BITS) if c.streaming else 0
+    seen18 = bram18_for(c.max_cols, 1)
+
+    def bram36(shared: bool) -> int:
+        tok, stream = _fifo_bram18(c, shared)
+        total18 = c.n_pes * bram18 + tok + stream + mask18 + dir18 + seen18
+        return -(-total18 // 2) + MAXI_BRAM36
+
     lut, ff = logic_totals(c)
-    return Estimate(
+    lut2, ff2 = logic_totals(c, shared=False)
+    dsp = c.n_pes * dsp_per_pe(c)
+    est = Estimate(
         lut=lut,
         ff=ff,
         board_lut=b.lut,
         board_ff=b.ff,
         logic=logic_blocks(c),
-        bram36=-(-total18 // 2) + MAXI_BRAM36,
+        bram36=bram36(True),
         uram=c.n_pes * uram,
-        dsp=c.n_pes * dsp_pe,
+        dsp=dsp,
         per_pe=per_pe,
         fifo_bram18=fifo18,
         mask_bits=c.mask_bits,
@@ -454,6 +690,41 @@ def estimate(config: AcceleratorConfig) -> Estimate:
         board_bram36=b.bram36,
         board_uram=b.uram,
         board_dsp=b.dsp,
+        seen_bram18=seen18,
+        stream_fifo_bram18=_fifo_bram18(c, True)[1],
+        lut_unshared=lut2,
+        ff_unshared=ff2,
+        dsp_unshared=2 * dsp,
+        bram36_unshared=bram36(False),
+    )
+    est.fits_unshared = not _overflows(
+        Estimate(
+            bram36=est.bram36_unshared,
+            uram=est.uram,
+            dsp=est.dsp_unshared,
+            per_pe=per_pe,
+            fifo_bram18=fifo18,
+            board=c.board,
+            board_bram36=b.bram36,
+            board_uram=b.uram,
+            board_dsp=b.dsp,
+            lut=lut2,
+            ff=ff2,
+            board_lut=b.lut,
+            board_ff=b.ff,
+        )
+    )
+    return est
+
+
+def unshared_note(est: Estimate) -> str:
+    """One line on the fallback: what the design costs if Vitis builds layer_pass twice."""
+    board_lut = f"/{est.board_lut:,}" if est.board_lut is not None else ""
+    return (
+        f"if Vitis ignores ALLOCATION limit=1 on layer_pass (undocumented for a DATAFLOW region with two call "
+        f"sites): {est.lut_unshared:,}{board_lut} LUT, {est.bram36_unshared}/{est.board_bram36} BRAM36, "
+        f"{est.dsp_unshared}/{est.board_dsp} DSP: "
+        + ("still fits" if est.fits_unshared else f"does NOT fit {est.board}")
     )
 
 

@@ -92,6 +92,7 @@ CSIM_COUNTERS = (
     ("epilogue", True),  # each PE's write-out loop
     ("dispatch", False),  # the streamed-layer dispatcher's loop (0 for on-chip layers)
     ("stream_words", False),  # 64-bit words the stream reader read from DDR
+    ("stream_requests", False),  # read requests (bursts) the stream reader issued
 )
 
 

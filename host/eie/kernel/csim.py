@@ -179,7 +179,7 @@ class Schedule:
     ``jitter``: 0 for none; else at one stream access in ``jitter`` a process
     yields, at one in 8 x ``jitter`` it sleeps 1-50 us, drawn from ``seed``.
     ``slow``: a process name (``broadcast``, ``pe0`` .. ``pe{N-1}``,
-    ``stream_read``, ``stream_dispatch``) that waits ``slow_us`` before each
+    ``stream_request``, ``stream_fetch``, ``stream_header``, ``stream_unpack``) that waits ``slow_us`` before each
     stream access. ``timeout_ms``: how long no stream may move, while some
     process still polls, before the run is declared deadlocked.
     """
@@ -198,7 +198,7 @@ class Schedule:
 def process_names(config: AcceleratorConfig) -> list[str]:
     """The DATAFLOW processes of a run that a schedule can slow down (the EIE_PROCESS names of hls/eie_top.cpp.j2)."""
     names = ["broadcast"] + [f"pe{p}" for p in range(config.n_pes)]
-    return names + (["stream_read", "stream_dispatch"] if config.streaming else [])
+    return names + (["stream_request", "stream_fetch", "stream_header", "stream_unpack"] if config.streaming else [])
 
 
 class CSim:

@@ -215,11 +215,18 @@ class LayerTiming:
     ddr_bound_us: float = 0.0
     last_push: int = -1
     receptions: int = 0  # (item, PE) deliveries: T x N without the mask
+    # Streamed: the reader's read requests (bursts: runs of consecutive active columns cut at
+    # multiples of min(burst_len beats, 4 KiB)) and beats; each request holds one of the
+    # `outstanding` slots for latency_cycles plus its beats (StreamParams.rate_bytes_per_cycle).
+    requests: int = 0
+    beats: int = 0
 
     def to_dict(self) -> dict:
         return {
             "storage": self.storage,
             "bytes_streamed": int(self.bytes_streamed),
+            "requests": int(self.requests),
+            "beats": int(self.beats),
             "compute_bound_us": float(self.compute_bound_us),
             "ddr_bound_us": float(self.ddr_bound_us),
             "cycles": int(self.cycles),
@@ -612,6 +619,8 @@ def simulate_layer(
         ddr_bound_us=ddr_us,
         last_push=last_push,
         receptions=int((work > 0).sum()) if masked else int(t_items * n),
+        requests=int(plan.bursts) if storage == "stream" else 0,
+        beats=int(plan.total_bytes // params.stream.beat_bytes) if storage == "stream" else 0,
     )
 
 
