@@ -57,6 +57,21 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def check_listed_files(root: Path, files: dict) -> None:
+    """Every file the manifest lists is inside the bundle, present, and as 'eie deploy' wrote it."""
+    for name, digest in sorted(files.items()):
+        f = root / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise BundleError(f"{root / MANIFEST}: file entry {name!r} points outside the bundle")
+        if not f.is_file():
+            raise BundleError(f"{name}: listed in {MANIFEST} but missing from the bundle {str(root)!r}")
+        if sha256_file(f) != digest:
+            raise BundleError(
+                f"{name}: its sha256 differs from {MANIFEST}: the file was changed after 'eie deploy' "
+                "wrote the bundle; redeploy, or restore the file"
+            )
+
+
 def image_crc(data: bytes) -> int:
     """The image's checksum header word (CRC), as ``manifest.json`` records it."""
     if len(data) < 8 * (H_CHECKSUM + 1):
@@ -98,17 +113,7 @@ class Bundle:
         if not isinstance(files, dict) or IMAGE not in files:
             raise BundleError(f"{mpath}: the file list is missing or lacks {IMAGE}")
         if check_files:
-            for name, digest in sorted(files.items()):
-                f = root / name
-                if Path(name).is_absolute() or ".." in Path(name).parts:
-                    raise BundleError(f"{mpath}: file entry {name!r} points outside the bundle")
-                if not f.is_file():
-                    raise BundleError(f"{name}: listed in {MANIFEST} but missing from the bundle {str(root)!r}")
-                if sha256_file(f) != digest:
-                    raise BundleError(
-                        f"{name}: its sha256 differs from {MANIFEST}: the file was changed after 'eie deploy' "
-                        "wrote the bundle; redeploy, or restore the file"
-                    )
+            check_listed_files(root, files)
         data = (root / IMAGE).read_bytes()
         crc = image_crc(data)
         want = manifest.get("image", {}).get("crc")

@@ -27,7 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
-from eie.board.bundle import BUILD, CONFIG, FORMAT, FORMAT_VERSION, MANIFEST, BundleError, sha256_file
+from eie.board.bundle import (
+    BUILD,
+    CONFIG,
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    BundleError,
+    check_listed_files,
+    sha256_file,
+)
 from eie.errors import ConfigError
 from eie.safeio import MARKER, atomic_open, atomic_write, prepare_output_dir, refuse_inputs_in
 
@@ -138,17 +147,7 @@ class LSTMBundle:
             manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("kind") != KIND:
             raise BundleError(f"{root / MANIFEST}: not an LSTM bundle")
-        for name, digest in sorted((manifest.get("files") or {}).items()):
-            f = root / name
-            if Path(name).is_absolute() or ".." in Path(name).parts:
-                raise BundleError(f"{root / MANIFEST}: file entry {name!r} points outside the bundle")
-            if not f.is_file():
-                raise BundleError(f"{name}: listed in {MANIFEST} but missing from the bundle {str(root)!r}")
-            if sha256_file(f) != digest:
-                raise BundleError(
-                    f"{name}: its sha256 differs from {MANIFEST}: the file was changed after 'eie deploy' "
-                    "wrote the bundle; redeploy, or restore the file"
-                )
+        check_listed_files(root, manifest.get("files") or {})
         q = load_quant_lstm(root / LSTM_DIR)
         return cls(root, manifest, q)
 
