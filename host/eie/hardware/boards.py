@@ -54,6 +54,11 @@ class Board:
         """(data bits, burst beats, outstanding reads) of the streaming master on this family."""
         return AXI_DEFAULTS[self.family]
 
+    @property
+    def stream_ports_default(self) -> int:
+        """How many HP ports a streaming kernel reads over unless told (``stream_ports``)."""
+        return STREAM_PORTS_DEFAULT[self.family]
+
 
 # Streaming master defaults per family: Zynq-7000 HP ports are AXI3, at most
 # 64 bits wide with bursts of at most 16 beats; Zynq UltraScale+ HP ports are
@@ -62,6 +67,15 @@ class Board:
 # against the PS's read acceptance (UG585, UG1085) when the kernel is built.
 AXI_DEFAULTS = {"zynq7": (64, 16, 8), "zynqmp": (128, 64, 16)}
 AXI_MAX_BITS = {"zynq7": 64, "zynqmp": 128}
+# The PS's high-performance slave ports the streamed layers may spread over
+# (S_AXI_HP0..3 on both families: UG585, UG1085), and how many a kernel uses by
+# default: one on Zynq-7000, whose PE arrays are small enough for one 64-bit
+# port (and whose LUTs are tight), two on Zynq UltraScale+, where one 128-bit
+# port feeds only 16 one-byte entries per cycle (docs/timing.md).
+HP_PORTS = {"zynq7": 4, "zynqmp": 4}
+STREAM_PORTS_DEFAULT = {"zynq7": 1, "zynqmp": 2}
+# Port counts the kernel supports: column j of a streamed layer goes to port j mod P.
+STREAM_PORT_CHOICES = (1, 2, 4)
 # The accumulator a DSP slice adds into natively (DSP48E1 on Zynq-7000, DSP48E2 on
 # Zynq UltraScale+: a 48-bit post-adder, UG479 / UG579): the widest accumulator
 # the default hardware is sized to (eie.hardware.target).

@@ -17,7 +17,7 @@ from eie.errors import ConfigError, check_int
 from eie.format.csc import entries_per_word
 from eie.format.qmodel import HWParams
 from eie.hardware.boards import AXI_MAX_BITS as BOARD_AXI_MAX_BITS
-from eie.hardware.boards import BOARDS, CUSTOM, Board
+from eie.hardware.boards import BOARDS, CUSTOM, HP_PORTS, STREAM_PORT_CHOICES, Board
 
 # The kernel's default top function (eie.kernel.abi derives the IP's VLNV from it).
 TOP = "eie_top"
@@ -69,7 +69,11 @@ class AcceleratorConfig:
     tight), and the streaming master's
     ``axi_data_bits``, ``axi_burst_len`` and ``axi_outstanding`` (None: the
     board family's defaults, eie.hardware.boards.AXI_DEFAULTS; read them
-    resolved as ``axi_bits``, ``burst_len``, ``outstanding``).
+    resolved as ``axi_bits``, ``burst_len``, ``outstanding``), and
+    ``stream_ports``, the HP ports the streamed layers are read over (1, 2
+    or 4; column j goes to port j mod P; None: the family's default,
+    eie.hardware.boards.STREAM_PORTS_DEFAULT; resolved as ``ports``). Each
+    port has its own reader and dispatcher, ``stream_bits`` wide.
 
     The kernel's derived widths and depths (``slot_bits``, ``ptr_bits``,
     ``act_buf_depth``, the trip-count maxima, ...) are properties below: the
@@ -102,6 +106,7 @@ class AcceleratorConfig:
     axi_data_bits: int | None = None  # None: the board family's default (eie.hardware.boards.AXI_DEFAULTS)
     axi_burst_len: int | None = None
     axi_outstanding: int | None = None
+    stream_ports: int | None = None  # None: the board family's default (eie.hardware.boards.STREAM_PORTS_DEFAULT)
     top: str = TOP
     resources: dict | None = field(default=None)
 
@@ -216,6 +221,14 @@ class AcceleratorConfig:
                 raise ConfigError(f"axi_burst_len={b}: Zynq-7000 HP ports are AXI3, at most 16 beats per burst")
         if self.axi_outstanding is not None:
             _int_field("axi_outstanding", self.axi_outstanding, 1, 64)
+        if self.stream_ports is not None:
+            allowed = [p for p in STREAM_PORT_CHOICES if p <= HP_PORTS[family]]
+            if isinstance(self.stream_ports, bool) or self.stream_ports not in allowed:
+                raise ConfigError(
+                    f"stream_ports={self.stream_ports!r} must be one of {', '.join(map(str, allowed))} "
+                    f"(column j of a streamed layer is read over port j mod stream_ports; the {family} PS has "
+                    f"{HP_PORTS[family]} HP ports)"
+                )
         if not isinstance(self.top, str) or not _IDENT.match(self.top):
             raise ConfigError(f"top={self.top!r} must be a C identifier (letters, digits, underscore)")
 
@@ -247,6 +260,16 @@ class AcceleratorConfig:
     @property
     def outstanding(self) -> int:
         return int(self.axi_outstanding) if self.axi_outstanding is not None else self.board_spec.axi_defaults[2]
+
+    @property
+    def ports(self) -> int:
+        """HP ports the streamed layers are read over: ``stream_ports`` or the family's default."""
+        return int(self.stream_ports) if self.stream_ports is not None else self.board_spec.stream_ports_default
+
+    @property
+    def stream_bits(self) -> int:
+        """The stream datapath's word (each port's reads, the dispatcher's step): the port's width, at least 64."""
+        return max(64, self.axi_bits)
 
     @property
     def ddr_peak_gbps(self) -> float | None:
