@@ -508,7 +508,8 @@ UNPACK:
 // Load time: copy a streamed layer's directory (K + 1 uint32 byte offsets,
 // two per image word) into the banks at dir_base, checking that it starts at
 // 0, never decreases and ends inside the section: entry_words is exactly
-// ceil(col_offset[K] / 8).
+// 2 ceil(col_offset[K] / 16), whole 16-byte words (so a 128-bit port reads
+// inside the section too).
 inline bool load_directory(const word_t* image, unsigned long long off, unsigned k, unsigned dir_base,
                            unsigned long long entry_words, dir_t dir_even[DIR_BANK_DEPTH],
                            dir_t dir_odd[DIR_ODD_DEPTH]) {
@@ -527,7 +528,7 @@ LOAD_DIR:
         if ((i == 0 && lo != 0) || lo < prev) ok = false;
         if (has_hi && hi < lo) ok = false;
         const unsigned long long last = has_hi ? hi : lo;
-        if (i + (has_hi ? 1u : 0u) == k && (last + 7) / 8 != entry_words) ok = false;
+        if (i + (has_hi ? 1u : 0u) == k && (last + 15) / 16 * 2 != entry_words) ok = false;
         prev = hi;
         const unsigned half = g >> 1;
         if (g & 1) {

@@ -114,7 +114,7 @@ def test_header_words_little_endian():
     qm, _ = make_model()
     raw = image_bytes(build_image(qm))
     assert raw[:8] == b"EIEIMAGE"
-    assert int.from_bytes(raw[8:16], "little") == VERSION == 4
+    assert int.from_bytes(raw[8:16], "little") == VERSION == 5
     # N, weight_bits, index_bits, act_bits, cb_bits, acc_bits follow the total.
     fields = [int.from_bytes(raw[8 * i : 8 * i + 8], "little") for i in range(3, 9)]
     assert fields == [3, 3, 2, 16, 12, 32]

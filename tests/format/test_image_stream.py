@@ -96,7 +96,7 @@ def assert_same_layers(got: QuantModel, want: QuantModel):
 
 
 def test_constants():
-    assert fmt.VERSION == 4
+    assert fmt.VERSION == 5
     assert (fmt.D_COUNT_BITS, fmt.D_DIR) == (14, 15)
     assert (fmt.FLAG_RELU, fmt.FLAG_TERNARY, fmt.FLAG_STREAMED) == (1, 2, 4)
     assert fmt.STREAM_ALIGN_WORDS == 512
@@ -128,7 +128,7 @@ def test_streamed_layer_layout_word_by_word():
         assert d[fmt.D_ENTRIES] - (d[fmt.D_DIR] + dir_words) < 512
         assert np.all(img[d[fmt.D_DIR] + dir_words : d[fmt.D_ENTRIES]] == 0)
         nbytes = int(st_.col_offset[-1])
-        assert d[fmt.D_ENTRY_WORDS] == -(-nbytes // 8)
+        assert d[fmt.D_ENTRY_WORDS] == 2 * -(-nbytes // 16)
         raw = img[d[fmt.D_ENTRIES] : d[fmt.D_ENTRIES] + d[fmt.D_ENTRY_WORDS]].astype("<u8").view(np.uint8)
         assert np.array_equal(raw[:nbytes], st_.data)
         assert np.all(raw[nbytes:] == 0)

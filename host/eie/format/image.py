@@ -34,9 +34,10 @@ from eie.format.stream import COUNT_WIDTHS, StreamLayer, decode_stream, encode_s
 from eie.safeio import atomic_write
 
 MAGIC = int.from_bytes(b"EIEIMAGE", "little")
-# 4: a streamed layer's count fields are 4, 6, 8, 12, 16 or 32 bits; 3: streamed layers (count fields 1..32 bits);
+# 5: a stream section is a whole number of 16-byte words (two 64-bit words), so
+# a 128-bit reader never reads past it; 4: a streamed layer's count fields are 4, 6, 8, 12, 16 or 32 bits; 3: streamed layers (count fields 1..32 bits);
 # 2: CRC-32 in the checksum word; 1 had a plain sum.
-VERSION = 4
+VERSION = 5
 HEADER_WORDS = 16
 DESC_WORDS = 16
 
@@ -71,9 +72,14 @@ def _ptr_words(k: int) -> int:
     return (k + 2) // 2
 
 
+def stream_section_words(n_bytes: int) -> int:
+    """A stream section's length in 64-bit words: its bytes rounded up to 16 (format version 5)."""
+    return 2 * (-(-int(n_bytes) // 16))
+
+
 def _stream_words(data: np.ndarray) -> np.ndarray:
-    """Stream-section bytes as little-endian uint64 words, zero-padded to the word."""
-    b = np.zeros(-(-data.size // 8) * 8, dtype=np.uint8)
+    """Stream-section bytes as little-endian uint64 words, zero-padded to a whole 16-byte word."""
+    b = np.zeros(stream_section_words(data.size) * 8, dtype=np.uint8)
     b[: data.size] = data
     return b.view("<u8").astype(np.uint64)
 
@@ -409,11 +415,11 @@ def _read_stream(params: HWParams, shape: tuple[int, int], c: int, d: list[int],
             f"{where}: the column directory is not non-decreasing from 0 (the byte offsets of the column "
             "blocks); rebuild the image",
         )
-    if entry_words != -(-int(off[-1]) // 8):
+    if entry_words != stream_section_words(int(off[-1])):
         raise ImageError(
             "bad_layer",
             f"{where}: the stream section is {entry_words} words, the directory's {int(off[-1])} bytes need "
-            f"{-(-int(off[-1]) // 8)}; rebuild the image",
+            f"{stream_section_words(int(off[-1]))} (whole 16-byte words); rebuild the image",
         )
     raw = section(d[D_ENTRIES], entry_words, "stream")
     # Every block holds at least its header (the counts decode_stream reads first).
