@@ -53,8 +53,10 @@ void broadcast(layer_t L, act_t src[N][ACT_LANES][ACT_LANE_DEPTH], const occ_t o
     // the mask is off), and the next word's address.
     occ_t cur_occ = ~occ_t(0), next_occ = ~occ_t(0);
     ap_uint<32> occ_at = L.occ_base;
-    // A streamed layer's columns (and its end mark) go to the stream reader
-    // on fifo[N] (NF = N + 1), not to the PEs.
+    // A streamed layer's columns go to the stream lanes, column j to lane
+    // j mod (NF - N) on fifo[N + lane] (its end mark to every lane), not to
+    // the PEs. NF - N is 1, 2 or 4: the lane is the column's low bits.
+    const int LANES = NF > N ? NF - N : 1;
     const bool to_reader = NF > N && (L.flags & FLAG_STREAMED);
     bool next_valid = false;
     // Running counters instead of j / N, j % N and ceil(K / W): the next
@@ -85,7 +87,11 @@ SCAN:
 #pragma HLS UNROLL
                 if (recv[p] && !to_reader) fifo[p].write(tok);
             }
-            if (to_reader) fifo[NF - 1].write(tok);
+            const unsigned lane = unsigned(ap_uint<PIDX_BITS>(tok.g - L.ptr_base)) & unsigned(LANES - 1);
+            for (int q = 0; q < LANES; q++) {
+#pragma HLS UNROLL
+                if (to_reader && lane == unsigned(q)) fifo[N + q].write(tok);
+            }
         }
         // The mask without its lowest set bit: whether the window is done
         // does not wait for the encoder.
@@ -147,7 +153,10 @@ SCAN:
 #pragma HLS UNROLL
         if (!to_reader) fifo[p].write(end);
     }
-    if (to_reader) fifo[NF - 1].write(end);
+    for (int q = 0; q < LANES; q++) {
+#pragma HLS UNROLL
+        if (to_reader) fifo[N + q].write(end);
+    }
 }
 
 // Load time: the mask words of layer L from the PEs' pointers (PE p has

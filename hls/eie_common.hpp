@@ -77,9 +77,11 @@ inline void column_bounds(const ptr_t ptr_even[PTR_BANK_DEPTH], const ptr_t ptr_
 #ifndef __SYNTHESIS__
 struct counters_t {
     long long broadcast[MAX_LAYERS];
-    long long dispatch[MAX_LAYERS];
-    long long stream_words[MAX_LAYERS];
-    long long stream_requests[MAX_LAYERS];
+    // Per stream lane: each lane's processes are threads of their own in the
+    // concurrent C-simulation, so no two threads count into one variable.
+    long long dispatch[MAX_LAYERS][STREAM_LANES];
+    long long stream_words[MAX_LAYERS][STREAM_LANES];
+    long long stream_requests[MAX_LAYERS][STREAM_LANES];
     long long pe[MAX_LAYERS][N_PES];
     long long epilogue[MAX_LAYERS][N_PES];
 };

@@ -252,8 +252,8 @@ struct PE {
     // takes the next token when one is there, so trips = 1 + sum of entries.
     // The next entry of a streamed column: from the pack in hand, or from the
     // next pack when it is used up (the dispatcher sends a column's entries
-    // in packs of 1..E, in order).
-    static void next_streamed(hls::stream<pack_t>& packs, word_t& pack, ap_uint<SLOT_BITS + 1>& pack_left, code_t& v,
+    // in packs of 1..STEP_ENTRIES, in order).
+    static void next_streamed(hls::stream<pack_t>& packs, sword_t& pack, ap_uint<PACK_N_BITS>& pack_left, code_t& v,
                               zrun_t& z) {
 #pragma HLS INLINE
         if (pack_left == 0) {
@@ -281,8 +281,8 @@ struct PE {
         ap_uint<32> col_left = 0;
         act_t a = 0;
         int row = -1;
-        word_t pack = 0;
-        ap_uint<SLOT_BITS + 1> pack_left = 0;
+        sword_t pack = 0;
+        ap_uint<PACK_N_BITS> pack_left = 0;
         Bypass<Acc> fwd;
     STREAM_LOOP:
         while (true) {

@@ -42,7 +42,7 @@ typedef ap_uint<32> dir_t;  // a byte offset into a layer's stream section
 // dispatcher keeps instead of receiving it again.
 struct block_t {
     act_t val;
-    ap_uint<6> skip;
+    ap_uint<8> skip;
     ap_uint<36> bits;
     ap_uint<32> words;
     bool shared;
@@ -73,16 +73,16 @@ struct stok_t {
 struct eblock_t {
     ap_uint<40> first[N_PES + 1];
     act_t val;
-    ap_uint<6> hoff;
+    ap_uint<8> hoff;
     ap_uint<32> chunks;
     bool ok;
     bool last;
 };
 
-// Up to E entries of one PE, in the slots of an on-chip entry word.
+// Up to STEP_ENTRIES entries of one PE, the first at bit 0, ENTRY_BITS each.
 struct pack_t {
-    word_t word;
-    ap_uint<SLOT_BITS + 1> n;
+    sword_t word;
+    ap_uint<PACK_N_BITS> n;
 };
 
 // Column g's block: [start, end) bytes, from the directory's two banks (as
@@ -123,15 +123,14 @@ inline void stream_request(layer_t L, const dir_t dir_even[DIR_BANK_DEPTH], cons
                            hls::stream<token_t>& feed, hls::stream<block_t>& blocks, hls::stream<req_t>& reqs) {
     if (!(L.flags & FLAG_STREAMED)) return;
     typedef unsigned long long u64;
-    const u64 base = L.stream_base;
+    const u64 base = u64(L.stream_base) / STREAM_WORD_WORDS;  // page-aligned, so a whole stream word
     const u64 chunk_mask = STREAM_CHUNK_WORDS - 1;  // a power of two
     bool open = false;  // words [olo, ohi) not yet requested
     u64 olo = 0, ohi = 0;
     bool pend = false;  // words [plo, phi) of the last column still to place
     u64 plo = 0, phi = 0;
     bool started = false;
-    ap_uint<PIDX_BITS> prev_g = 0;
-    u64 run_end = 0;  // one past the last word of the previous column
+    u64 run_end = 0;  // one past the last word of the previous block
 REQUEST:
     while (true) {
 #pragma HLS PIPELINE II=1
@@ -164,11 +163,15 @@ REQUEST:
             }
             dir_t blo, bhi;
             block_bounds(dir_even, dir_odd, t.g, blo, bhi);
-            const u64 w0 = base + (blo >> 3), w1 = base + ((u64)(bhi) + 7) / 8;
-            const bool consecutive = started && t.g == prev_g + 1;
+            const u64 w0 = base + (u64(blo) >> STREAM_SHIFT);
+            const u64 w1 = base + ((u64(bhi) + (1u << STREAM_SHIFT) - 1) >> STREAM_SHIFT);
+            // The lane's blocks come in address order, so w0 >= run_end - 1:
+            // the block continues the run when its words touch it, and shares
+            // the run's last word when it starts inside it.
+            const bool consecutive = started && w0 <= run_end;
             block_t b;
             b.val = t.val;
-            b.skip = ap_uint<6>((blo & 7) * 8);
+            b.skip = ap_uint<8>((u64(blo) & ((1u << STREAM_SHIFT) - 1)) * 8);
             b.bits = ap_uint<36>(bhi - blo) * 8;
             b.words = ap_uint<32>(w1 - w0);
             b.shared = consecutive && w0 < run_end;
@@ -178,7 +181,6 @@ REQUEST:
             lo = b.shared ? run_end : w0;
             hi = w1;
             started = true;
-            prev_g = t.g;
             run_end = w1;
         }
         const u64 boundary = (lo | chunk_mask) + 1;  // the next multiple of the chunk above lo
@@ -228,23 +230,27 @@ REQUEST:
     blocks.write(b);
 }
 
-inline void stream_fetch(layer_t L, const word_t* image, hls::stream<req_t>& reqs, hls::stream<word_t>& words) {
+// `port` is the lane's m_axi view of the image, in stream words; `lane`
+// (a constant at each call site) only names the lane's C-sim counters.
+inline void stream_fetch(layer_t L, int lane, const sword_t* port, hls::stream<req_t>& reqs,
+                         hls::stream<sword_t>& words) {
     if (!(L.flags & FLAG_STREAMED)) return;
 REQUESTS:
     while (true) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_MAX_COLS
         const req_t r = reqs.read();
         if (r.last) break;
-        EIE_COUNT(counters().stream_requests[L.index]++;)
+        EIE_COUNT(counters().stream_requests[L.index][lane]++;)
         const unsigned long long at = r.addr;
     BURST:
         for (unsigned i = 0; i < unsigned(r.len); i++) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_STREAM_CHUNK_WORDS
-            EIE_COUNT(counters().stream_words[L.index]++;)
-            words.write(image[at + i]);
+            EIE_COUNT(counters().stream_words[L.index][lane]++;)
+            words.write(port[at + i]);
         }
     }
+    (void)lane;
 }
 
 // The dispatcher, in two processes so that no loop-carried path holds more
@@ -274,19 +280,20 @@ REQUESTS:
 // bits past a block's end read as 0, so no loop waits for data that never
 // comes.
 template <int N>
-void stream_header(layer_t L, hls::stream<block_t>& blocks, hls::stream<word_t>& words,
-                   hls::stream<eblock_t>& eblocks, hls::stream<word_t>& chunks, bool& fault) {
+void stream_header(layer_t L, int lane, hls::stream<block_t>& blocks, hls::stream<sword_t>& words,
+                   hls::stream<eblock_t>& eblocks, hls::stream<sword_t>& chunks, bool& fault) {
+    const unsigned SB = STREAM_BITS;  // a power of two, 64 or more
     if (!(L.flags & FLAG_STREAMED)) {
         fault = false;  // written on every path: a DATAFLOW output
         return;
     }
     const int c = L.count_bits;  // 4, 6, 8, 12, 16 or 32, checked at load
     const unsigned hbits = unsigned(N) * unsigned(c);
-    const unsigned hchunks = (hbits + 63) >> 6;  // chunks holding header bits
-    const unsigned h0 = hbits >> 6;              // the chunk holding the first entry bit
+    const unsigned hchunks = (hbits + SB - 1) / SB;  // chunks holding header bits
+    const unsigned h0 = hbits / SB;                 // the chunk holding the first entry bit
     ap_uint<N * 32> hdr = 0;
-    word_t cur = 0, last_word = 0;
-    ap_uint<6> skip = 0;
+    sword_t cur = 0, last_word = 0;
+    ap_uint<8> skip = 0;
     unsigned long long bits = 0;
     unsigned nwords = 0;  // the block's words, a shared first one included
     unsigned i = 0, steps = 0, nchunks = 0;
@@ -316,29 +323,30 @@ HEADER:
         const bool step_reads = stepping && i + 1 < nwords;
         const bool first_read = take && b.words != 0 && !b.shared && !step_reads;
         const bool pend_read = active && cur_pending;
-        word_t w = 0;
+        sword_t w = 0;
         if (step_reads || first_read || pend_read) {
             w = words.read();
             last_word = w;
         }
         if (stepping) {
-            EIE_COUNT(counters().dispatch[L.index]++;)
+            EIE_COUNT(counters().dispatch[L.index][lane]++;)
             // Chunk i: words i and i + 1 of the block, by its byte offset;
             // bits past the block's end are 0.
-            const word_t nxt = step_reads ? w : word_t(0);
-            word_t chunk = 0;
+            const sword_t nxt = step_reads ? w : sword_t(0);
+            sword_t chunk = 0;
             if (i < nchunks) {
-                chunk = skip == 0 ? cur : word_t((cur >> skip) | (nxt << (64 - unsigned(skip))));
-                const unsigned long long left = bits - 64ULL * i;  // bits of the block from this chunk on
-                if (left < 64) chunk &= word_t((word_t(1) << unsigned(left)) - 1);
+                chunk = skip == 0 ? cur : sword_t((cur >> skip) | (nxt << (SB - unsigned(skip))));
+                const unsigned long long left = bits - (unsigned long long)(SB) * i;  // the block's bits from here
+                if (left < SB) chunk &= sword_t((sword_t(1) << unsigned(left)) - 1);
             }
             cur = nxt;
             // Header chunks land at constant slices of hdr.
-            for (int h = 0; h < (N * 32 + 63) / 64; h++) {
+            const int HB = STREAM_BITS;
+            for (int h = 0; h < (N * 32 + HB - 1) / HB; h++) {
 #pragma HLS UNROLL
                 if (unsigned(h) == i) {
-                    const int top = (h * 64 + 63 < N * 32) ? h * 64 + 63 : N * 32 - 1;
-                    hdr(top, h * 64) = chunk(top - h * 64, 0);
+                    const int top = (h * HB + HB - 1 < N * 32) ? h * HB + HB - 1 : N * 32 - 1;
+                    hdr(top, h * HB) = chunk(top - h * HB, 0);
                 }
             }
             if (i + 1 == hchunks) {
@@ -361,7 +369,7 @@ HEADER:
                 d.ok = ((need + 7) >> 3) == ap_uint<48>(bits >> 3);
                 if (!d.ok) bad = true;
                 d.val = val;
-                d.hoff = ap_uint<6>(hbits & 63);
+                d.hoff = ap_uint<8>(hbits & (SB - 1));
                 d.chunks = nchunks > h0 ? nchunks - h0 : 0u;
                 d.last = false;
                 eblocks.write(d);
@@ -378,11 +386,11 @@ HEADER:
             skip = b.skip;
             bits = b.bits;
             nwords = b.words;
-            nchunks = unsigned((bits + 63) >> 6);
+            nchunks = unsigned((bits + SB - 1) / SB);
             steps = nchunks > hchunks ? nchunks : hchunks;
             // Word 0: kept from the previous block when they share it.
             cur_pending = b.words != 0 && !b.shared && !first_read;
-            cur = b.words == 0 ? word_t(0) : b.shared ? last_word : w;
+            cur = b.words == 0 ? sword_t(0) : b.shared ? last_word : w;
             hdr = 0;
             i = 0;
             active = true;
@@ -403,17 +411,19 @@ HEADER:
     }
     eblocks.write(end);
     fault = bad;
+    (void)lane;
 }
 
 template <int N>
-void stream_unpack(layer_t L, hls::stream<eblock_t>& eblocks, hls::stream<word_t>& chunks, hls::stream<stok_t> tok[N],
+void stream_unpack(layer_t L, hls::stream<eblock_t>& eblocks, hls::stream<sword_t>& chunks, hls::stream<stok_t> tok[N],
                    hls::stream<pack_t> packs[N]) {
     if (!(L.flags & FLAG_STREAMED)) return;
-    const unsigned step_bits = ENTRIES_PER_WORD * ENTRY_BITS;  // <= 64
-    ap_uint<128> buf = 0;  // buffered entry bits, the next one at bit 0
-    unsigned have = 0;     // 0..127
+    const unsigned SB = STREAM_BITS;
+    const unsigned step_bits = STEP_ENTRIES * ENTRY_BITS;  // <= SB
+    ap_uint<2 * STREAM_BITS> buf = 0;  // buffered entry bits, the next one at bit 0
+    unsigned have = 0;                 // below step_bits when a chunk enters, so below 2 SB
     unsigned chunks_left = 0;
-    ap_uint<6> hoff = 0;
+    ap_uint<8> hoff = 0;
     bool fresh = false;  // the block's first chunk: its entries start at bit hoff
     // PE p's entries are the block's entries [first[p], first[p + 1]).
     ap_uint<40> first[N + 1];
@@ -428,20 +438,20 @@ UNPACK:
         bool finished = phase == 0;
         if (phase != 0) {
             if (chunks_left != 0 && (have < step_bits || phase == 2)) {
-                const word_t w = chunks.read();
+                const sword_t w = chunks.read();
                 chunks_left--;
                 if (phase == 1) {
-                    const word_t x = fresh ? word_t(w >> hoff) : w;
-                    buf |= ap_uint<128>(x) << have;
-                    have += fresh ? 64 - unsigned(hoff) : 64u;
+                    const sword_t x = fresh ? sword_t(w >> hoff) : w;
+                    buf |= ap_uint<2 * STREAM_BITS>(x) << have;
+                    have += fresh ? SB - unsigned(hoff) : SB;
                     fresh = false;
                 }
             }
             if (phase == 1) {
                 const ap_uint<40> rest = total - done;
-                const unsigned n = rest < ENTRIES_PER_WORD ? unsigned(rest) : unsigned(ENTRIES_PER_WORD);
+                const unsigned n = rest < STEP_ENTRIES ? unsigned(rest) : unsigned(STEP_ENTRIES);
                 if (n * ENTRY_BITS <= have || chunks_left == 0) {
-                    const word_t chunk = word_t(buf);  // bits past the n entries belong to no PE below
+                    const sword_t chunk = sword_t(buf);  // bits past the n entries belong to no PE below
                     const ap_uint<40> lo_all = done, hi_all = done + n;
                     for (int p = 0; p < N; p++) {
 #pragma HLS UNROLL
@@ -505,14 +515,74 @@ UNPACK:
     }
 }
 
+// Two lanes' streams for one PE into one (a kernel with P > 1 ports has a
+// binary tree of P - 1 of these per PE). A column's token and then its
+// packs, until they hold its count of entries, pass through together; the
+// next column is taken from whichever lane has one, alternating when both
+// do. The PE's sums do not depend on the order of the columns (wrapping
+// integer adds commute: docs/arithmetic.md), so the merge need not restore
+// column order. The end mark goes out once both lanes have sent theirs.
+// Loop-carried: the lane being passed on, the entries left (a 32-bit
+// subtract), the two end flags and the priority bit.
+inline void stream_merge(layer_t L, hls::stream<stok_t>& ta, hls::stream<pack_t>& pa, hls::stream<stok_t>& tb,
+                         hls::stream<pack_t>& pb, hls::stream<stok_t>& to, hls::stream<pack_t>& po) {
+    if (!(L.flags & FLAG_STREAMED)) return;
+    bool a_done = false, b_done = false;
+    bool from_b = false, prefer_b = false;
+    ap_uint<32> left = 0;
+MERGE:
+    while (true) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=EIE_PE_TRIPS_MAX
+        if (left != 0) {
+            pack_t pk;
+            if (from_b)
+                pk = pb.read();
+            else
+                pk = pa.read();
+            po.write(pk);
+            left -= pk.n;
+        } else {
+            if (a_done && b_done) break;
+            const bool ra = !a_done && !ta.empty();
+            const bool rb = !b_done && !tb.empty();
+            if (ra || rb) {
+                const bool take_b = rb && (!ra || prefer_b);
+                stok_t t;
+                if (take_b)
+                    t = tb.read();
+                else
+                    t = ta.read();
+                prefer_b = !take_b;
+                if (t.last) {
+                    if (take_b)
+                        b_done = true;
+                    else
+                        a_done = true;
+                } else {
+                    to.write(t);
+                    left = t.count;
+                    from_b = take_b;
+                }
+            }
+        }
+    }
+    stok_t end;
+    end.val = 0;
+    end.count = 0;
+    end.last = true;
+    to.write(end);
+}
+
 // Load time: copy a streamed layer's directory (K + 1 uint32 byte offsets,
 // two per image word) into the banks at dir_base, checking that it starts at
 // 0, never decreases and ends inside the section: entry_words is exactly
 // 2 ceil(col_offset[K] / 16), whole 16-byte words (so a 128-bit port reads
 // inside the section too).
+// Every lane gets its own copy (one reader per memory in the DATAFLOW region).
 inline bool load_directory(const word_t* image, unsigned long long off, unsigned k, unsigned dir_base,
-                           unsigned long long entry_words, dir_t dir_even[DIR_BANK_DEPTH],
-                           dir_t dir_odd[DIR_ODD_DEPTH]) {
+                           unsigned long long entry_words, dir_t dir_even[STREAM_LANES][DIR_BANK_DEPTH],
+                           dir_t dir_odd[STREAM_LANES][DIR_ODD_DEPTH]) {
     const unsigned pw = (k + 2) >> 1;
     bool ok = true;
     unsigned long long prev = 0;
@@ -531,12 +601,15 @@ LOAD_DIR:
         if (i + (has_hi ? 1u : 0u) == k && (last + 15) / 16 * 2 != entry_words) ok = false;
         prev = hi;
         const unsigned half = g >> 1;
-        if (g & 1) {
-            dir_odd[half] = lo;
-            if (has_hi) dir_even[half + 1] = hi;
-        } else {
-            dir_even[half] = lo;
-            if (has_hi) dir_odd[half] = hi;
+        for (int q = 0; q < STREAM_LANES; q++) {
+#pragma HLS UNROLL
+            if (g & 1) {
+                dir_odd[q][half] = lo;
+                if (has_hi) dir_even[q][half + 1] = hi;
+            } else {
+                dir_even[q][half] = lo;
+                if (has_hi) dir_odd[q][half] = hi;
+            }
         }
         i += 2;
         g += 2;

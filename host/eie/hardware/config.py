@@ -296,8 +296,8 @@ class AcceleratorConfig:
 
     @property
     def n_feeds(self) -> int:
-        """The broadcaster's FIFOs: one per PE, and one to the stream reader in a streaming kernel."""
-        return self.n_pes + (1 if self.streaming else 0)
+        """The broadcaster's FIFOs: one per PE, and one per stream lane in a streaming kernel."""
+        return self.n_pes + self.stream_lanes
 
     @property
     def occ_word_bits(self) -> int:
@@ -399,18 +399,71 @@ class AcceleratorConfig:
     def ap_int_max_w(self) -> int:
         """AP_INT_MAX_W the kernel needs: its widest ap_uint (the occupancy word, N x W bits, and a
         streaming kernel's count header, N x 32), in whole Kbit, at least ap_int's default 1024."""
-        widest = max(self.n_pes * self.lnzd_window, 32 * self.n_pes if self.streaming else 0)
+        widest = max(self.n_pes * self.lnzd_window, 32 * self.n_pes if self.streaming else 0, 2 * self.stream_bits)
         return max(1024, -(-widest // 1024) * 1024)
 
     @property
     def stream_chunk_words(self) -> int:
-        """The stream reader's longest request in 64-bit words: burst_len beats of axi_bits, at most 4 KiB."""
-        return max(1, min(self.burst_len * self.axi_bits // 64, 4096 // 8))
+        """A stream reader's longest request in stream words (``stream_bits``): burst_len beats of axi_bits,
+        at most 4 KiB."""
+        return max(1, min(self.burst_len * self.axi_bits // self.stream_bits, 4096 * 8 // self.stream_bits))
 
     @property
     def stream_buffer_words(self) -> int:
-        """The stream reader's word FIFO: the bursts in flight (outstanding x burst length), in 64-bit words."""
-        return max(2, self.outstanding * self.burst_len * self.axi_bits // 64)
+        """A stream reader's word FIFO: its bursts in flight (outstanding x burst length), in stream words."""
+        return max(2, self.outstanding * self.burst_len * self.axi_bits // self.stream_bits)
+
+    @property
+    def stream_lanes(self) -> int:
+        """The streaming hardware's lanes (reader, dispatcher, directory copy): ``ports``, 0 without streaming."""
+        return self.ports if self.streaming else 0
+
+    @property
+    def stream_word_words(self) -> int:
+        """Image (64-bit) words per stream word."""
+        return self.stream_bits // 64
+
+    @property
+    def stream_shift(self) -> int:
+        """log2 of a stream word's bytes."""
+        return (self.stream_bits // 8).bit_length() - 1
+
+    @property
+    def pack_n_bits(self) -> int:
+        """A pack's entry count, 0..step_entries."""
+        return self.step_entries.bit_length()
+
+    @property
+    def pack_streams(self) -> list[str]:
+        """Suffixes of the token and pack stream arrays (N each) of a streaming kernel: the lanes' outputs
+        (``l0``..; the PEs' own ``pe`` with one lane), the merges' (``m0``.., ``pe``)."""
+        if not self.streaming:
+            return []
+        if self.ports == 1:
+            return ["pe"]
+        return [f"l{i}" for i in range(self.ports)] + [o for _, _, o in self.merge_tree]
+
+    @property
+    def step_entries(self) -> int:
+        """Entries a dispatcher moves per step (and a pack holds): a stream word's whole entries."""
+        return self.stream_bits // self.entry_bits
+
+    @property
+    def merge_tree(self) -> list[tuple[str, str, str]]:
+        """Each PE's merges of the lanes' (token, pack) streams, as (input, input, output) stream suffixes:
+        lanes ``l0``.., intermediate ``m0``.., the PE's own ``pe``. Empty with one lane (it feeds the PEs)."""
+        level = [f"l{i}" for i in range(self.ports)]
+        out: list[tuple[str, str, str]] = []
+        m = 0
+        while len(level) > 1:
+            nxt = []
+            for a, b in zip(level[0::2], level[1::2]):
+                name = "pe" if len(level) == 2 else f"m{m}"
+                m += name != "pe"
+                out.append((a, b, name))
+                nxt.append(name)
+            level = nxt
+        return out
 
     @property
     def max_cols(self) -> int:

@@ -85,14 +85,15 @@ CSIM_INFO_FIELDS = (
     "lnzd_window",
 )
 # eie_counters: per layer index, the loop trip counters of eie::counters_t in
-# this order, each one value (per_pe False) or one per PE (True).
+# this order, each one value ("one"), one per PE ("pe"), or one per stream
+# lane ("lane"; eie_counters gives their sum, and eie_lane_counters each).
 CSIM_COUNTERS = (
-    ("broadcast", False),  # the broadcaster's scan loop
-    ("pe", True),  # each PE's accumulation loop
-    ("epilogue", True),  # each PE's write-out loop
-    ("dispatch", False),  # the streamed-layer dispatcher's loop (0 for on-chip layers)
-    ("stream_words", False),  # 64-bit words the stream reader read from DDR
-    ("stream_requests", False),  # read requests (bursts) the stream reader issued
+    ("broadcast", "one"),  # the broadcaster's scan loop
+    ("pe", "pe"),  # each PE's accumulation loop
+    ("epilogue", "pe"),  # each PE's write-out loop
+    ("dispatch", "lane"),  # the streamed-layer dispatchers' header loops (0 for on-chip layers)
+    ("stream_words", "lane"),  # stream words (config.stream_bits) the stream readers read from DDR
+    ("stream_requests", "lane"),  # read requests (bursts) the stream readers issued
 )
 
 

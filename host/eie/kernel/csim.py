@@ -198,7 +198,12 @@ class Schedule:
 def process_names(config: AcceleratorConfig) -> list[str]:
     """The DATAFLOW processes of a run that a schedule can slow down (the EIE_PROCESS names of hls/eie_top.cpp.j2)."""
     names = ["broadcast"] + [f"pe{p}" for p in range(config.n_pes)]
-    return names + (["stream_request", "stream_fetch", "stream_header", "stream_unpack"] if config.streaming else [])
+    if not config.streaming:
+        return names
+    stages = ("stream_request", "stream_fetch", "stream_header", "stream_unpack")
+    lanes = config.stream_lanes
+    names += [s if lanes == 1 else f"{s}{lane}" for lane in range(lanes) for s in stages]
+    return names + [f"merge{k}_pe{p}" for k in range(len(config.merge_tree)) for p in range(config.n_pes)]
 
 
 class CSim:
@@ -242,6 +247,8 @@ class CSim:
         lib.eie_info.restype = None
         lib.eie_counters.argtypes = (i64p,)
         lib.eie_counters.restype = None
+        lib.eie_lane_counters.argtypes = (i64p,)
+        lib.eie_lane_counters.restype = None
         lib.eie_df_configure.argtypes = (ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_int)
         lib.eie_df_configure.restype = None
         lib.eie_df_report.argtypes = (ctypes.c_char_p, ctypes.c_int64)
@@ -371,19 +378,30 @@ class CSim:
         Indexed by the layer's position in the loaded model: ``broadcast``
         (max_layers,) the broadcaster's scan loop, ``pe`` (max_layers, N) each
         PE's accumulation loop, ``epilogue`` (max_layers, N) each PE's
-        write-out loop. Layers not run are 0. See docs/kernel.md for what
-        they equal in the timing model.
+        write-out loop; ``dispatch``, ``stream_words`` and ``stream_requests``
+        summed over the stream lanes (``lane_counters`` has each lane's).
+        Layers not run are 0. See docs/kernel.md for what they equal in the
+        timing model.
         """
         n, nl = self.config.n_pes, self.config.max_layers
-        widths = [n if per_pe else 1 for _, per_pe in CSIM_COUNTERS]
+        widths = [n if kind == "pe" else 1 for _, kind in CSIM_COUNTERS]
         raw = np.zeros(nl * sum(widths), dtype=np.int64)
         self._lib.eie_counters(raw.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
         raw = raw.reshape(nl, sum(widths))
         out, at = {}, 0
-        for (name, per_pe), w in zip(CSIM_COUNTERS, widths):
-            out[name] = raw[:, at : at + w].copy() if per_pe else raw[:, at].copy()
+        for (name, kind), w in zip(CSIM_COUNTERS, widths):
+            out[name] = raw[:, at : at + w].copy() if kind == "pe" else raw[:, at].copy()
             at += w
         return out
+
+    def lane_counters(self) -> dict[str, np.ndarray]:
+        """The per-lane counters of the last ``run``: each (max_layers, lanes), lane l reading columns j = l mod P."""
+        names = [name for name, kind in CSIM_COUNTERS if kind == "lane"]
+        lanes = max(1, self.config.stream_lanes)
+        raw = np.zeros(self.config.max_layers * len(names) * lanes, dtype=np.int64)
+        self._lib.eie_lane_counters(raw.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
+        raw = raw.reshape(self.config.max_layers, len(names), lanes)
+        return {name: raw[:, i, :].copy() for i, name in enumerate(names)}
 
 
 # eie_bridge.cpp.j2's EIE_DF_FAILED: the concurrent simulation stopped the call.

@@ -113,7 +113,11 @@ def kernel_context(
         # The PEs' memories the top declares and passes down (one array each, partitioned by PE).
         "pe_memories": ("entries", "ptr_even", "ptr_odd", "codebook", "bias", "acc", "acc_neg"),
         "counters": abi.CSIM_COUNTERS,
+        # The bridge's extra arguments of the top: the image (as stream words) at every stream port.
+        "port_args": "".join(", wide.data()" for _ in range(config.stream_lanes)),
         "image_depth": max(1, int(image_depth)),
+        # The stream ports see the image as stream words (its whole ones: a section never ends in a half).
+        "stream_depth": max(1, int(image_depth) // config.stream_word_words),
         "in_depth": max(1, int(in_depth)),
         "out_depth": max(1, int(out_depth)),
     }
