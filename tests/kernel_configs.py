@@ -28,10 +28,15 @@ CSIM_CONFIGS = {
 
 # Kernels with streaming hardware (tests/kernel/test_kernel_stream.py): make_config there adds STREAM_DEPTHS.
 STREAM_DEPTHS = dict(dir_depth=256, storage="auto")
+# One port of 64 bits (as on a Zynq-7000), two and four of 128 (UltraScale+).
 STREAM_CONFIGS = {
-    "n1_w2_i2": dict(n_pes=1, weight_bits=2, index_bits=2, act_bits=8, cb_bits=8, acc_bits=20),
-    "n3_w4_i3_mask": dict(n_pes=3, weight_bits=4, index_bits=3, fifo_depth=2, occupancy_mask=True),
-    "n8_w2_i3_ternary": dict(n_pes=8, weight_bits=2, index_bits=3, ternary=True, occupancy_mask=False),
+    "n1_w2_i2_p1x64": dict(
+        n_pes=1, weight_bits=2, index_bits=2, act_bits=8, cb_bits=8, acc_bits=20, stream_ports=1, axi_data_bits=64
+    ),
+    "n3_w4_i3_mask_p2": dict(n_pes=3, weight_bits=4, index_bits=3, fifo_depth=2, occupancy_mask=True, stream_ports=2),
+    "n8_w2_i3_ternary_p4": dict(
+        n_pes=8, weight_bits=2, index_bits=3, ternary=True, occupancy_mask=False, stream_ports=4
+    ),
 }
 
 

@@ -68,7 +68,7 @@ def stream_config(name: str):
 def test_every_stream_has_the_depth_its_pragma_declares(tmp_path):
     from eie.kernel.render import render_kernel
 
-    cfg = stream_config("n3_w4_i3_mask").replace(fifo_depth=5)
+    cfg = stream_config("n3_w4_i3_mask_p2").replace(fifo_depth=5)
     render_kernel(cfg, tmp_path)
     found = dataflow.stream_depths(tmp_path)
     by_name: dict[str, set[int]] = {}
@@ -76,11 +76,13 @@ def test_every_stream_has_the_depth_its_pragma_declares(tmp_path):
         assert s.declared, f"{s.file}:{s.line}: stream {s.name} has no STREAM pragma (Vitis would give it depth 2)"
         by_name.setdefault(s.name, set()).add(s.depth)
     # layer_pass sizes its FIFOs from the configuration; the load's walk has none of its own.
+    # Two lanes: each lane's dispatcher writes stok_l<q> / packs_l<q>, a merge per PE reads both
+    # and writes the PE's stok_pe / packs_pe.
+    assert cfg.ports == 2
     assert by_name == {
         "fifo": {5},
         "blocks": {5},
-        "stok": {5},
-        "packs": {5},
+        **{f"{kind}_{x}": {5} for kind in ("stok", "packs") for x in ("l0", "l1", "pe")},
         "reqs": {cfg.outstanding},  # the reader's requests in flight (stream_request -> stream_fetch)
         "words": {cfg.stream_buffer_words},
         "eblocks": {4},  # block descriptors, stream_header -> stream_unpack
@@ -117,7 +119,7 @@ def test_annotation_adds_a_depth_call_after_each_pragma(tmp_path):
     ids=["sequential", "concurrent", "slow-broadcast", "jitter", "slow-pe"],
 )
 def test_minimal_case_worked_by_hand(schedule):
-    cfg = stream_config("n1_w2_i2")
+    cfg = stream_config("n1_w2_i2_p1x64")
     s = csim.CSim(cfg, concurrent=schedule is not None, schedule=schedule)
     qm = minimal_model(cfg)
     s.load(qm.to_image())
@@ -151,8 +153,8 @@ FAULTS = {
         "        fifo[0].write(early);\n    }\nSCAN:\n    while (true) {",
     ),
     "eie_broadcast.hpp#2": (
-        "    if (to_reader) fifo[NF - 1].write(end);",
-        '    if (to_reader && !getenv("EIE_FAULT_NO_FEED_END")) fifo[NF - 1].write(end);',
+        "        if (to_reader) fifo[N + q].write(end);",
+        '        if (to_reader && !getenv("EIE_FAULT_NO_FEED_END")) fifo[N + q].write(end);',
     ),
 }
 
@@ -175,11 +177,11 @@ def faulty_hls(tmp_path_factory):
 
 def faulty_sim(monkeypatch, faulty_hls, concurrent, schedule=None):
     monkeypatch.setenv("EIE_HLS_DIR", str(faulty_hls))
-    return csim.CSim(stream_config("n1_w2_i2"), concurrent=concurrent, schedule=schedule)
+    return csim.CSim(stream_config("n1_w2_i2_p1x64"), concurrent=concurrent, schedule=schedule)
 
 
 def test_control_the_concurrent_mode_catches_the_entry_repeat_bug(monkeypatch, faulty_hls):
-    cfg = stream_config("n1_w2_i2")
+    cfg = stream_config("n1_w2_i2_p1x64")
     qm = minimal_model(cfg)
     monkeypatch.setenv("EIE_FAULT_REPEAT", "1")
     seq = faulty_sim(monkeypatch, faulty_hls, False)
@@ -217,7 +219,7 @@ def test_control_the_concurrent_mode_catches_the_entry_repeat_bug(monkeypatch, f
 
 def test_a_load_walk_that_never_ends_is_a_deadlock(monkeypatch, faulty_hls):
     """The load's walk of a streamed layer runs through the run's layer_pass: a missing end mark stops it."""
-    cfg = stream_config("n1_w2_i2")
+    cfg = stream_config("n1_w2_i2_p1x64")
     qm = minimal_model(cfg)
     qm.layers[0].storage = "stream"
     s = faulty_sim(monkeypatch, faulty_hls, True, Schedule(timeout_ms=300))
@@ -228,16 +230,16 @@ def test_a_load_walk_that_never_ends_is_a_deadlock(monkeypatch, faulty_hls):
     assert "deadlock in DATAFLOW region layer_pass: no stream moved for 300 ms" in report
     assert "broadcast: returned" in report
     assert "stream_request: blocked reading fifo[1] (0/" in report
-    assert "stream_fetch: blocked reading reqs (0/" in report
-    assert "stream_header: blocked reading blocks (0/" in report
-    assert "pe0: polling stok[0]" in report
+    assert "stream_fetch: blocked reading reqs[0] (0/" in report
+    assert "stream_header: blocked reading blocks[0] (0/" in report
+    assert "pe0: polling stok_pe[0]" in report
     monkeypatch.delenv("EIE_FAULT_NO_FEED_END")
     s.load(qm.to_image())  # the kernel loads again once the fault is gone
     np.testing.assert_array_equal(s.run(MINIMAL_X), MINIMAL_Y)
 
 
 def test_every_running_process_blocked_is_a_deadlock_at_once(monkeypatch, faulty_hls):
-    cfg = stream_config("n1_w2_i2")
+    cfg = stream_config("n1_w2_i2_p1x64")
     k = 3 * cfg.fifo_depth  # more tokens for PE 0 than its FIFO holds
     enc = encode(np.arange(k) % 8, np.arange(k), np.ones(k, int), (8, k), 1, cfg.index_bits, cfg.weight_bits)
     cb = np.zeros(1 << cfg.weight_bits, dtype=np.int64)
@@ -256,7 +258,7 @@ def test_every_running_process_blocked_is_a_deadlock_at_once(monkeypatch, faulty
 
 def test_processes_that_only_poll_time_out_as_a_deadlock(monkeypatch, faulty_hls):
     s = faulty_sim(monkeypatch, faulty_hls, True, Schedule(timeout_ms=300))
-    s.load(minimal_model(stream_config("n1_w2_i2")).to_image())
+    s.load(minimal_model(stream_config("n1_w2_i2_p1x64")).to_image())
     monkeypatch.setenv("EIE_FAULT_NO_END", "1")
     with pytest.raises(DataflowError) as e:
         s.run(MINIMAL_X)
@@ -266,7 +268,7 @@ def test_processes_that_only_poll_time_out_as_a_deadlock(monkeypatch, faulty_hls
 
 def test_tokens_left_in_a_fifo_are_reported(monkeypatch, faulty_hls):
     s = faulty_sim(monkeypatch, faulty_hls, True)
-    s.load(minimal_model(stream_config("n1_w2_i2")).to_image())
+    s.load(minimal_model(stream_config("n1_w2_i2_p1x64")).to_image())
     monkeypatch.setenv("EIE_FAULT_TWO_ENDS", "1")
     left = r"tokens left when DATAFLOW region layer_pass ended:\n  fifo\[0\]: 1 token"
     with pytest.raises(DataflowError, match=left):
@@ -279,7 +281,7 @@ STRESS = {
     # FIFO depth 1, 8 PEs, no mask; 16 PEs ternary; FIFO depth 2 with the mask and streaming.
     "fifo1": kernel_config(**CSIM_CONFIGS["n8_w8_i6_fifo1"]),
     "n16_ternary": kernel_config(**CSIM_CONFIGS["n16_w4_i5_ternary"]),
-    "fifo2_mask_stream": stream_config("n3_w4_i3_mask"),
+    "fifo2_mask_stream": stream_config("n3_w4_i3_mask_p2"),
     # 16 PEs with streaming hardware and the mask: streamed, on-chip and mixed models (fuzz_model).
     "n16_stream_mask": kernel_config(
         n_pes=16, weight_bits=4, index_bits=4, occupancy_mask=True, fifo_depth=4, **STREAM_DEPTHS

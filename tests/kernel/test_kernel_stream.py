@@ -32,7 +32,7 @@ from eie.errors import CapacityError, ToolchainError
 from eie.format import image as fmt
 from eie.format.csc import encode
 from eie.format.qmodel import QuantLayer, QuantModel
-from eie.format.stream import column_offsets, read_plan
+from eie.format.stream import column_offsets
 from eie.performance.timing import TimingParams, simulate_layer
 
 csim = pytest.importorskip("eie.kernel.csim")
@@ -138,7 +138,7 @@ def test_the_same_model_streamed_or_on_chip_gives_the_same_integers(sim):
 
 
 def test_streamed_trips_and_words_read(sim):
-    """PE trips = 1 + entries of the active columns; words read = the runs' words (read_plan at 8-byte beats)."""
+    """PE trips = 1 + entries of the active columns; words read and requests = each lane's runs, as the model has them."""
     cfg, s = sim
     if s.concurrent:
         pytest.skip("loop trip counts are the sequential C-simulation's (a concurrent PE also counts its waits)")
@@ -160,28 +160,35 @@ def test_streamed_trips_and_words_read(sim):
             np.testing.assert_array_equal(c["pe"][l], want + 1, err_msg=f"layer {l} PE trips")
             t = simulate_layer(enc, acts, params, storage="stream")
             np.testing.assert_array_equal(c["pe"][l], t.busy + 1)
-            # Words read and requests: exactly read_plan's at 64-bit beats and
-            # the reader's chunk (runs of consecutive active columns, a word
-            # shared inside a run read once, cut at multiples of the chunk).
-            plan = read_plan(enc, active, 8, cfg.stream_chunk_words)
-            assert c["stream_words"][l] * 8 == plan.total_bytes, f"layer {l} words read"
-            assert c["stream_requests"][l] == plan.bursts, f"layer {l} requests"
-            # Worked independently: every word holding a byte of an active block, once per run.
+            # Words read and requests, worked out per lane (lane q reads the
+            # active columns j = q mod P in order): every stream word holding
+            # a byte of an active block, once per run (a block starting in or
+            # right after the previous one's words continues its run), cut at
+            # multiples of the reader's chunk.
+            lanes = s.lane_counters()
             off = column_offsets(enc)
-            first, end = off[active] // 8, -(-off[active + 1] // 8)
-            runs = np.split(np.arange(active.size), np.flatnonzero(np.diff(active) != 1) + 1) if active.size else []
-            words = sum(int(end[r[-1]] - first[r[0]]) for r in runs)
+            wb = cfg.stream_bits // 8
             chunk = cfg.stream_chunk_words
-            bursts = sum(int((end[r[-1]] - 1) // chunk - first[r[0]] // chunk + 1) for r in runs)
-            assert (c["stream_words"][l], c["stream_requests"][l]) == (words, bursts)
-            # The dispatcher's header process: one step per 64 bits of each
-            # active block (at least the header's chunks), the model's one
-            # dispatcher cycle per 8 bytes (DISPATCH_BYTES) rounded up per block.
-            lens = off[active + 1] - off[active]
-            hchunks = -(-enc.n_pes * int(np.asarray(img_count_bits[l])) // 64)
-            steps = int(np.maximum(-(-lens // 8), hchunks).sum())
-            assert c["dispatch"][l] == steps, f"layer {l} dispatcher steps"
-            assert steps >= math.ceil(t.bytes_streamed / 8 - active.size * 2)  # beat rounding: < 2 words a run
+            hchunks = -(-enc.n_pes * int(np.asarray(img_count_bits[l])) // cfg.stream_bits)
+            for q in range(cfg.ports):
+                mine = active[active % cfg.ports == q]
+                first, end = off[mine] // wb, -(-off[mine + 1] // wb)
+                cut = np.flatnonzero(first[1:] > end[:-1]) + 1
+                runs = np.split(np.arange(mine.size), cut) if mine.size else []
+                words = sum(int(end[r[-1]] - first[r[0]]) for r in runs)
+                bursts = sum(int((end[r[-1]] - 1) // chunk - first[r[0]] // chunk + 1) for r in runs)
+                got = (lanes["stream_words"][l][q], lanes["stream_requests"][l][q])
+                assert got == (words, bursts), f"layer {l} lane {q}: words, requests"
+                # The lane's header process: one step per stream word of each
+                # of its blocks (at least the header's), one per W/8 bytes as
+                # the model charges a lane's dispatcher.
+                lens = off[mine + 1] - off[mine]
+                steps = int(np.maximum(-(-lens // wb), hchunks).sum())
+                assert lanes["dispatch"][l][q] == steps, f"layer {l} lane {q} dispatcher steps"
+            for name in ("stream_words", "stream_requests", "dispatch"):
+                assert c[name][l] == lanes[name][l].sum()
+            # The timing model's reads are the kernel's.
+            assert (c["stream_words"][l], c["stream_requests"][l]) == (t.beats, t.requests), f"layer {l} model"
             acts = emu.run_layers(acts[None], l, l)[0]
 
 
@@ -230,9 +237,9 @@ def test_random_stream_contents_after_the_load_never_hang_or_escape(sim):
 
 
 def test_streamed_image_on_a_kernel_without_a_directory_is_a_capacity_problem():
-    cfg = kernel_config(**CONFIGS["n1_w2_i2"], storage="onchip")
+    cfg = kernel_config(**CONFIGS["n1_w2_i2_p1x64"], storage="onchip")
     s = csim.CSim(cfg)
-    qm = random_model(kernel_config(**CONFIGS["n1_w2_i2"], **STREAM_DEPTHS), 0, MIXES["mixed"])
+    qm = random_model(kernel_config(**CONFIGS["n1_w2_i2_p1x64"], **STREAM_DEPTHS), 0, MIXES["mixed"])
     with pytest.raises(CapacityError) as e:
         s.load(qm.to_image())
     assert "capacity" in str(e.value)
@@ -270,9 +277,9 @@ def test_alex7_shape_streams_on_a_pynq_z2_with_8_pes(tmp_path, capsys, backend):
 
 
 def test_config_dataclass_fields_for_streaming():
-    cfg = make_config("n1_w2_i2")
+    cfg = make_config("n1_w2_i2_p1x64")
     assert dataclasses.asdict(cfg)["dir_depth"] == 256 and cfg.streaming
-    assert not kernel_config(**CONFIGS["n1_w2_i2"], storage="onchip").streaming
+    assert not kernel_config(**CONFIGS["n1_w2_i2_p1x64"], storage="onchip").streaming
 
 
 def test_head_streamed_on_a_pynq_z2_requests_match_the_model():
