@@ -45,6 +45,8 @@ _BRAM18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384
 _URAM_DEPTH, _URAM_WIDTH = 4096, 72
 LUTRAM_MAX_BITS = 1024
 MAXI_BRAM36 = 6  # read/write buffers of the three m_axi ports (approximate)
+# A stream port (read only) buffers its outstanding bursts: outstanding x
+# burst_len beats of stream_bits (Vitis HLS sizes the m_axi read FIFO so).
 DIR_BITS = 32  # one column-directory entry: a byte offset into a layer's stream section
 
 
@@ -178,23 +180,17 @@ BLOCK_FUNCTIONS = {
     "stream_fetch": ("stream_fetch",),
     "stream_header": ("stream_header",),
     "stream_unpack": ("stream_unpack",),
+    "stream_merge": ("stream_merge",),
     "pe_epilogue": ("PE::run_layer",),
     "pe_accumulate": ("PE::accumulate<CodebookMul>",),
     "pe_accumulate_ternary": ("PE::accumulate<TernaryAdd>",),
     "pe_stream": ("PE::accumulate_stream<CodebookMul>",),
     "pe_stream_ternary": ("PE::accumulate_stream<TernaryAdd>",),
 }
-# block -> the FIFO (the hls::stream variable of layer_pass) it prices.
-BLOCK_FIFOS = {
-    "pe_fifo": "fifo",
-    "fifo_blocks": "blocks",
-    "fifo_words": "words",
-    "fifo_reqs": "reqs",
-    "fifo_eblocks": "eblocks",
-    "fifo_chunks": "chunks",
-    "fifo_stok": "stok",
-    "fifo_packs": "packs",
-}
+
+def block_fifos(config: AcceleratorConfig) -> dict[str, str]:
+    """block -> the FIFO (the hls::stream variable of layer_pass) it prices."""
+    return {"pe_fifo" if name == "fifo" else f"fifo_{name}": name for name in kernel_fifos(config)}
 
 
 def kernel_fifos(config: AcceleratorConfig, shared: bool = True) -> dict[str, tuple[int, int, int]]:
@@ -203,27 +199,30 @@ def kernel_fifos(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
     lp = 1 if shared else 2
     fifos = {"fifo": (c.n_feeds * lp, c.token_bits, c.fifo_depth)}
     if c.streaming:
-        fifos["blocks"] = (lp, block_bits(c), c.fifo_depth)
-        fifos["reqs"] = (lp, req_bits(c), c.outstanding)
-        fifos["words"] = (lp, 64, c.stream_buffer_words)
-        fifos["eblocks"] = (lp, eblock_bits(c), EBLOCK_DEPTH)
-        fifos["chunks"] = (lp, 64, c.fifo_depth)
-        fifos["stok"] = (c.n_pes * lp, stok_bits(c), c.fifo_depth)
-        fifos["packs"] = (c.n_pes * lp, pack_bits(c), c.fifo_depth)
+        lanes = c.stream_lanes * lp
+        fifos["blocks"] = (lanes, block_bits(c), c.fifo_depth)
+        fifos["reqs"] = (lanes, req_bits(c), c.outstanding)
+        fifos["words"] = (lanes, c.stream_bits, c.stream_buffer_words)
+        fifos["eblocks"] = (lanes, eblock_bits(c), EBLOCK_DEPTH)
+        fifos["chunks"] = (lanes, c.stream_bits, c.fifo_depth)
+        # Token and pack streams, N each: the lanes' outputs, the merges' and the PEs'.
+        for x in c.pack_streams:
+            fifos[f"stok_{x}"] = (c.n_pes * lp, stok_bits(c), c.fifo_depth)
+            fifos[f"packs_{x}"] = (c.n_pes * lp, pack_bits(c), c.fifo_depth)
     return fifos
 
 
 def block_bits(config: AcceleratorConfig) -> int:
-    """block_t (eie_stream.hpp): activation, skip (6), bits (36), words (32), shared, last."""
-    return config.act_bits + 6 + 36 + 32 + 1 + 1
+    """block_t (eie_stream.hpp): activation, skip (8), bits (36), words (32), shared, last."""
+    return config.act_bits + 8 + 36 + 32 + 1 + 1
 
 
 EBLOCK_DEPTH = 4  # the header parser's block descriptors to the entry unpacker (hls/eie_top.cpp.j2)
 
 
 def eblock_bits(config: AcceleratorConfig) -> int:
-    """eblock_t: N + 1 prefix sums (40 bits), activation, hoff (6), chunks (32), ok, last."""
-    return 40 * (config.n_pes + 1) + config.act_bits + 6 + 32 + 2
+    """eblock_t: N + 1 prefix sums (40 bits), activation, hoff (8), chunks (32), ok, last."""
+    return 40 * (config.n_pes + 1) + config.act_bits + 8 + 32 + 2
 
 
 def req_bits(config: AcceleratorConfig) -> int:
@@ -237,8 +236,8 @@ def stok_bits(config: AcceleratorConfig) -> int:
 
 
 def pack_bits(config: AcceleratorConfig) -> int:
-    """pack_t: an entry word (64) and the number of entries in it (slot_bits + 1)."""
-    return 64 + config.slot_bits + 1
+    """pack_t: a stream word of entries (stream_bits) and their number (pack_n_bits)."""
+    return config.stream_bits + config.pack_n_bits
 
 
 def kernel_instances(config: AcceleratorConfig, shared: bool = True) -> dict[str, int]:
@@ -268,10 +267,14 @@ def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
     mloop_lut, mloop_ff = _c("maxi_loop_lut"), _c("maxi_loop_ff")
     blocks: dict[str, tuple[float, float, int]] = {}
 
-    # Interfaces: s_axilite registers and the two m_axi bundles [vadd].
-    blocks["s_axilite"] = (AXILITE_REGS * _c("axilite_lut_per_reg"), AXILITE_REGS * _c("axilite_ff_per_reg"), 1)
-    maxi_lut = sum(_c("maxi_lut") + _c("maxi_per_extra_bit") * max(0, b - 32) for (b,) in MAXI_BUNDLES)
-    maxi_ff = sum(_c("maxi_ff") + _c("maxi_per_extra_bit") * max(0, b - 32) for (b,) in MAXI_BUNDLES)
+    # Interfaces: s_axilite registers and the m_axi bundles [vadd]: gmem0,
+    # gmem1 and a streaming kernel's gmem_s<l>, one per lane (a 64-bit
+    # pointer register pair each).
+    regs = AXILITE_REGS + 2 * c.stream_lanes
+    blocks["s_axilite"] = (regs * _c("axilite_lut_per_reg"), regs * _c("axilite_ff_per_reg"), 1)
+    bundles = list(MAXI_BUNDLES) + [(c.stream_bits,)] * c.stream_lanes
+    maxi_lut = sum(_c("maxi_lut") + _c("maxi_per_extra_bit") * max(0, b - 32) for (b,) in bundles)
+    maxi_ff = sum(_c("maxi_ff") + _c("maxi_per_extra_bit") * max(0, b - 32) for (b,) in bundles)
     blocks["m_axi"] = (maxi_lut, maxi_ff, 1)
 
     # The top, load() and run(): run's READ_INPUT and WRITE_OUTPUT m_axi loops
@@ -315,7 +318,7 @@ def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
     bc_ff = loop_ff + 2 * w * ab + 2 * w + 4 * ROW_BITS + 3 * c.pidx_bits + tb
     blocks["broadcaster"] = (bc_lut, bc_ff, lp)
     # The DATAFLOW region's own control: a start / done handshake per process.
-    procs = n + 1 + (2 if c.streaming else 0)
+    procs = n + 1 + 4 * c.stream_lanes + n * len(c.merge_tree if c.streaming else [])
     blocks["dataflow"] = (4 * procs, 2 * procs, lp)
 
     # The loader, one for all PEs (load_pe, run for p = 0..N-1): LOAD_CB,
@@ -415,12 +418,11 @@ def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
 
     # The FIFOs of layer_pass (kernel_fifos): SRL up to depth 32, else LUTRAM
     # or BRAM storage (the BRAM in the memory estimate).
-    for block, name in BLOCK_FIFOS.items():
-        fifos = kernel_fifos(c, shared)
-        if name in fifos:
-            count, width, depth = fifos[name]
-            fl, ff = fifo_logic(depth, width, bram18_for(depth, width))
-            blocks[block] = (fl, ff, count)
+    fifos = kernel_fifos(c, shared)
+    for block, name in block_fifos(c).items():
+        count, width, depth = fifos[name]
+        fl, ff = fifo_logic(depth, width, bram18_for(depth, width))
+        blocks[block] = (fl, ff, count)
     # Per PE: the act_a / act_b port muxes of the shared layer_pass
     # (ALLOCATION limit=1: every lane's read data and write address / data /
     # enable select between the two buffers), and its LUTRAM memories.
@@ -445,30 +447,32 @@ def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
         # word range (two 64-bit adds), the run and chunk logic (the chunk
         # boundary is an OR with a constant mask plus one add, three 64-bit
         # compares, the open / pending ranges' registers and selects).
+        lanes = c.stream_lanes * lp
+        sb, se = c.stream_bits, c.step_entries
         blocks["stream_request"] = (
             loop_lut
             + 4 * add_luts(ADDR_BITS)
             + 4 * cmp_luts(ADDR_BITS)
             + 2 * mux_luts(2, DIR_BITS)
             + 4 * mux_luts(2, ADDR_BITS)
-            + cmp_luts(c.pidx_bits)
-            + add_luts(c.pidx_bits),
-            loop_ff + 5 * ADDR_BITS + c.pidx_bits + 2 * DIR_BITS + 8,
-            lp,
+            + cmp_luts(ADDR_BITS),
+            loop_ff + 5 * ADDR_BITS + 2 * DIR_BITS + 8,
+            lanes,
         )
         # stream_fetch: the burst loop, an m_axi loop [vadd].
-        blocks["stream_fetch"] = (mloop_lut, mloop_ff, lp)
+        blocks["stream_fetch"] = (mloop_lut, mloop_ff, lanes)
         # The dispatcher's header process (stream_header): the byte funnel of
-        # two words (64 bits, 8 positions) and the block-end mask (64 bits,
-        # 64 positions), the header's chunks into N x 32 bits at constant
-        # slices (write enables from a step counter), N counts at one of the
-        # six widths (a 6:1 select per count bit), N 40-bit prefix adders, the
-        # length check (a 48-bit add and compare), the step / word counters.
+        # two stream words (sb bits, sb / 8 positions) and the block-end mask
+        # (sb bits, sb positions), the header's chunks into N x 32 bits at
+        # constant slices (write enables from a step counter), N counts at one
+        # of the six widths (a 6:1 select per count bit), N 40-bit prefix
+        # adders, the length check (a 48-bit add and compare), the step / word
+        # counters.
         blocks["stream_header"] = (
             loop_lut
-            + shifter(64, 8)
-            + shifter(64, 64)
-            + -(-n * 32 // 64) * 2
+            + shifter(sb, sb // 8)
+            + shifter(sb, sb)
+            + -(-n * 32 // sb) * 2
             + n * 32 * mux_luts(6, 1)
             + n * add_luts(40)
             + add_luts(48)
@@ -477,22 +481,32 @@ def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
             + 4 * cmp_luts(32)
             + add_luts(ADDR_BITS)
             + cmp_luts(ADDR_BITS),
-            loop_ff + n * 32 + 2 * 64 + 5 * 32 + ADDR_BITS + (n + 1) * 40,
-            lp,
+            loop_ff + n * 32 + 2 * sb + 5 * 32 + ADDR_BITS + (n + 1) * 40,
+            lanes,
         )
         # The entry unpacker (stream_unpack): the first chunk's shift by the
-        # header's end (64 positions), the insert into the 128-bit buffer at
-        # its fill level (128 positions; the step's own shift is a constant),
+        # header's end (sb positions), the insert into the 2 sb-bit buffer at
+        # its fill level (2 sb positions; the step's own shift is a constant),
         # and per PE the range compares, the count subtraction and a pack
-        # shifter of 64 bits by up to E entries.
-        fanout = n * (add_luts(40) + 4 * cmp_luts(40) + shifter(64, e))
+        # shifter of sb bits by up to step_entries entries.
+        fanout = n * (add_luts(40) + 4 * cmp_luts(40) + shifter(sb, se))
         blocks["stream_unpack"] = (
-            loop_lut + shifter(64, 64) + shifter(128, 128) + 128 + add_luts(8) + 2 * add_luts(40) + fanout,
-            loop_ff + 128 + (n + 1) * 40 + 2 * 40 + 32 + 8,
-            lp,
+            loop_lut + shifter(sb, sb) + shifter(2 * sb, 2 * sb) + 2 * sb + add_luts(8) + 2 * add_luts(40) + fanout,
+            loop_ff + 2 * sb + (n + 1) * 40 + 2 * 40 + 32 + 8,
+            lanes,
         )
+        # Per PE, the merges of the lanes' streams (stream_merge): a 2:1
+        # select of the token and of the pack, the entries-left subtract and
+        # compare, the end flags and the priority bit.
+        if c.merge_tree:
+            blocks["stream_merge"] = (
+                loop_lut + mux_luts(2, stok_bits(c)) + mux_luts(2, pack_bits(c)) + add_luts(32) + cmp_luts(32) + 4,
+                loop_ff + 32 + 4,
+                n * len(c.merge_tree) * lp,
+            )
         # The loader's directory copy: an m_axi loop, four 32-bit compares,
-        # the ceil(col_offset[K] / 8) check and the bank write selects.
+        # the section-length check and the bank write selects (each lane's
+        # copy written in the same cycle).
         blocks["load_directory"] = (
             mloop_lut + 4 * cmp_luts(DIR_BITS) + add_luts(ADDR_BITS) + cmp_luts(ADDR_BITS) + 2 * mux_luts(2, DIR_BITS),
             mloop_ff + 2 * DIR_BITS + ADDR_BITS,
@@ -500,9 +514,10 @@ def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
         )
         # Per PE, the streamed accumulation loop: its own instance of the
         # policy's datapath (row adder, forwarding, multiplier or gated adds),
-        # the pack register and its shift, the column's entry counter.
-        st_lut = loop_lut + shifter(64, e) + add_luts(32) + cmp_luts(32) + add_luts(ROW_BITS) + 3 * cmp_luts(ROW_BITS)
-        st_ff = loop_ff + 64 + 32 + c.slot_bits + ROW_BITS + ab
+        # the pack register (a stream word) and its shift, the column's entry
+        # counter.
+        st_lut = loop_lut + shifter(sb, se) + add_luts(32) + cmp_luts(32) + add_luts(ROW_BITS) + 3 * cmp_luts(ROW_BITS)
+        st_ff = loop_ff + sb + 32 + c.pack_n_bits + ROW_BITS + ab
         blocks["pe_stream"] = (st_lut + gen_lut, st_ff + gen_ff + stages * (ROW_BITS + acc + ab + eb), n * lp)
         if c.ternary:
             blocks["pe_stream_ternary"] = (
@@ -660,12 +675,18 @@ def estimate(config: AcceleratorConfig) -> Estimate:
         uram += u
     fifo18 = bram18_for(c.fifo_depth, c.token_bits)
     mask18 = bram18_for(c.occ_depth, c.occ_word_bits) if c.occupancy_mask else 0
-    dir18 = bram18_for(c.dir_bank_depth, DIR_BITS) + bram18_for(c.dir_odd_depth, DIR_BITS) if c.streaming else 0
+    # The directory: a copy per stream lane (each lane's reader its only reader).
+    dir18 = (
+        c.stream_lanes * (bram18_for(c.dir_bank_depth, DIR_BITS) + bram18_for(c.dir_odd_depth, DIR_BITS))
+        if c.streaming
+        else 0
+    )
     seen18 = bram18_for(c.max_cols, 1)
 
     def bram36(shared: bool) -> int:
         tok, stream = _fifo_bram18(c, shared)
         total18 = c.n_pes * bram18 + tok + stream + mask18 + dir18 + seen18
+        total18 += c.stream_lanes * bram18_for(c.outstanding * c.burst_len, c.stream_bits)
         return -(-total18 // 2) + MAXI_BRAM36
 
     lut, ff = logic_totals(c)
@@ -684,7 +705,7 @@ def estimate(config: AcceleratorConfig) -> Estimate:
         fifo_bram18=fifo18,
         mask_bits=c.mask_bits,
         mask_bram18=mask18,
-        dir_bits=c.dir_depth * DIR_BITS if c.streaming else 0,
+        dir_bits=c.stream_lanes * c.dir_depth * DIR_BITS if c.streaming else 0,
         dir_bram18=dir18,
         board=c.board,
         board_bram36=b.bram36,
