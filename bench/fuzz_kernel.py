@@ -44,8 +44,10 @@ CONFIGS = [
     dict(n_pes=8, weight_bits=8, index_bits=6, act_bits=12, cb_bits=10, acc_bits=24),
     dict(n_pes=16, weight_bits=4, index_bits=5, ternary=True, occupancy_mask=True),
     dict(n_pes=4, weight_bits=4, index_bits=4, act_bits=32, cb_bits=32, acc_bits=64),
-    dict(n_pes=3, weight_bits=3, index_bits=3, dir_depth=256, occupancy_mask=True),
-    dict(n_pes=8, weight_bits=2, index_bits=3, ternary=True, dir_depth=256),
+    # Streaming kernels: one 64-bit port (Zynq-7000's), two and four 128-bit ones.
+    dict(n_pes=3, weight_bits=3, index_bits=3, dir_depth=256, occupancy_mask=True, stream_ports=2),
+    dict(n_pes=8, weight_bits=2, index_bits=3, ternary=True, dir_depth=256, stream_ports=4),
+    dict(n_pes=5, weight_bits=4, index_bits=3, dir_depth=256, stream_ports=1, axi_data_bits=64),
 ]
 
 

@@ -108,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
         # Per layer: "onchip" or "stream" (entries read from the image in DDR; dir_depth sizes the directory).
         "storage": [ql.storage for ql in qm.layers],
         "dir_depth": config.dir_depth,
+        # A streaming kernel's HP ports (one reader and dispatcher each) and their word width.
+        "stream_ports": config.stream_lanes,
+        "stream_bits": config.stream_bits if config.streaming else 0,
         "estimate": {
             "bram36": est.bram36,
             "uram": est.uram,
@@ -134,8 +137,16 @@ def run(args: argparse.Namespace) -> int:
             f"{est.dsp}/{est.board_dsp} DSP, {est.lut}/{est.board_lut if est.board_lut is not None else '?'} LUT, "
             f"{est.ff}/{est.board_ff if est.board_ff is not None else '?'} FF",
             unshared_note(est),
-            f"next: {summary['next']}",
         ]
+        + (
+            [
+                f"streamed layers over {config.stream_lanes} HP port(s) of {config.stream_bits} bits "
+                f"(column j over port j mod {config.stream_lanes}; stream_ports in the configuration)"
+            ]
+            if config.streaming
+            else []
+        )
+        + [f"next: {summary['next']}"]
     )
     emit(args, summary, text)
     return 0

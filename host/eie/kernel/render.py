@@ -217,6 +217,8 @@ def render(config: AcceleratorConfig, out_dir, qm: QuantModel, x_int: np.ndarray
         .get_template("eie_tb.cpp.j2")
         .render(
             top=config.top,
+            lanes=config.stream_lanes,
+            stream_bits=config.stream_bits,
             vectors=vectors,
             in_len=qm.in_features,
             out_len=qm.out_features,
