@@ -279,9 +279,7 @@ def read_plan(
     lo, hi = off[cols[ne]], off[cols[ne] + 1]
     ln = lane[ne]
     if ne.size == 0:  # only empty blocks (counts on chip): nothing to read
-        return ReadPlan(
-            np.zeros(cols.size), 0, entry_bytes, 0, 0, w, p, lane, zeros, zeros.copy(), zeros.copy()
-        )
+        return ReadPlan(np.zeros(cols.size), 0, entry_bytes, 0, 0, w, p, lane, zeros, zeros.copy(), zeros.copy())
     fw, ew = lo // w, -(-hi // w)  # first word, end word (exclusive)
     new_run = np.ones(ne.size, dtype=bool)
     new_run[1:] = (ln[1:] != ln[:-1]) | (fw[1:] > ew[:-1])
