@@ -75,9 +75,10 @@ Options (in the kernel, docs/kernel.md; docs/timing.md states the assumptions):
 * ``decoupled``: no FIFO limit (every PE reads the non-zero list at its own
   pace): the same as a FIFO as deep as the input.
 * ``simulate_layer(..., storage="stream")`` with ``stream`` (StreamParams):
-  the layer's column blocks (eie.format.stream) come from DDR through one
-  AXI port; the reader, its buffer, the dispatcher and the PEs form one
-  recurrence (``schedule_items``).
+  the layer's column blocks (eie.format.stream) come from DDR through
+  ``stream.ports`` AXI ports (column j over port j mod P); each port's
+  reader, buffer and dispatcher and the PEs form one recurrence
+  (``schedule_items``; docs/timing.md, "Several ports").
 
 The loop runs over broadcast items only; each step is a handful of numpy
 operations over the N PEs.
