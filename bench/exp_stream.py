@@ -1,15 +1,17 @@
-"""Streamed layers (issue 12): the nine EIE layers streamed from DDR on each board.
+"""Streamed layers (issues 12 and 19): the nine EIE layers streamed from DDR on each board.
 
-MODELLED figures (eie.performance.timing, docs/timing.md "Streamed layers"), not
-measurements: every layer streamed (storage: stream), occupancy mask on,
+Timing model, not measured (eie.performance.timing, docs/timing.md "Streamed layers" and
+"Several ports"): every layer streamed (storage: stream), occupancy mask on,
 interleaved rows (--balanced for balanced rows), each board's default clock,
-streaming master and DDR peak (eie.hardware.boards), FIFO depth --fifo.
-GOP/s counts 2 operations (multiply, add) per kept weight in an active column,
-on the compressed layer (not the dense equivalent). 'DDR' is the fraction of
-the board's DDR peak the layer's reads use over its modelled latency; 'bound'
-says which side is larger ('both' within 5 %), 'vs max' what the interaction adds to the
-larger of the two, 'requests' the reader's read requests (bursts), '/ESE' the GOP/s as a
-fraction of ESE's 282 GOP/s. No synthesis has run: every figure is the timing model's.
+streaming master, HP ports (stream_ports: 1 on Zynq-7000, 2 on Zynq UltraScale+;
+--ports to force one count) and DDR peak (eie.hardware.boards), FIFO depth --fifo.
+GOP/s counts 2 operations (multiply, add) per kept (non-zero) weight in an active column,
+over the modelled latency, on the compressed layer (not the dense equivalent; padding
+entries are not counted). 'DDR' is the fraction of the board's DDR peak the layer's reads
+use over its modelled latency; 'bound' says which side is larger ('both' within 5 %),
+'vs max' what the interaction adds to the larger of the two, 'requests' the readers' read
+requests (bursts) over all ports, 'ESE' ESE's 282 GOP/s (KU060, 200 MHz, its own accounting)
+and '/ESE' the GOP/s as a fraction of it. No synthesis has run: every figure is the timing model's.
 
 Peers: ESE reaches 282 GOP/s on a KU060 at 200 MHz (the figure issue 12
 quotes, a sparse LSTM, its own accounting); for EIE see the EIE paper,
@@ -35,25 +37,30 @@ def main() -> None:
     p = parser(__doc__)
     p.add_argument("--fifo", type=int, default=16)
     p.add_argument("--balanced", action="store_true", help="balanced row maps (slower to compute)")
+    p.add_argument("--ports", type=int, choices=(1, 2, 4), default=None, help="HP ports (default: the family's)")
     args = p.parse_args()
     layers = [l for l in LAYERS if l.name not in ("VGG-6",)] if args.quick else LAYERS
     insts = [instance(layer, args.seed) for layer in layers]
     print(__doc__.split("\n\n")[0])
     print(
-        f"MODELLED: FIFO {args.fifo}, {INDEX_BITS}-bit indices, {WEIGHT_BITS}-bit codes, occupancy mask on, "
-        f"rows {'balanced' if args.balanced else 'interleaved'}\n"
+        f"TIMING MODEL, NOT MEASURED: FIFO {args.fifo}, {INDEX_BITS}-bit indices, {WEIGHT_BITS}-bit codes, "
+        f"occupancy mask on, rows {'balanced' if args.balanced else 'interleaved'}\n"
+        "GOP/s = 2 x kept (non-zero) weights in the active columns / modelled latency\n"
     )
     for board, n in BOARD_PES.items():
-        cfg = AcceleratorConfig(board=board, n_pes=n, fifo_depth=args.fifo, storage="stream", occupancy_mask=True)
+        cfg = AcceleratorConfig(
+            board=board, n_pes=n, fifo_depth=args.fifo, storage="stream", occupancy_mask=True, stream_ports=args.ports
+        )
         params = TimingParams.for_config(cfg)
         sp = params.stream
         print(
-            f"{board}: {n} PEs at {cfg.clock:g} MHz; {sp.axi_bits}-bit port ({sp.port_peak_gbps(cfg.clock):.2f} GB/s), "
+            f"{board}: {n} PEs at {cfg.clock:g} MHz; {sp.ports} HP port(s) of {sp.axi_bits} bits "
+            f"({sp.port_peak_gbps(cfg.clock):.2f} GB/s each, {sp.word_bytes * 8}-bit readers and dispatchers), "
             f"bursts of {sp.burst_len}, {sp.outstanding} outstanding; DDR peak {sp.ddr_peak_gbps:.2f} GB/s"
         )
         print(
-            f"  {'layer':>8} {'MB read':>8} {'requests':>8} {'comp_us':>9} {'ddr_us':>9} {'us':>9} {'GOP/s':>7} "
-            f"{'/ESE':>6} {'DDR':>6} {'bound':>8} {'vs max':>7}"
+            f"  {'layer':>8} {'ports':>5} {'MB read':>8} {'requests':>8} {'comp_us':>9} {'ddr_us':>9} {'us':>9} "
+            f"{'GOP/s':>7} {'ESE':>5} {'/ESE':>6} {'DDR':>6} {'bound':>8} {'vs max':>7}"
         )
         tot_us = tot_ops = tot_bytes = 0.0
         for inst in insts:
@@ -78,16 +85,20 @@ def main() -> None:
             tot_ops += ops
             tot_bytes += t.bytes_streamed
             print(
-                f"  {inst.layer.name:>8} {t.bytes_streamed / 1e6:>8.3f} {t.requests:>8} {t.compute_bound_us:>9.1f} "
-                f"{t.ddr_bound_us:>9.1f} {t.latency_us:>9.1f} {gops:>7.2f} {gops / ESE_GOPS:>6.1%} {ddr:>6.1%} "
-                f"{bound:>8} {interact:>+7.1%}"
+                f"  {inst.layer.name:>8} {t.ports:>5} {t.bytes_streamed / 1e6:>8.3f} {t.requests:>8} "
+                f"{t.compute_bound_us:>9.1f} {t.ddr_bound_us:>9.1f} {t.latency_us:>9.1f} {gops:>7.2f} "
+                f"{ESE_GOPS:>5.0f} {gops / ESE_GOPS:>6.1%} {ddr:>6.1%} {bound:>8} {interact:>+7.1%}"
             )
         all_gops = tot_ops / tot_us / 1e3
         print(
-            f"  {'all':>8} {tot_bytes / 1e6:>8.3f} {'':>8} {'':>9} {'':>9} {tot_us:>9.1f} {all_gops:>7.2f} "
-            f"{all_gops / ESE_GOPS:>6.1%} {tot_bytes / tot_us / 1e3 / sp.ddr_peak_gbps:>6.1%}\n"
+            f"  {'all':>8} {sp.ports:>5} {tot_bytes / 1e6:>8.3f} {'':>8} {'':>9} {'':>9} {tot_us:>9.1f} "
+            f"{all_gops:>7.2f} {ESE_GOPS:>5.0f} {all_gops / ESE_GOPS:>6.1%} "
+            f"{tot_bytes / tot_us / 1e3 / sp.ddr_peak_gbps:>6.1%}\n"
         )
-    print("peers (published, not modelled here): ESE 282 GOP/s on a KU060 at 200 MHz; EIE: see the EIE paper, Table IV")
+    print(
+        "timing model, not measured. Peers (published, not modelled here): ESE 282 GOP/s on a KU060 at "
+        "200 MHz (a sparse LSTM, its own accounting); EIE: see the EIE paper, Table IV"
+    )
 
 
 def _entries_of(enc, cols) -> np.ndarray:

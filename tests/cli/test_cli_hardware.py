@@ -109,12 +109,16 @@ def test_commands_use_the_configuration(tmp_path, model, config, capsys):
         "row_map": "interleave",
         "occupancy_mask": True,
         # The Ultra96-V2's streaming master (zynqmp defaults) at 150 MHz: 16 bytes x 150 MHz; LPDDR4 4 x 2133 MB/s.
+        # Two HP ports (the zynqmp default): 2 x 2.4 GB/s, under the DDR's 8.532.
         "stream": {
+            "ports": 2,
+            "stream_bits": 128,
             "axi_bits": 128,
             "burst_len": 64,
             "outstanding": 16,
             "latency_cycles": 64,
             "port_peak_gbps": pytest.approx(2.4),
+            "ports_peak_gbps": pytest.approx(4.8),
             "ddr_peak_gbps": pytest.approx(8.532),
         },
     }
@@ -150,6 +154,15 @@ def test_simulate_overrides_and_eie_asic(tmp_path, model, config, capsys):
     assert "hardware: EIE ASIC, 64 PEs, 800 MHz (--eie-asic)" in out and "free zero skipping" in out
     code, _, err = run(capsys, "simulate", model, "--eie-asic", "--config", config)
     assert code == 2 and "not both" in err
+    # --ports: the HP ports of the streamed layers; four 2.4 GB/s ports are 9.6 GB/s, over the DDR's 8.532.
+    code, out, _ = run(capsys, "simulate", model, "--config", config, "--ports", "4", "--json")
+    d = json.loads(out)
+    assert (d["params"]["stream"]["ports"], d["hardware"]["overrides"]) == (4, ["--ports 4"])
+    assert d["params"]["stream"]["ports_peak_gbps"] == pytest.approx(8.532)
+    code, out, _ = run(capsys, "simulate", model, "--config", config, "--ports", "4")
+    assert "streaming: 4 HP port(s) (column j over port j mod 4)" in out
+    code, _, err = run(capsys, "simulate", model, "--eie-asic", "--ports", "2")
+    assert code == 2 and "--ports needs a configuration" in err
 
 
 def test_inspect_overrides(model, config, capsys):

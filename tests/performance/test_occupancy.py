@@ -192,6 +192,7 @@ def test_stream_never_beats_the_peaks_nor_the_compute_bound(n, m, k, seed):
         outstanding=int(rng.integers(1, 17)),
         latency_cycles=int(rng.integers(0, 100)),
         ddr_peak_gbps=float(rng.uniform(0.2, 20.0)),
+        ports=int(rng.choice([1, 2, 4])),
     )
     p = TimingParams(fifo_depth=int(rng.integers(1, 9)), clock_mhz=clock, stream=sp, lnzd_window=None)
     s = simulate_layer(layer, x, p, storage="stream")
@@ -200,7 +201,11 @@ def test_stream_never_beats_the_peaks_nor_the_compute_bound(n, m, k, seed):
         array_us = s.array_cycles / clock
         gbps = s.bytes_streamed / array_us / 1000.0  # bytes per us = MB/s
         assert gbps <= sp.ddr_peak_gbps * (1 + 1e-9)
-        assert gbps <= sp.port_peak_gbps(clock) * (1 + 1e-9)
+        assert gbps <= sp.ports * sp.port_peak_gbps(clock) * (1 + 1e-9)
+        # Each lane alone: at most its port's peak and its share of the DDR.
+        lane_gbps = np.array(s.lane_beats) * sp.word_bytes / array_us / 1000.0
+        assert np.all(lane_gbps <= min(sp.port_peak_gbps(clock), sp.ddr_peak_gbps / sp.ports) * (1 + 1e-9))
+    assert sum(s.lane_requests) == s.requests and sum(s.lane_beats) == s.beats
     assert s.latency_us >= max(s.compute_bound_us, s.ddr_bound_us) - 1e-12
     assert s.compute_bound_us == pytest.approx(on.latency_us)
     # The same PE work either way: the stream's per-PE counts are the mask.

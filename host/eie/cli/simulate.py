@@ -81,6 +81,14 @@ def register(subparsers) -> None:
         "fit, streamed from DDR otherwise)",
     )
     p.add_argument(
+        "--ports",
+        type=int,
+        choices=(1, 2, 4),
+        default=None,
+        help="HP ports the streamed layers are read over, column j over port j mod P (default: the "
+        "configuration's stream_ports, else the board family's: 1 on Zynq-7000, 2 on Zynq UltraScale+)",
+    )
+    p.add_argument(
         "--occupancy-mask",
         choices=("on", "off"),
         default=None,
@@ -129,6 +137,7 @@ def _hardware(args) -> tuple[dict, int, int, str, float, int | None, object]:
         "--index-bits": args.index_bits,
         "--clock-mhz": args.clock_mhz,
         "--lnzd-window": args.lnzd_window,
+        "--ports": args.ports,
     }
     overrides = [_option(flag, v) for flag, v in overridden.items() if v is not None]
     if args.eie_asic:
@@ -170,10 +179,14 @@ def _storage(args, config, n: int, r: int, encoded) -> tuple[list[str], object]:
     if config is None:
         if args.storage not in (None, "onchip"):
             raise ConfigError("--eie-asic holds every layer on chip; --storage needs a configuration")
+        if args.ports is not None:
+            raise ConfigError("--eie-asic holds every layer on chip; --ports needs a configuration")
         return ["onchip"] * len(encoded), None
     changes = {"n_pes": n, "lnzd_window": None, "index_bits": r}
     if args.storage is not None:
         changes["storage"] = args.storage
+    if args.ports is not None:
+        changes["stream_ports"] = args.ports
     target = config.replace(**changes)
     if args.config:  # a given accelerator: its memory depths as they are
         return layer_storage(target, encoded), stream_params_for_config(target)
@@ -304,11 +317,14 @@ def run(args) -> int:
 
 def _stream_dict(sp, clock: float) -> dict:
     return {
+        "ports": sp.ports,
+        "stream_bits": sp.word_bytes * 8,
         "axi_bits": sp.axi_bits,
         "burst_len": sp.burst_len,
         "outstanding": sp.outstanding,
         "latency_cycles": sp.latency_cycles,
         "port_peak_gbps": sp.port_peak_gbps(clock),
+        "ports_peak_gbps": sp.peak_bytes_per_cycle(clock) * clock / 1000.0,
         "ddr_peak_gbps": sp.ddr_peak_gbps,
     }
 
@@ -329,8 +345,11 @@ def _table(timing, model, hw: dict, params: dict, source: str, table) -> str:
     streamed = any(lt.storage == "stream" for lt in timing.layers)
     if sp is not None:
         lines.append(
-            f"  streaming master: {sp['axi_bits']}-bit, bursts of {sp['burst_len']}, {sp['outstanding']} outstanding, "
-            f"port peak {sp['port_peak_gbps']:.2f} GB/s, DDR peak {sp['ddr_peak_gbps']:.2f} GB/s"
+            f"  streaming: {sp['ports']} HP port(s) (column j over port j mod {sp['ports']}), "
+            f"each {sp['axi_bits']}-bit with a {sp['stream_bits']}-bit reader and dispatcher, "
+            f"bursts of {sp['burst_len']}, {sp['outstanding']} outstanding, "
+            f"port peak {sp['port_peak_gbps']:.2f} GB/s; together {sp['ports_peak_gbps']:.2f} GB/s "
+            f"= min(ports x port, DDR peak {sp['ddr_peak_gbps']:.2f} GB/s)"
         )
     if streamed:
         lines.append("  streamed layers: modelled; trip counts checked in C-simulation; never run on a board")
@@ -354,5 +373,7 @@ def _table(timing, model, hw: dict, params: dict, source: str, table) -> str:
         f"{timing.latency_us:>9.2f}"
     )
     lines.append("eff = load-balance efficiency (ideal / PE-array cycles); pad = padding share of entries")
-    lines.append("comp_us = the layer with free memory; ddr_us = its bytes at min(port, DDR) peak; us = both together")
+    lines.append(
+        "comp_us = the layer with free memory; ddr_us = its bytes at min(ports x port, DDR) peak; us = both together"
+    )
     return "\n".join(lines)

@@ -21,9 +21,9 @@ string (bit i is bit i mod 8 of byte i div 8):
 ``counts_on_chip`` the headers are left out of the blocks and the N x K
 counts are kept on chip instead (the variant for N >= 16, where the header
 outgrows a small column; docs/image-format.md). A reader
-fetches the blocks of the columns whose activation is non-zero; consecutive
-active columns are one contiguous byte range, so it reads them as one run of
-bursts (``read_plan``). numpy only.
+fetches the blocks of the columns whose activation is non-zero, column j over
+lane (HP port) j mod P; blocks of a lane that touch or share a word are one run
+of bursts (``read_plan``). numpy only.
 """
 
 from __future__ import annotations
@@ -188,17 +188,41 @@ def decode_stream(stream: StreamLayer) -> EncodedLayer:
 
 @dataclass
 class ReadPlan:
-    """What the reader fetches for one input: whole beats over runs of consecutive active columns."""
+    """What the readers fetch for one input: runs of whole words, per lane (docs/timing.md, "Several ports").
 
-    item_bytes: np.ndarray  # bytes attributed to each active column (its block, plus its run's beat rounding)
+    ``item_bytes`` is in item (column) order; a lane's items sum to its
+    ``lane_bytes``. Totals are over all lanes.
+    """
+
+    item_bytes: np.ndarray  # bytes attributed to each active column (its block, plus its run's word rounding)
     total_bytes: int
     entry_bytes: float  # (b + r) / 8 per entry of the active columns, padding entries included
     bursts: int
     runs: int
+    word_bytes: int = 1
+    lanes: int = 1
+    item_lane: np.ndarray | None = None  # lane of each active column (column mod lanes)
+    lane_bursts: np.ndarray | None = None  # per lane, int64
+    lane_bytes: np.ndarray | None = None  # per lane, int64 (whole words)
+    lane_runs: np.ndarray | None = None  # per lane, int64
+
+    @property
+    def words(self) -> int:
+        """Words read over all lanes (``word_bytes`` each; the kernel's ``stream_words`` counter)."""
+        return self.total_bytes // self.word_bytes
+
+    @property
+    def lane_words(self) -> np.ndarray:
+        return np.asarray(self.lane_bytes, dtype=np.int64) // self.word_bytes
 
     @property
     def mean_burst_bytes(self) -> float:
         return self.total_bytes / self.bursts if self.bursts else 0.0
+
+    def lane_mean_burst_bytes(self) -> np.ndarray:
+        """Mean burst of each lane (0 for a lane that reads nothing)."""
+        b = np.asarray(self.lane_bursts, dtype=np.float64)
+        return np.divide(np.asarray(self.lane_bytes, dtype=np.float64), b, out=np.zeros_like(b), where=b > 0)
 
     @property
     def overhead(self) -> float:
@@ -207,18 +231,35 @@ class ReadPlan:
 
 
 def read_plan(
-    layer: EncodedLayer | StreamLayer, cols, beat_bytes: int, burst_len: int, counts_on_chip: bool = False
+    layer: EncodedLayer | StreamLayer,
+    cols,
+    beat_bytes: int,
+    burst_len: int,
+    counts_on_chip: bool = False,
+    lanes: int = 1,
 ) -> ReadPlan:
     """The reads of one input whose non-zero activations are at columns ``cols`` (increasing).
 
-    Consecutive active columns are one contiguous range, read from the beat
-    that holds its first byte to the beat that holds its last; a range is cut
-    into bursts at every multiple of min(burst_len * beat, 4 KiB), so no
-    burst crosses a 4 KiB page. The section is assumed to start on a 4 KiB
-    boundary. ``counts_on_chip`` (for an EncodedLayer; a StreamLayer knows)
-    leaves the headers out.
+    Column j is read by lane ``j % lanes`` (one reader per HP port). A word is
+    ``beat_bytes`` (the stream word, W bits: the kernel's m_axi beat).
+    Within a lane the blocks come in increasing address order; a block with
+    words ``[lo // w, ceil(hi / w))`` continues the lane's current run iff its
+    first word is at most the run's end word (exclusive): word-contiguous, or
+    sharing the run's last word, which is then read once. Otherwise a new run
+    starts. An empty block (no bytes: counts on chip, empty column) reads
+    nothing and neither ends nor extends a run. A run is cut into bursts at
+    every multiple of min(burst_len words, 4 KiB), so no burst crosses a 4 KiB
+    page; the section is assumed to start on a 4 KiB boundary.
+    ``counts_on_chip`` (for an EncodedLayer; a StreamLayer knows) leaves the
+    headers out. Each column is charged from the end of the previous block
+    of its run (its run's first word, if it opens the run) to its block's end
+    (its run's last word, if it closes the run): so a lane's items sum to the
+    lane's words, and other lanes' bytes inside a run go to the later block.
     """
     cols = np.asarray(cols, dtype=np.int64)
+    p = int(lanes)
+    if p < 1 or p != lanes:
+        raise FormatError(f"lanes={lanes!r} must be a positive integer (the HP ports a streamed layer is read over)")
     if isinstance(layer, StreamLayer):
         off = np.asarray(layer.col_offset, dtype=np.int64)
         eb = layer.entry_bits
@@ -227,21 +268,46 @@ def read_plan(
         off = column_offsets(layer, None, counts_on_chip)
         eb = layer.weight_bits + layer.index_bits
         entry_bytes = float(layer.column_entries()[:, cols].sum()) * eb / 8
-    if cols.size == 0:
-        return ReadPlan(np.zeros(0), 0, 0.0, 0, 0)
     w = int(beat_bytes)
+    zeros = np.zeros(p, dtype=np.int64)
+    if cols.size == 0:
+        return ReadPlan(np.zeros(0), 0, 0.0, 0, 0, w, p, np.zeros(0, dtype=np.int64), zeros, zeros.copy(), zeros.copy())
     chunk = min(int(burst_len) * w, PAGE_BYTES)
-    item = (off[cols + 1] - off[cols]).astype(np.float64)
-    new_run = np.ones(cols.size, dtype=bool)
-    new_run[1:] = np.diff(cols) != 1
+    lane = cols % p
+    order = np.argsort(lane, kind="stable")  # lane-major, column order within a lane
+    ne = order[off[cols[order] + 1] > off[cols[order]]]  # the items that read something, lane-major
+    lo, hi = off[cols[ne]], off[cols[ne] + 1]
+    ln = lane[ne]
+    if ne.size == 0:  # only empty blocks (counts on chip): nothing to read
+        return ReadPlan(np.zeros(cols.size), 0, entry_bytes, 0, 0, w, p, lane, zeros, zeros.copy(), zeros.copy())
+    fw, ew = lo // w, -(-hi // w)  # first word, end word (exclusive)
+    new_run = np.ones(ne.size, dtype=bool)
+    new_run[1:] = (ln[1:] != ln[:-1]) | (fw[1:] > ew[:-1])
     first = np.flatnonzero(new_run)
-    last = np.append(first[1:] - 1, cols.size - 1)
-    lo = off[cols[first]]
-    hi = off[cols[last] + 1]
-    lo_beat = (lo // w) * w
-    hi_beat = -(-hi // w) * w
-    item[first] += lo - lo_beat
-    item[last] += hi_beat - hi
-    nonempty = hi_beat > lo_beat  # with the counts on chip a run of empty columns reads nothing
-    bursts = int(((hi_beat - 1) // chunk - lo_beat // chunk + 1)[nonempty].sum())
-    return ReadPlan(item, int((hi_beat - lo_beat).sum()), entry_bytes, bursts, int(first.size))
+    last = np.append(first[1:] - 1, ne.size - 1)
+    end = hi.copy()
+    end[last] = ew[last] * w
+    start = np.empty_like(end)
+    start[1:] = end[:-1]
+    start[first] = fw[first] * w
+    item = np.zeros(cols.size, dtype=np.float64)
+    item[ne] = end - start
+    run_lo, run_hi = fw[first] * w, ew[last] * w
+    run_bursts = (run_hi - 1) // chunk - run_lo // chunk + 1
+    run_lane = ln[first]
+    lane_bursts = np.bincount(run_lane, weights=run_bursts, minlength=p).astype(np.int64)
+    lane_bytes = np.bincount(run_lane, weights=run_hi - run_lo, minlength=p).astype(np.int64)
+    lane_runs = np.bincount(run_lane, minlength=p).astype(np.int64)
+    return ReadPlan(
+        item,
+        int(lane_bytes.sum()),
+        entry_bytes,
+        int(lane_bursts.sum()),
+        int(first.size),
+        w,
+        p,
+        lane,
+        lane_bursts,
+        lane_bytes,
+        lane_runs,
+    )

@@ -320,19 +320,19 @@ def _scan(masks: np.ndarray, window: int | None) -> np.ndarray:
 
 def _stream_cycles(layer: EncodedLayer, masks: np.ndarray, params: TimingParams, ddr_bpc: float) -> np.ndarray:
     """A streamed layer's memory side, per vector: the entries' bytes at the DDR peak, and the
-    dispatcher's one word (timing.DISPATCH_BYTES) and at most one column per cycle."""
+    busiest lane's dispatcher: one stream word (StreamParams.dispatch_bytes) and at most one column
+    per cycle."""
     from eie.format.stream import read_plan
-    from eie.performance import timing
 
     eb = layer.weight_bits + layer.index_bits
     col_total = layer.column_entries().sum(axis=0)
     out = np.floor((masks.astype(np.int64) @ col_total) * eb / 8.0 / ddr_bpc)
-    word = getattr(timing, "DISPATCH_BYTES", None)
-    if word and params.stream is not None:
+    if params.stream is not None:
         sp = params.stream
         for j, m in enumerate(masks):
-            rp = read_plan(layer, np.flatnonzero(m), sp.beat_bytes, sp.burst_len, sp.counts_on_chip)
-            out[j] = max(out[j], math.floor(float(np.maximum(1.0, rp.item_bytes / word).sum())))
+            rp = read_plan(layer, np.flatnonzero(m), sp.word_bytes, sp.burst_len, sp.counts_on_chip, lanes=sp.ports)
+            own = np.bincount(rp.item_lane, weights=np.maximum(1.0, rp.item_bytes / sp.dispatch_bytes))
+            out[j] = max(out[j], math.floor(float(own.max(initial=0.0))))
     return out
 
 
@@ -675,13 +675,16 @@ def pe_bound(planner: Planner, cfg: AcceleratorConfig, r_min: int, pinned_storag
     hold it): the best split under that capacity, relaxed to fractions of a
     layer (a fractional knapsack), is no slower than any real one.
     """
-    from eie.performance import timing
+    from eie.hardware.boards import STREAM_PORT_CHOICES
 
     n = cfg.n_pes
     params = dataclasses.replace(TimingParams.for_config(cfg), lnzd_window=None)
     ddr = cfg.ddr_peak_gbps
     bpc = (float(ddr) if ddr else cfg.axi_bits / 8 * cfg.clock / 1000.0) * 1000.0 / cfg.clock
-    word = getattr(timing, "DISPATCH_BYTES", None)
+    # Every lane's dispatcher takes one stream word per cycle; the busiest of P lanes has at least
+    # 1/P of the dispatch cycles, and the bound holds for every port count searched.
+    word = params.stream.dispatch_bytes if params.stream is not None else None
+    lanes = max(STREAM_PORT_CHOICES)
     eb = cfg.weight_bits + r_min
     e_max = entries_per_word(cfg.weight_bits, r_min)
     on_lb, st_lb, bits = [], [], []
@@ -694,7 +697,7 @@ def pe_bound(planner: Planner, cfg: AcceleratorConfig, r_min: int, pinned_storag
         col_bytes = real.sum(axis=0) * eb / 8.0
         stream = np.maximum(array, np.floor((mi @ col_bytes) / bpc))
         if word:
-            stream = np.maximum(stream, np.floor(mi @ np.maximum(1.0, col_bytes / word)))
+            stream = np.maximum(stream, np.floor(mi @ np.maximum(1.0, col_bytes / word) / lanes))
         epi = params.epilogue_per_row * (-(-m // n)) + params.epilogue_fixed
         on_lb.append((params.pipeline_fill + array + epi) / params.clock_mhz)
         st_lb.append((params.pipeline_fill + stream + epi) / params.clock_mhz)

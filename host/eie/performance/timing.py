@@ -75,9 +75,10 @@ Options (in the kernel, docs/kernel.md; docs/timing.md states the assumptions):
 * ``decoupled``: no FIFO limit (every PE reads the non-zero list at its own
   pace): the same as a FIFO as deep as the input.
 * ``simulate_layer(..., storage="stream")`` with ``stream`` (StreamParams):
-  the layer's column blocks (eie.format.stream) come from DDR through one
-  AXI port; the reader, its buffer, the dispatcher and the PEs form one
-  recurrence (``schedule_items``).
+  the layer's column blocks (eie.format.stream) come from DDR through
+  ``stream.ports`` AXI ports (column j over port j mod P); each port's
+  reader, buffer and dispatcher and the PEs form one recurrence
+  (``schedule_items``; docs/timing.md, "Several ports").
 
 The loop runs over broadcast items only; each step is a handful of numpy
 operations over the N PEs.
@@ -168,7 +169,9 @@ class TimingParams:
 def stream_params_for_config(config, **overrides) -> StreamParams:
     """The streaming master of an AcceleratorConfig and its board's DDR peak.
 
-    A custom board without ``resources.ddr_gbps`` is capped by the port alone.
+    A custom board without ``resources.ddr_gbps`` is capped by one port's peak
+    (``axi_bits / 8`` bytes per cycle) whatever the port count. ``ports`` and
+    ``stream_bits`` come from ``config.ports`` and ``config.stream_bits``.
     """
     ddr = config.ddr_peak_gbps
     values = dict(
@@ -176,6 +179,8 @@ def stream_params_for_config(config, **overrides) -> StreamParams:
         burst_len=int(config.burst_len),
         outstanding=int(config.outstanding),
         ddr_peak_gbps=float(ddr) if ddr else config.axi_bits / 8 * config.clock / 1000.0,
+        ports=int(getattr(config, "ports", 1)),
+        stream_bits=int(getattr(config, "stream_bits", max(64, int(config.axi_bits)))),
     )
     values.update(overrides)
     return StreamParams(**values)
@@ -215,11 +220,15 @@ class LayerTiming:
     ddr_bound_us: float = 0.0
     last_push: int = -1
     receptions: int = 0  # (item, PE) deliveries: T x N without the mask
-    # Streamed: the reader's read requests (bursts: runs of consecutive active columns cut at
-    # multiples of min(burst_len beats, 4 KiB)) and beats; each request holds one of the
-    # `outstanding` slots for latency_cycles plus its beats (StreamParams.rate_bytes_per_cycle).
+    # Streamed: the readers' read requests (bursts: runs of a lane's blocks that touch or share a
+    # word, cut at multiples of min(burst_len words, 4 KiB); eie.format.stream.read_plan) and the
+    # words they read (stream_bits each), summed over the lanes; each request holds one of its
+    # lane's `outstanding` slots for latency_cycles plus its beats (StreamParams.lane_rate).
     requests: int = 0
     beats: int = 0
+    ports: int = 0  # lanes (HP ports) of a streamed layer; 0 on chip
+    lane_requests: list[int] = field(default_factory=list)
+    lane_beats: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -227,6 +236,9 @@ class LayerTiming:
             "bytes_streamed": int(self.bytes_streamed),
             "requests": int(self.requests),
             "beats": int(self.beats),
+            "ports": int(self.ports),
+            "lane_requests": [int(v) for v in self.lane_requests],
+            "lane_beats": [int(v) for v in self.lane_beats],
             "compute_bound_us": float(self.compute_bound_us),
             "ddr_bound_us": float(self.ddr_bound_us),
             "cycles": int(self.cycles),
@@ -317,14 +329,20 @@ def schedule(
 class StreamParams:
     """The memory side of a streamed layer (docs/timing.md, "Streamed layers").
 
-    ``axi_bits`` the streaming master's data width (one beat per cycle at
-    the kernel clock at most), ``burst_len`` beats per burst (a power of
-    two; bursts also never cross a 4 KiB boundary), ``outstanding`` read
-    bursts in flight, ``latency_cycles`` from a burst's request to its first
-    beat, ``ddr_peak_gbps`` the board's DDR peak (GB/s, 10^9 bytes), the cap
-    on every modelled transfer. The read buffer holds ``outstanding *
-    burst_len`` beats. ``counts_on_chip``: the blocks carry no count
-    headers (the counts are an on-chip table; eie.format.stream).
+    ``ports`` P lanes, each with its own AXI port, reader, read buffer and
+    dispatcher (column j goes to lane j mod P; docs/timing.md, "Several
+    ports"). Per lane: ``axi_bits`` the port's data width (one beat per cycle
+    at the kernel clock at most), ``stream_bits`` the stream word W (the
+    m_axi beat the reader requests and the dispatcher consumes per cycle;
+    None: ``axi_bits``; the configuration's is max(64, axi_bits)),
+    ``burst_len`` words per burst (a power of two; bursts also never cross a
+    4 KiB boundary), ``outstanding`` read bursts in flight,
+    ``latency_cycles`` from a burst's request to its first beat. The read
+    buffer holds ``outstanding * burst_len`` words per lane.
+    ``ddr_peak_gbps`` is the board's DDR peak (GB/s, 10^9 bytes), shared by
+    the lanes: each gets at most 1/P of it, so their sum never exceeds it.
+    ``counts_on_chip``: the blocks carry no count headers (the counts are an
+    on-chip table; eie.format.stream).
     """
 
     axi_bits: int = 64
@@ -334,10 +352,20 @@ class StreamParams:
     ddr_peak_gbps: float = 4.264
     # The variant without block headers: the per-PE counts kept on chip (eie.format.stream).
     counts_on_chip: bool = False
+    ports: int = 1
+    stream_bits: int | None = None
 
     def __post_init__(self) -> None:
         if self.axi_bits not in (32, 64, 128, 256, 512):
             raise ConfigError(f"axi_bits={self.axi_bits} must be 32, 64, 128, 256 or 512")
+        if isinstance(self.ports, bool) or self.ports not in (1, 2, 4):
+            raise ConfigError(f"ports={self.ports!r} must be 1, 2 or 4 (HP ports a streamed layer is read over)")
+        if self.stream_bits is not None and (
+            self.stream_bits not in (32, 64, 128, 256, 512) or self.stream_bits < self.axi_bits
+        ):
+            raise ConfigError(
+                f"stream_bits={self.stream_bits} must be 32, 64, 128, 256 or 512 and at least axi_bits={self.axi_bits}"
+            )
         b = self.burst_len
         if int(b) != b or not 1 <= b <= 256 or b & (b - 1):
             raise ConfigError(f"burst_len={b} must be a power of two from 1 to 256 beats")
@@ -353,49 +381,123 @@ class StreamParams:
         return self.axi_bits // 8
 
     @property
+    def word_bytes(self) -> int:
+        """The stream word W / 8: what the reader requests per beat and coalesces on (read_plan)."""
+        return (self.axi_bits if self.stream_bits is None else self.stream_bits) // 8
+
+    @property
+    def dispatch_bytes(self) -> int:
+        """What a lane's dispatcher consumes per cycle: one stream word."""
+        return self.word_bytes
+
+    @property
+    def burst_bytes(self) -> int:
+        """The longest burst: min(burst_len words, 4 KiB)."""
+        return min(self.burst_len * self.word_bytes, 4096)
+
+    @property
     def buffer_bytes(self) -> int:
-        return self.outstanding * self.burst_len * self.beat_bytes
+        """One lane's read buffer: outstanding x burst_len words."""
+        return self.outstanding * self.burst_len * self.word_bytes
 
     def port_peak_gbps(self, clock_mhz: float) -> float:
-        """One beat per cycle: the port's peak in GB/s."""
+        """One beat per cycle: one port's peak in GB/s."""
         return self.beat_bytes * clock_mhz / 1000.0
 
     def peak_bytes_per_cycle(self, clock_mhz: float) -> float:
-        """min(port peak, DDR peak) in bytes per kernel cycle."""
-        return min(float(self.beat_bytes), self.ddr_peak_gbps * 1000.0 / clock_mhz)
+        """All lanes together: min(ports x port peak, DDR peak) in bytes per kernel cycle."""
+        return min(float(self.ports * self.beat_bytes), self.ddr_peak_gbps * 1000.0 / clock_mhz)
 
-    def rate_bytes_per_cycle(self, clock_mhz: float, mean_burst_bytes: float) -> float:
-        """Sustained read rate: the peak, and Little's law over the outstanding bursts.
+    def lane_peak_bytes_per_cycle(self, clock_mhz: float) -> float:
+        """One lane: min(its port's peak, the DDR peak / ports) bytes per cycle (the lanes share the DDR)."""
+        return min(float(self.beat_bytes), self.ddr_peak_gbps * 1000.0 / clock_mhz / self.ports)
+
+    def lane_rate(self, clock_mhz: float, mean_burst_bytes: float) -> float:
+        """One lane's sustained read rate: its peak, and Little's law over its outstanding bursts.
 
         ``outstanding`` bursts of ``mean_burst_bytes`` each, each occupying a
         slot for ``latency_cycles`` plus its beats, deliver at most
         outstanding * bytes / (latency + beats) per cycle.
         """
-        peak = self.peak_bytes_per_cycle(clock_mhz)
+        peak = self.lane_peak_bytes_per_cycle(clock_mhz)
         if mean_burst_bytes <= 0:
             return peak
         beats = mean_burst_bytes / self.beat_bytes
         little = self.outstanding * mean_burst_bytes / (self.latency_cycles + beats)
         return min(peak, little)
 
+    def rate_bytes_per_cycle(self, clock_mhz: float, mean_burst_bytes: float) -> float:
+        """All lanes at ``mean_burst_bytes`` each: ports x lane_rate (at most the DDR peak)."""
+        return self.ports * self.lane_rate(clock_mhz, mean_burst_bytes)
 
-DISPATCH_BYTES = 8  # the kernel's dispatcher unpacks one 64-bit word per cycle
+
+# The Zynq-7000 dispatcher word (stream_bits 64); a configuration's is StreamParams.dispatch_bytes
+# (stream_bits / 8, per lane).
+DISPATCH_BYTES = 8
 
 
 @dataclass
 class MemoryPlan:
-    """What the reader fetches for one layer and input (eie.format.stream.read_plan), per broadcast item."""
+    """What the readers fetch for one layer and input (eie.format.stream.read_plan), per broadcast item.
 
-    item_bytes: np.ndarray  # bytes read for each broadcast item (beat rounding of its run included)
-    bursts: int
-    rate: float  # sustained bytes per cycle
+    Every lane has its own reader, buffer and dispatcher; ``rates`` are per lane.
+    """
+
+    item_bytes: np.ndarray  # bytes read for each broadcast item (word rounding of its run included)
+    rates: Sequence[float]  # sustained bytes per cycle of each lane
     latency: int
-    buffer_bytes: int
-    beat_bytes: int
-    burst_bytes: int  # the longest burst: min(burst_len beats, 4 KiB)
-    # What the dispatcher takes per cycle: one 64-bit word of the gearbox
-    # (hls/eie_stream.hpp), whatever the port's width.
-    dispatch_bytes: int = DISPATCH_BYTES
+    buffer_bytes: int  # one lane's read buffer
+    burst_bytes: int  # the longest burst: min(burst_len words, 4 KiB)
+    dispatch_bytes: int = DISPATCH_BYTES  # what a lane's dispatcher takes per cycle: one stream word
+    item_lane: np.ndarray | None = None  # lane of each item; None: one lane
+
+
+def _lane_memory(memory: MemoryPlan, t_items: int) -> tuple:
+    """Per-item constants of the memory side (vectorised per lane; the recurrence only reads them).
+
+    Returns (lane, cost, transfer, tail, u1, f1, u2, f2) as Python lists: item t's lane, its dispatch
+    cycles, its bytes' transfer time, its last burst's transfer, and the two buffer constraints
+    (the item u whose dispatch frees the room for t's first / last burst, -1 for none, and how far
+    into u's dispatch, in cycles).
+    """
+    b = np.asarray(memory.item_bytes, dtype=np.float64)
+    lane = np.zeros(t_items, dtype=np.int64) if memory.item_lane is None else np.asarray(memory.item_lane, np.int64)
+    cost_a = np.maximum(1.0, b / memory.dispatch_bytes)
+    rate = np.asarray(memory.rates, dtype=np.float64)[lane]
+    first_burst = np.minimum(b, memory.burst_bytes)
+    u1 = np.full(t_items, -1, dtype=np.int64)
+    u2 = np.full(t_items, -1, dtype=np.int64)
+    f1 = np.zeros(t_items)
+    f2 = np.zeros(t_items)
+    for lane_id in np.unique(lane):
+        idx = np.flatnonzero(lane == lane_id)  # the lane's items, in column order
+        bl, cl = b[idx], cost_a[idx]
+        q = np.cumsum(bl)
+        q_before = q - bl
+        # The lane's read buffer: byte x can be requested once its dispatcher has consumed
+        # byte x - buffer. Item t's first burst needs x1, its last burst x2; the dispatcher
+        # consumes item u's bytes evenly over its c_u cycles.
+        for x, u_out, f_out in (
+            (q_before + first_burst[idx] - memory.buffer_bytes, u1, f1),
+            (q - memory.buffer_bytes, u2, f2),
+        ):
+            u = np.searchsorted(q, x, side="left")
+            # Only bytes of earlier items constrain (within an item the sustained rate covers it).
+            ok = (x > 0) & (u < np.arange(idx.size))
+            uc = np.minimum(u, idx.size - 1)
+            frac = (x - q_before[uc]) / np.maximum(bl[uc], 1e-12) * cl[uc]
+            u_out[idx[ok]] = idx[u[ok]]
+            f_out[idx[ok]] = frac[ok]
+    return (
+        lane.tolist(),
+        cost_a.tolist(),
+        (b / rate).tolist(),
+        (first_burst / rate).tolist(),  # the last burst's transfer (at most one burst)
+        u1.tolist(),
+        f1.tolist(),
+        u2.tolist(),
+        f2.tolist(),
+    )
 
 
 def schedule_items(
@@ -413,11 +515,16 @@ def schedule_items(
     receiver), ``receivers`` T x N booleans (None: every PE receives every
     item). A PE's FIFO holds only the items it receives, so item t waits only
     for the FIFOs of its receivers. ``decoupled``: no FIFO limit at all.
-    ``memory``: the dispatcher spends ``c_t = max(1, bytes_t / 8)`` cycles
-    on item t (one beat per cycle from a continuous byte stream, at most one
-    item per cycle; its clock is kept fractional, items are pushed at whole
-    cycles), no earlier than its bytes allow (docs/timing.md). Returns (PE
-    finish, dispatcher end, push cycle of each item, last byte's arrival).
+    ``memory``: item t goes through its lane's reader and dispatcher
+    (``memory.item_lane``); the lane's dispatcher spends ``c_t = max(1,
+    bytes_t / dispatch_bytes)`` cycles on it (one word per cycle from a
+    continuous byte stream, at most one item per cycle; its clock is kept
+    fractional, items are pushed at whole cycles), no earlier than its bytes
+    allow, and the broadcaster hands out at most one item per cycle over all
+    lanes (docs/timing.md). The PEs take the items in column order whatever
+    their lane (the approximation of the kernel's merge, docs/timing.md
+    "Several ports"). Returns (PE finish, last dispatcher end, push cycle of
+    each item, last byte's arrival).
     """
     work = np.ascontiguousarray(work, dtype=np.int64)
     t_items, n = work.shape
@@ -433,50 +540,33 @@ def schedule_items(
     pe_index = np.arange(n)
     pushes = np.zeros(t_items, dtype=np.int64)
     if memory is not None:
-        b = np.asarray(memory.item_bytes, dtype=np.float64)
-        cost_a = np.maximum(1.0, b / memory.dispatch_bytes)
-        cost = cost_a.tolist()
-        q = np.cumsum(b)
-        q_before = q - b
-        first_burst = np.minimum(b, memory.burst_bytes)
-        # The read buffer: byte x can be requested once the dispatcher has consumed
-        # byte x - buffer. Item t's first burst needs x1, its last burst x2; the
-        # dispatcher consumes item u's bytes evenly over its c_u cycles.
-        x1 = q_before + first_burst - memory.buffer_bytes
-        x2 = q - memory.buffer_bytes
-        u1 = np.searchsorted(q, x1, side="left")
-        u2 = np.searchsorted(q, x2, side="left")
-        # Only bytes of earlier items constrain (within an item the sustained rate covers it).
-        idx = np.arange(t_items)
-        ok1 = (x1 > 0) & (u1 < idx)
-        ok2 = (x2 > 0) & (u2 < idx)
-        u1c, u2c = np.minimum(u1, t_items - 1), np.minimum(u2, t_items - 1)
-        frac1 = np.where(ok1, (x1 - q_before[u1c]) / np.maximum(b[u1c], 1e-12) * cost_a[u1c], 0.0)
-        frac2 = np.where(ok2, (x2 - q_before[u2c]) / np.maximum(b[u2c], 1e-12) * cost_a[u2c], 0.0)
-        u1l = np.where(ok1, u1, -1).tolist()
-        u2l = np.where(ok2, u2, -1).tolist()
-        f1, f2 = frac1.tolist(), frac2.tolist()
-        bl = b.tolist()
-        tail = (first_burst / memory.rate).tolist()  # the last burst's transfer (at most one burst)
-        rate = memory.rate
+        lanes, cost, xfer, tail, u1l, f1, u2l, f2 = _lane_memory(memory, t_items)
         lat = memory.latency
+        n_lanes = max(lanes) + 1
     else:
-        cost = [1] * t_items
-    push = 0
-    prev_end = 0
-    arrived = 0.0
-    starts = [0.0] * t_items  # the dispatcher's (fractional) start of each item
+        lanes, cost, n_lanes = [0] * t_items, [1] * t_items, 1
+    lane_end = [0.0] * n_lanes  # each lane's dispatcher: end of its last item
+    arrived = [0.0] * n_lanes  # each lane's last byte so far
+    # The broadcaster hands out at most one item per cycle over all lanes, plus the all-zero
+    # windows it skips; it runs ahead of the dispatchers (their queues are not modelled).
+    bcast = -1
+    starts = [0.0] * t_items  # the dispatchers' (fractional) start of each item
     for t in range(t_items):
-        at = prev_end + gap[t]
+        l = lanes[t]
+        bcast += 1 + gap[t]
+        # The skipped windows also delay the lane after its previous item (one lane: the
+        # single-dispatcher rule, whose start is never before the broadcaster's).
+        at = max(lane_end[l] + gap[t], bcast)
         if memory is not None:
             room1 = 0.0 if u1l[t] < 0 else starts[u1l[t]] + f1[t]
-            first = max(arrived, room1 + lat)
-            arrived = first + bl[t] / rate
+            first = max(arrived[l], room1 + lat)
+            arr = first + xfer[t]
             if u2l[t] >= 0:
-                arrived = max(arrived, starts[u2l[t]] + f2[t] + lat + tail[t])
-            # The dispatcher walks the item's beats as they arrive: it starts no
+                arr = max(arr, starts[u2l[t]] + f2[t] + lat + tail[t])
+            arrived[l] = arr
+            # The dispatcher walks the item's words as they arrive: it starts no
             # earlier than the first and ends no earlier than the last.
-            at = max(at, first, arrived - cost[t])
+            at = max(at, first, arr - cost[t])
         push = math.ceil(at - 1e-9)
         r = recv[t]
         if not decoupled:
@@ -488,7 +578,7 @@ def schedule_items(
                     at = room
         pushes[t] = push
         starts[t] = at
-        prev_end = at + cost[t]
+        lane_end[l] = at + cost[t]
         start = np.maximum(finish[r], push)
         done = start + work[t, r]
         finish[r] = done
@@ -496,7 +586,7 @@ def schedule_items(
             slot = count[r] % d
             ring[pe_index[r], slot] = start if at_pop else done
             count[r] += 1
-    return int(finish.max()), math.ceil(prev_end - 1e-9), pushes, float(arrived)
+    return int(finish.max()), math.ceil(max(lane_end) - 1e-9), pushes, float(max(arrived))
 
 
 def scan_gaps(cols: np.ndarray, n_cols: int, window: int | None) -> tuple[np.ndarray, int, int]:
@@ -572,22 +662,25 @@ def simulate_layer(
         from eie.format.stream import read_plan
 
         sp = params.stream
-        plan = read_plan(layer, cols, sp.beat_bytes, sp.burst_len, sp.counts_on_chip)
+        plan = read_plan(layer, cols, sp.word_bytes, sp.burst_len, sp.counts_on_chip, lanes=sp.ports)
         bytes_streamed = int(plan.total_bytes)
         mem = MemoryPlan(
             plan.item_bytes,
-            plan.bursts,
-            sp.rate_bytes_per_cycle(params.clock_mhz, plan.mean_burst_bytes),
+            [sp.lane_rate(params.clock_mhz, float(b)) for b in plan.lane_mean_burst_bytes()],
             sp.latency_cycles,
             sp.buffer_bytes,
-            sp.beat_bytes,
-            min(sp.burst_len * sp.beat_bytes, 4096),
+            sp.burst_bytes,
+            sp.dispatch_bytes,
+            plan.item_lane,
         )
         pe_time, disp_end, pushes, arrived = schedule_items(
             work, params.fifo_depth, params.slot_frees, gaps, recv, params.decoupled, mem
         )
         array_time = max(pe_time, disp_end + trailing)
-        stall_base = math.ceil(float(np.maximum(1.0, plan.item_bytes / DISPATCH_BYTES).sum()) - 1e-9)
+        # The busiest lane's own dispatch and skip cycles (one lane: all items and all gaps).
+        own = np.maximum(1.0, plan.item_bytes / sp.dispatch_bytes) + gaps
+        stall_base = math.ceil(float(np.bincount(plan.item_lane, weights=own, minlength=sp.ports).max()) - 1e-9)
+        stall_base -= int(gaps.sum())
     ideal = float(entries.sum()) / n
     total = fill + array_time + epilogue
     total_entries = layer.total_entries
@@ -620,7 +713,10 @@ def simulate_layer(
         last_push=last_push,
         receptions=int((work > 0).sum()) if masked else int(t_items * n),
         requests=int(plan.bursts) if storage == "stream" else 0,
-        beats=int(plan.total_bytes // params.stream.beat_bytes) if storage == "stream" else 0,
+        beats=int(plan.words) if storage == "stream" else 0,
+        ports=int(params.stream.ports) if storage == "stream" else 0,
+        lane_requests=plan.lane_bursts.tolist() if storage == "stream" else [],
+        lane_beats=plan.lane_words.tolist() if storage == "stream" else [],
     )
 
 
