@@ -439,3 +439,36 @@ def test_a_kernel_without_stream_ports_has_the_plain_table(rendered):
     for config in CONFIGS:
         assert not config.streaming and registers(config) == REGISTERS
     assert registers(0) == REGISTERS
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda r: {n: o for n, o in r.items() if not n.startswith("image_s0")},
+            "the stream port image_s1 but not image_s0",
+        ),
+        (lambda r: {n: o for n, o in r.items() if n != "image_s1_1"}, "the register image_s1_2 but not image_s1_1"),
+        (lambda r: {**r, "image_s2_1": 0x8C, "image_s2_2": 0x90}, "3 stream ports (image_s0 .. image_s2)"),
+        (lambda r: {**r, "image_s01_1": 0xA4}, "a register 'image_s01_1', which is not a stream-port pointer half"),
+    ],
+    ids=["s1-without-s0", "half-a-pointer", "three-ports", "malformed"],
+)
+def test_the_driver_refuses_an_inconsistent_stream_port_set(change, message):
+    """Before any register write, naming the register and what to do."""
+    from eie.board.cosim import HostMemory
+    from eie.board.driver import EIEKernel
+    from eie.errors import ConfigError
+    from eie.kernel.abi import registers
+
+    port = RecordingPort(change(registers(2)))
+    with pytest.raises(ConfigError) as e:
+        EIEKernel(port, HostMemory().allocate)
+    msg = str(e.value)
+    assert msg.startswith(f"the overlay's kernel has {message}") and "rebuild the overlay" in msg, msg
+    assert port.regs == {}
+    # The toolkit's sets are accepted, as the ports they are (the driver does not count on a configuration).
+    for ports in (0, 1, 2, 4):
+        assert EIEKernel(RecordingPort(registers(ports)), HostMemory().allocate).stream_pointers == tuple(
+            f"image_s{lane}" for lane in range(ports)
+        )

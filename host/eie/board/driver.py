@@ -11,6 +11,12 @@ and passes ``pynq.allocate`` buffers to its AXI4 master ports:
     y = await ol.eie.run_async(x)       # the same, waiting for the interrupt
     ol.eie.benchmark(x, runs=100)       # latency and throughput, measured
 
+A streaming kernel also has one AXI4 master per HP port, ``image_s0`` ..
+``image_s<P-1>``. The driver takes that set from the IP's register names (the
+.hwh), not from a configuration. Every stream port gets the image buffer's
+address, and a set that is not the toolkit kernel's is refused
+(overlays/README.md).
+
 The protocol itself lives in ``EIEKernel``, which needs only a register port
 and an allocator. The board supplies pynq's; the tests supply one backed by
 the C-simulation, so this same code is checked bit for bit without a board.
