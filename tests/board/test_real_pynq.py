@@ -35,9 +35,10 @@ from pynq.registers import RegisterMap  # noqa: E402
 from eie.arithmetic.emulator import Emulator, predict  # noqa: E402
 from eie.board.cosim import CoSimInterrupt, CSimRegisters  # noqa: E402
 from eie.board.driver import CTRL, GIE, IER, ISR, EIEAccelerator  # noqa: E402
+from eie.errors import ConfigError  # noqa: E402
 from eie.hardware.config import AcceleratorConfig  # noqa: E402
 from eie.hardware.testmodel import demo_model, random_inputs  # noqa: E402
-from eie.kernel.abi import REGISTER_SPACE, REGISTERS, VLNV  # noqa: E402
+from eie.kernel.abi import REGISTER_SPACE, REGISTERS, VLNV, registers  # noqa: E402
 from eie.kernel.csim import CSim  # noqa: E402
 
 BASE = 0x4000_0000  # where the overlay's address editor puts the kernel's control bundle
@@ -46,6 +47,9 @@ BASE = 0x4000_0000  # where the overlay's address editor puts the kernel's contr
 CONFIG = AcceleratorConfig(
     board="zcu104", n_pes=2, entry_depth=256, ptr_depth=256, act_depth=32, bias_depth=64, max_layers=4
 )
+# A streaming kernel that streams every layer, over the UltraScale+ default of 2 stream ports
+# (image_s0, image_s1: registers after y_out).
+STREAM_CONFIG = CONFIG.replace(storage="stream", dir_depth=64)
 
 
 class CSimDevice(Device):
@@ -57,7 +61,7 @@ class CSimDevice(Device):
     when it reads a pointer register.
     """
 
-    def __init__(self, config: AcceleratorConfig):
+    def __init__(self, config: AcceleratorConfig, regs: dict[str, int] | None = None):
         super().__init__("eie-csim")
         self.capabilities = {"REGISTER_RW": True}
         self.buffers: dict[int, PynqBuffer] = {}
@@ -65,8 +69,9 @@ class CSimDevice(Device):
         self.flushed: list[int] = []
         self.invalidated: list[int] = []
         self.allocations = 0
-        self.names = {off: name for name, off in REGISTERS.items()}
-        self.kernel = CSimRegisters(CSim(config), self)
+        self.regs = registers(config) if regs is None else regs  # the kernel's, or an overlay built otherwise
+        self.names = {off: name for name, off in self.regs.items()}
+        self.kernel = CSimRegisters(CSim(config), self, self.regs)
 
     # -- memory: pynq.allocate(target=device) -> device.allocate ------------
     def allocate(self, shape, dtype, **kwargs):
@@ -106,23 +111,23 @@ class CSimDevice(Device):
             self.kernel.write_reg(self.names[off], value)
 
 
-def ip_description(vlnv: str) -> dict:
+def ip_description(vlnv: str, regs: dict[str, int] = REGISTERS) -> dict:
     """The kernel's entry in a pynq ip_dict, as pynq parses it from the overlay's .hwh."""
-    registers = {
+    described = {
         name: {
             "address_offset": off,
             "size": 32,
             "access": "read-only" if name == "ap_return" else "read-write",
             "description": f"{name} register of the EIE kernel",
         }
-        for name, off in REGISTERS.items()
+        for name, off in regs.items()
     }
     return {
         "fullpath": "eie",
         "type": vlnv,
         "phys_addr": BASE,
         "addr_range": REGISTER_SPACE,
-        "registers": registers,
+        "registers": described,
         "state": None,
         "parameters": {},
     }
@@ -130,7 +135,7 @@ def ip_description(vlnv: str) -> dict:
 
 def overlay_ip(device: Device, vlnv: str = VLNV):
     """The kernel's driver as ``pynq.Overlay(...).eie`` would give it: pynq picks the class by VLNV."""
-    desc = _complete_description({"eie": ip_description(vlnv)}, {}, False, {}, device, None)
+    desc = _complete_description({"eie": ip_description(vlnv, device.regs)}, {}, False, {}, device, None)
     return _IPMap(desc).eie
 
 
@@ -245,3 +250,48 @@ def test_no_device_is_one_clear_error(tmp_path, monkeypatch):
         open_overlay(str(tmp_path / "eie.bit"))
     msg = str(e.value)
     assert msg.startswith("no PYNQ device found") and "--backend emulator" in msg and "\n" not in msg
+
+
+def test_stream_ports_get_the_image_address_through_pynq():
+    """A streaming kernel's overlay: the driver finds image_s0 and image_s1 in pynq's register map (the
+    .hwh's names, not a count it assumes), writes the image buffer's address to each through pynq's MMIO
+    at their offsets after y_out, and the C-simulation (which checks every stream port against the image
+    pointer at each start) runs the streamed layers bit-exact."""
+    device = CSimDevice(STREAM_CONFIG)
+    ip = overlay_ip(device)
+    assert type(ip) is EIEAccelerator and ip.kernel.stream_pointers == ("image_s0", "image_s1")
+    offsets = {n: int(getattr(ip.register_map, n).address) for n in ("image_s0_1", "image_s0_2", "image_s1_1")}
+    assert offsets == {"image_s0_1": 0x74, "image_s0_2": 0x78, "image_s1_1": 0x80}
+    qm = demo_model(STREAM_CONFIG, seed=3)
+    assert {layer.storage for layer in qm.layers} == {"stream"}
+    ip.load(qm)
+    regs = device.kernel.regs
+    image = regs["image_1"] | regs["image_2"] << 32
+    assert image >= 1 << 32 and isinstance(device.buffers[image], PynqBuffer)
+    for lane in (0, 1):
+        assert regs[f"image_s{lane}_1"] | regs[f"image_s{lane}_2"] << 32 == image
+    x = random_inputs(qm, 3, seed=4)
+    want = Emulator(qm).run_layers(x)
+    assert np.array_equal(ip.run_int(x), want) and np.unique(want).size > 3
+    # A stream port the driver did not point at the image is caught by the co-simulated IP.
+    device.kernel.regs["image_s1_1"] ^= 0x1000
+    with pytest.raises(Exception, match="stream port image_s1 points at"):
+        device.kernel.write_ctrl(1)
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [
+        ({"image_s0_1", "image_s0_2"}, "has the stream port image_s1 but not image_s0"),
+        ({"image_s1_2"}, "has the register image_s1_1 but not image_s1_2"),
+    ],
+    ids=["image_s1-without-image_s0", "half-a-pointer"],
+)
+def test_an_inconsistent_stream_port_set_is_refused_when_pynq_binds_the_driver(drop, message):
+    regs = {n: off for n, off in registers(2).items() if n not in drop}
+    device = CSimDevice(STREAM_CONFIG, regs)
+    with pytest.raises(ConfigError) as e:
+        overlay_ip(device)
+    msg = str(e.value)
+    assert msg.startswith(f"the overlay's kernel {message}") and "rebuild the overlay" in msg
+    assert device.kernel.starts == 0 and device.allocations == 0  # refused before any write

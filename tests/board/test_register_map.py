@@ -310,3 +310,165 @@ def test_real_hw_h_if_given(rendered):
         pytest.skip("set EIE_HW_H to a synthesised xeie_top_hw.h to check it")
     regs = layout(*parse_top(rendered))
     assert check_hw_h(regs, Path(path).read_text()) == []
+
+
+# -- stream ports (issue 19): image_s0 .. image_s<P-1> after y_out, one per HP port --------------------
+# A streaming kernel (dir_depth > 0) of each port count its board allows: pynq-z2 (1 port, the Zynq-7000
+# default), zcu104 (2, the UltraScale+ default) and zcu104 with 4.
+STREAM_CONFIGS = {
+    "pynq-z2-stream-1": AcceleratorConfig(board="pynq-z2", n_pes=4, dir_depth=64),
+    "zcu104-stream-2": AcceleratorConfig(board="zcu104", n_pes=4, dir_depth=64),
+    "zcu104-stream-4": AcceleratorConfig(board="zcu104", n_pes=4, dir_depth=64, stream_ports=4),
+}
+KERNEL_PORTS_PENDING = pytest.mark.xfail(strict=True, reason="kernel ports not rendered yet")
+
+
+def with_stream_ports(source: str, ports: int) -> str:
+    """A rendered top with ``ports`` stream-port arguments appended as the streaming kernel declares them
+    (a fixture: the same declaration the kernel's template writes, so the layout rules see a real signature)."""
+    args = "".join(f", const eie::sword_t* image_s{lane}" for lane in range(ports))
+    pragmas = "".join(
+        f"#pragma HLS INTERFACE m_axi port=image_s{lane} offset=slave bundle=gmem_s{lane} depth=65536\n"
+        f"#pragma HLS INTERFACE s_axilite port=image_s{lane} bundle=control\n"
+        for lane in range(ports)
+    )
+    signature, axilite = "eie::io_t* y_out)", "#pragma HLS INTERFACE s_axilite port=y_out bundle=control\n"
+    assert source.count(signature) == 1 and source.count(axilite) == 1, "the rendered top changed: update this fixture"
+    return source.replace(signature, f"eie::io_t* y_out{args})").replace(axilite, axilite + pragmas)
+
+
+class RecordingPort:
+    """A register port with the derived map's names that records what the driver writes; every call succeeds."""
+
+    def __init__(self, names):
+        self.names = tuple(names)
+        self.regs: dict[str, int] = {}
+
+    def register_names(self):
+        return self.names
+
+    def write_reg(self, name, value):
+        assert name in self.names, f"the driver wrote {name!r}, which the kernel does not have"
+        self.regs[name] = int(value)
+
+    def read_reg(self, name):
+        assert name in self.names, name
+        return 0  # ap_return: ok
+
+    def write_ctrl(self, value):
+        pass
+
+    def read_ctrl(self):
+        from eie.board.driver import AP_DONE
+
+        return AP_DONE
+
+    def write_at(self, offset, value):
+        pass
+
+    def read_at(self, offset):
+        return 0
+
+
+def driver_writes(config: AcceleratorConfig, regs: dict[str, int]) -> dict[str, int]:
+    """The registers the driver writes in a load and a run, on a port that has the names of ``regs``."""
+    from eie.board.cosim import HostMemory
+    from eie.board.driver import EIEKernel
+    from eie.hardware.testmodel import demo_model, random_inputs
+
+    port = RecordingPort(regs)
+    kernel = EIEKernel(port, HostMemory().allocate)
+    qm = demo_model(config, seed=1)
+    kernel.load(qm)
+    kernel.run_int(random_inputs(qm, 2, seed=2))
+    return port.regs
+
+
+def check_stream_registers(config: AcceleratorConfig, source: str, ports: int) -> None:
+    from eie.kernel.abi import registers
+
+    ret_bits, args = parse_top(source)
+    names = [a.name for a in args]
+    stream = [f"image_s{lane}" for lane in range(ports)]
+    # The stream ports follow y_out, in lane order, each a pointer on its own m_axi bundle gmem_s<l>
+    # (the interface m_axi_gmem_s<l> that overlays/build_overlay.tcl wires to an HP port of its own).
+    assert names[-3 - ports :] == ["image", "x_in", "y_out", *stream]
+    for a in args[-ports:]:
+        assert a.bits == 64, a
+    for lane in range(ports):
+        assert re.search(rf"#pragma HLS INTERFACE m_axi port=image_s{lane} offset=slave bundle=gmem_s{lane}\b", source)
+    derived = pynq_names(layout(ret_bits, args))
+    table = registers(ports)
+    assert table == {n: off for n, off in derived.items() if n not in ("ap_ctrl", "gie", "ier", "isr")}
+    # image_s0 takes the slot after y_out's 12 bytes; each further port 12 bytes on.
+    assert [table[f"{s}_1"] for s in stream] == [0x74 + 0x0C * lane for lane in range(ports)]
+    assert all(table[f"{s}_2"] == table[f"{s}_1"] + 4 for s in stream)
+    # The configuration's table (what an overlay's .hwh is checked against) is this one.
+    if config.streaming:
+        assert registers(config) == table and config.ports == ports
+    # The driver writes every argument register, and the image buffer's address to each stream port.
+    written = driver_writes(config, table)
+    assert sorted(written) == sorted(n for n in table if n != "ap_return")
+    for s in stream:
+        assert (written[f"{s}_1"], written[f"{s}_2"]) == (written["image_1"], written["image_2"])
+    assert written["image_2"] > 0  # HostMemory places buffers above 4 GiB: both halves are checked
+
+
+@pytest.mark.parametrize("ports", [1, 2, 4])
+def test_stream_port_registers_follow_the_signature(ports, tmp_path):
+    """The rendered top with the stream ports appended: the layout rules give abi.registers(ports)."""
+    config = AcceleratorConfig(board="zcu104", n_pes=4)
+    render_kernel(config, tmp_path)
+    check_stream_registers(config, with_stream_ports((tmp_path / "eie_top.cpp").read_text(), ports), ports)
+
+
+@pytest.mark.parametrize("name", sorted(STREAM_CONFIGS))
+@KERNEL_PORTS_PENDING
+def test_stream_port_registers_of_the_rendered_streaming_top(name, tmp_path):
+    """The streaming kernel as rendered: its image_s<l> arguments, their offsets, and the driver's writes."""
+    config = STREAM_CONFIGS[name]
+    render_kernel(config, tmp_path)
+    check_stream_registers(config, (tmp_path / "eie_top.cpp").read_text(), config.ports)
+
+
+def test_a_kernel_without_stream_ports_has_the_plain_table(rendered):
+    """A non-streaming kernel (dir_depth 0) has no stream ports, whatever its board's default port count."""
+    from eie.kernel.abi import REGISTERS, registers
+
+    assert not any(a.name.startswith("image_s") for a in parse_top(rendered)[1])
+    for config in CONFIGS:
+        assert not config.streaming and registers(config) == REGISTERS
+    assert registers(0) == REGISTERS
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda r: {n: o for n, o in r.items() if not n.startswith("image_s0")},
+            "the stream port image_s1 but not image_s0",
+        ),
+        (lambda r: {n: o for n, o in r.items() if n != "image_s1_1"}, "the register image_s1_2 but not image_s1_1"),
+        (lambda r: {**r, "image_s2_1": 0x8C, "image_s2_2": 0x90}, "3 stream ports (image_s0 .. image_s2)"),
+        (lambda r: {**r, "image_s01_1": 0xA4}, "a register 'image_s01_1', which is not a stream-port pointer half"),
+    ],
+    ids=["s1-without-s0", "half-a-pointer", "three-ports", "malformed"],
+)
+def test_the_driver_refuses_an_inconsistent_stream_port_set(change, message):
+    """Before any register write, naming the register and what to do."""
+    from eie.board.cosim import HostMemory
+    from eie.board.driver import EIEKernel
+    from eie.errors import ConfigError
+    from eie.kernel.abi import registers
+
+    port = RecordingPort(change(registers(2)))
+    with pytest.raises(ConfigError) as e:
+        EIEKernel(port, HostMemory().allocate)
+    msg = str(e.value)
+    assert msg.startswith(f"the overlay's kernel has {message}") and "rebuild the overlay" in msg, msg
+    assert port.regs == {}
+    # The toolkit's sets are accepted, as the ports they are (the driver does not count on a configuration).
+    for ports in (0, 1, 2, 4):
+        assert EIEKernel(RecordingPort(registers(ports)), HostMemory().allocate).stream_pointers == tuple(
+            f"image_s{lane}" for lane in range(ports)
+        )

@@ -52,7 +52,8 @@ def test_plan_writes_its_configuration_and_front(net, tmp_path, capsys):
     assert AcceleratorConfig.from_yaml(cfg).to_dict() == o["config"]
     assert o["config"]["board"] == "pynq-z2" and o["pinned"] == ["--board pynq-z2"]
     assert o["activations"].startswith("representative inputs: 4 of the 16 given")
-    assert o["ports"]["value"] == 1 and len(o["layers"]) == 2
+    # The HP-port count is searched (stream_ports); nothing streams here, so the board's default 1 stays.
+    assert o["ports"] == {"field": "stream_ports", "value": 1} and len(o["layers"]) == 2
     assert {l["bound"] for l in o["layers"]} <= {"compute", "load imbalance", "broadcast", "DDR"}
     assert o["front"][0]["latency_us"] == pytest.approx(o["latency_us"])
     assert all(
@@ -67,7 +68,8 @@ def test_plan_writes_its_configuration_and_front(net, tmp_path, capsys):
     assert code == 2 and "was not written by eie plan" in err and mine.read_text() == "n_pes: 4\n"
     # Text output over its own file: modelled, the choice, what bounds each layer, the front.
     code, out, _ = run(capsys, "plan", d / "m.npz", "--board", "pynq-z2", "--calib", d / "x.npy", "-o", cfg)
-    assert code == 0 and "MODELLED" in out and "Pareto front" in out and "no HP-port field" in out
+    assert code == 0 and "MODELLED" in out and "Pareto front" in out and "no HP-port field" not in out
+    assert "every layer on chip: nothing streamed\n" in out or " HP port(s) (stream_ports)" in out
     assert f"wrote {cfg}" in out and AcceleratorConfig.from_yaml(cfg).to_dict() == o["config"]
 
 

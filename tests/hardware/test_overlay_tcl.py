@@ -12,7 +12,10 @@ segment per master unless a test removes one, so the explicit wiring of issue
 13 items 7 and 8 is asserted: both kernel masters on the SmartConnect, the
 SmartConnect on the PS's HP0 port, the PS ports enabled (and the unused ones
 disabled) by property, every enabled port clocked, the kernel's interrupt
-through an axi_intc to the PS, and the DDR segment check failing loudly.
+through an axi_intc to the PS, and the DDR segment check failing loudly. With
+stream ports (issue 19: EIE_STREAM_PORTS in params.tcl), each m_axi_gmem_s<l>
+through a SmartConnect of its own to HP port (l+1) mod 4, that port enabled and
+clocked, and its DDR segment checked to be that port's.
 The implemented design's queries (get_cells, get_timing_paths, the worst
 path's SLACK) answer from ::stub_eie_cells and ::stub_slack, so the reports the script
 writes into OUT_DIR (issue 10) and its failure on negative WNS are asserted.
@@ -45,14 +48,24 @@ proc get_files {args} { return eie.bd }
 proc get_board_parts {args} { if {[string match *missing* [lindex $args end]]} { return {} }; return [lindex $args end] }
 proc get_runs {args} { return impl_1 }
 proc create_bd_cell {args} { lappend ::calls [concat create_bd_cell $args]; return [lindex $args end] }
+# The kernel's masters: gmem0, gmem1 and a stream master per port params.tcl names
+# (::stub_stream_masters, if a test sets it, lists the stream lanes the IP has instead).
 proc get_bd_intf_pins {args} {
-    if {[lsearch $args -of_objects] >= 0} { return {/eie/m_axi_gmem0 /eie/m_axi_gmem1} }
+    if {[lsearch $args -of_objects] >= 0} {
+        set lanes {}
+        for {set l 0} {$l < $::EIE_STREAM_PORTS} {incr l} { lappend lanes $l }
+        if {[info exists ::stub_stream_masters]} { set lanes $::stub_stream_masters }
+        set pins {}
+        foreach l $lanes { lappend pins /eie/m_axi_gmem_s$l }
+        return [concat $pins {/eie/m_axi_gmem0 /eie/m_axi_gmem1}]
+    }
     return [lindex $args end]
 }
 proc get_bd_pins {args} { return [lindex $args end] }
 proc get_bd_cells {args} { return [lindex $args end] }
-# Address queries: a master's space is /eie/Data_<port>; it holds the HP port's DDR segment
-# unless the test lists the port in ::seg_override (port -> the segments to report instead).
+# Address queries: a master's space is /eie/Data_<port>; it holds its HP port's DDR segment (gmem0 and
+# gmem1 on HP0, stream lane l on HP (l+1) mod 4, the documented mapping) unless the test lists the port
+# in ::seg_override (port -> the segments to report instead).
 set ::seg_override [dict create]
 proc get_bd_addr_spaces {args} {
     lappend ::calls [concat get_bd_addr_spaces $args]
@@ -63,7 +76,10 @@ proc get_bd_addr_segs {args} {
     set space [lindex $args end]
     set port [string range [file tail $space] 5 end]
     if {[dict exists $::seg_override $port]} { return [dict get $::seg_override $port] }
-    return $space/SEG_ps_HP0_DDR_LOWOCM
+    set hp 0
+    regexp {gmem_s([0-9]+)$} $port -> lane
+    if {[info exists lane]} { set hp [expr {($lane + 1) % 4}] }
+    return $space/SEG_ps_HP${hp}_DDR_LOWOCM
 }
 proc make_wrapper {args} { return /tmp/eie_wrapper.v }
 # The implemented design: the kernel's cell (::stub_eie_cells) and the worst setup path (slack ::stub_slack).
@@ -339,3 +355,126 @@ def test_no_kernel_cell_skips_only_the_kernel_report(tmp_path):
     assert not any("-cells" in c for c in cs)
     assert f"report_utilization -file {out}/utilization.rpt" in cs
     assert any(c.startswith("report_timing_summary") for c in cs)
+
+
+# -- stream ports (issue 19): each m_axi_gmem_s<l> through its own SmartConnect to its own HP port -----
+# The documented mapping (overlays/README.md): gmem0 and gmem1 on HP0, stream lane l on HP (l+1) mod 4.
+HP_NAMES = {
+    "zynq7": ("ps/S_AXI_HP{}", "ps/S_AXI_HP{}_ACLK", "PCW_USE_S_AXI_HP{}"),
+    "zynqmp": ("ps/S_AXI_HP{}_FPD", "ps/saxihp{}_fpd_aclk", "PSU__USE__S_AXI_GP{}"),
+}
+
+
+def stream_config(board: str, ports: int) -> AcceleratorConfig:
+    return AcceleratorConfig(board=board, dir_depth=64, stream_ports=ports)
+
+
+@pytest.mark.parametrize(
+    ("board", "ports", "lane_hp"),
+    [
+        ("pynq-z2", 1, [1]),
+        ("pynq-z2", 2, [1, 2]),
+        ("pynq-z2", 4, [1, 2, 3, 0]),
+        ("zcu104", 2, [1, 2]),
+        ("kv260", 4, [1, 2, 3, 0]),
+    ],
+)
+def test_each_stream_master_on_its_own_hp_port(tmp_path, board, ports, lane_hp):
+    family = BOARDS[board].family
+    hp_name, hp_clk, hp_prop = HP_NAMES[family]
+    build = build_dir(tmp_path, stream_config(board, ports))
+    assert f"set EIE_STREAM_PORTS {ports}\n" in (build / "params.tcl").read_text()
+    text = run_tcl(tmp_path, board, str(build), str(tmp_path / "o")).stdout
+    assert "bitstream or hardware handoff not found" in text  # the whole flow ran, as without stream ports
+    intf, net = nets(text, "intf_net"), nets(text, "net")
+    used = {0, *lane_hp}
+    # The PS enables exactly the HP ports in use (UltraScale+: HP<i>_FPD is S_AXI_GP<i+2>).
+    for i in range(4):
+        key = hp_prop.format(i + 2 if family == "zynqmp" else i)
+        assert ps_property(text, key) == ("1" if i in used else "0"), key
+    # One SmartConnect per HP port in use, its master on that port and nothing else on the port.
+    sc = {hp: "mem_sc" if hp == 0 else f"hp{hp}_sc" for hp in used}
+    for hp in range(4):
+        assert sum(hp_name.format(hp) in n for n in intf) == (1 if hp in used else 0), hp
+    for hp in used:
+        assert [f"{sc[hp]}/M00_AXI", hp_name.format(hp)] in intf
+        assert f"CALL create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect {sc[hp]}" in text
+    # gmem0/gmem1 first on HP0's SmartConnect; lane l on its port's (after them when that is HP0).
+    slaves = {hp: [n[0] for n in intf if n[1].startswith(f"{sc[hp]}/S")] for hp in used}
+    want = {hp: [] for hp in used}
+    want[0] = ["/eie/m_axi_gmem0", "/eie/m_axi_gmem1"]
+    for lane, hp in enumerate(lane_hp):
+        want[hp].append(f"/eie/m_axi_gmem_s{lane}")
+    assert slaves == want
+    for hp in used:
+        ports_used = [n[1] for n in intf if n[1].startswith(f"{sc[hp]}/S")]
+        assert ports_used == [f"{sc[hp]}/S{k:02d}_AXI" for k in range(len(want[hp]))]
+        assert f"set_property -dict {{CONFIG.NUM_SI {len(want[hp])} CONFIG.NUM_MI 1}} {sc[hp]}" in calls(text)
+    # Every SmartConnect and every enabled HP port clocked by the PL clock; every SmartConnect reset.
+    clk_net = next(n for n in net if "eie/ap_clk" in n)
+    for hp in used:
+        assert f"{sc[hp]}/aclk" in clk_net and hp_clk.format(hp) in clk_net
+    assert not any(hp_clk.format(hp) in clk_net for hp in set(range(4)) - used)
+    reset_net = next(n for n in net if n[0] == "rst/interconnect_aresetn")
+    assert sorted(reset_net[1:]) == sorted(["ctrl_sc/aresetn", *(f"{sc[hp]}/aresetn" for hp in used)])
+    # Each master's address space checked for DDR after assign_bd_address, the stream masters included.
+    queried = [c.split()[-1] for c in calls(text) if c.startswith("get_bd_addr_segs")]
+    for m in ["m_axi_gmem0", "m_axi_gmem1", *(f"m_axi_gmem_s{lane}" for lane in range(ports))]:
+        assert f"/eie/Data_{m}" in queried, m
+
+
+@pytest.mark.parametrize("board", ["pynq-z2", "zcu104"])
+def test_a_stream_master_without_ddr_or_through_another_port_fails(tmp_path, board):
+    build = str(build_dir(tmp_path, stream_config(board, 2)))
+    hp2 = HP_NAMES[BOARDS[board].family][0].format(2)
+    res = run_tcl(tmp_path, board, build, str(tmp_path / "o"), preamble="dict set ::seg_override m_axi_gmem_s1 {}\n")
+    assert "error: kernel master(s) /eie/m_axi_gmem_s1 have no address segment covering DDR" in res.stdout
+    assert "EXIT 1" in res.stdout and "validate_bd_design" not in [c.split()[0] for c in calls(res.stdout)]
+    # Mapped to DDR, but through HP0 (gmem0/gmem1's port) instead of its own HP2.
+    seg = "/eie/Data_m_axi_gmem_s1/SEG_ps_HP0_DDR_LOWOCM"
+    res = run_tcl(
+        tmp_path, board, build, str(tmp_path / "o"), preamble=f"dict set ::seg_override m_axi_gmem_s1 {seg}\n"
+    )
+    err = next(line for line in res.stdout.splitlines() if line.startswith("error:"))
+    assert err == (
+        f"error: stream master /eie/m_axi_gmem_s1 (lane 1) reaches DDR through {seg}, not its HP port {hp2}; "
+        "check the SmartConnect hp2_sc"
+    )
+    assert "EXIT 1" in res.stdout and "validate_bd_design" not in [c.split()[0] for c in calls(res.stdout)]
+
+
+@pytest.mark.parametrize(
+    ("ports", "ip_lanes", "found"),
+    [
+        (2, "{1}", "m_axi_gmem_s1"),
+        (2, "{}", "none"),
+        (0, "{0}", "m_axi_gmem_s0"),
+        (4, "{0 1}", "m_axi_gmem_s0, m_axi_gmem_s1"),
+    ],
+    ids=["s1-without-s0", "ip-without-ports", "ports-without-streaming", "two-of-four"],
+)
+def test_an_ip_whose_stream_masters_are_not_the_configurations_fails(tmp_path, ports, ip_lanes, found):
+    config = stream_config("zcu104", ports) if ports else AcceleratorConfig(board="zcu104")
+    build = build_dir(tmp_path, config)
+    res = run_tcl(
+        tmp_path, "zcu104", str(build), str(tmp_path / "o"), preamble=f"set ::stub_stream_masters {ip_lanes}\n"
+    )
+    err = next(line for line in res.stdout.splitlines() if line.startswith("error:"))
+    assert err.startswith(f"error: the EIE IP (eie_top) has the stream masters {found}, but {build}/params.tcl says "
+                          f"EIE_STREAM_PORTS={ports}")  # fmt: skip
+    assert "run 'eie generate" in err and "EXIT 1" in res.stdout
+    assert not any(c.startswith("create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect") for c in calls(res.stdout))
+
+
+def test_params_without_or_with_a_bad_stream_port_count_fail(tmp_path):
+    build = build_dir(tmp_path, AcceleratorConfig(board="pynq-z2"))
+    params = build / "params.tcl"
+    text = params.read_text()
+    params.write_text(text.replace("set EIE_STREAM_PORTS 0\n", ""))
+    res = run_tcl(tmp_path, "pynq-z2", str(build), str(tmp_path / "o"))
+    assert f"error: {params} has no EIE_STREAM_PORTS (it was written by an older toolkit)" in res.stdout
+    assert "EXIT 2" in res.stdout
+    params.write_text(text.replace("set EIE_STREAM_PORTS 0\n", "set EIE_STREAM_PORTS 3\n"))
+    res = run_tcl(tmp_path, "pynq-z2", str(build), str(tmp_path / "o"))
+    assert "EIE_STREAM_PORTS is '3'" in res.stdout and "0, 1, 2 or 4 stream ports" in res.stdout
+    assert "EXIT 2" in res.stdout

@@ -278,3 +278,26 @@ def test_pinned_storage_and_depths_are_kept(tmp_path):
     assert "fifo_depth" not in plan.to_dict()["searched"]
     # The default (on chip, FIFO 32) breaks the pins: compared, never chosen.
     assert plan.default is not None and plan.default.config.storage != "stream"
+
+
+def test_the_port_dimension_offers_the_port_counts_the_board_allows(monkeypatch):
+    """stream_ports is searched over eie.hardware.boards.STREAM_PORT_CHOICES within the PS's HP ports,
+    the family's default first; never a count AcceleratorConfig refuses (3)."""
+    from eie.hardware import plan
+
+    assert plan.port_field() == "stream_ports"
+    dim = next(d for d in plan.DIMENSIONS if d.field == "stream_ports")
+    custom7 = {
+        "board": "custom",
+        "part": "xc7z045ffg900-2",
+        "resources": {"bram36": 545, "dsp": 900, "family": "zynq7"},
+    }
+    cases = {"pynq-z2": [1, 2, 4], "ultra96v2": [2, 1, 4], "zcu104": [2, 1, 4], "custom7": [1, 2, 4]}
+    for name, want in cases.items():
+        ctx = custom7 if name == "custom7" else {"board": name}
+        assert dim.candidates(ctx) == want, name
+        for p in want:  # each one a configuration the config accepts, resolved as that many ports
+            assert AcceleratorConfig(**ctx, stream_ports=p).ports == p
+    # A PS with fewer HP ports offers fewer counts.
+    monkeypatch.setitem(plan.HP_PORTS, "zynq7", 2)
+    assert dim.candidates({"board": "pynq-z2"}) == [1, 2]

@@ -16,7 +16,7 @@ import numpy as np
 
 from eie.board.driver import AP_DONE, AP_IDLE, AP_START, GIE, IER, ISR, EIEKernel, KernelMethods
 from eie.errors import EIEError
-from eie.kernel.abi import KERNEL_STATUS, MODE_LOAD, MODE_RUN
+from eie.kernel.abi import KERNEL_STATUS, MODE_LOAD, MODE_RUN, registers, stream_pointers
 
 _CODE = {name: code for code, name in KERNEL_STATUS.items()}
 
@@ -59,11 +59,17 @@ class DeviceBuffer(np.ndarray):
 
 
 class CSimRegisters:
-    """The kernel IP at register level, backed by the compiled C-simulation."""
+    """The kernel IP at register level, backed by the compiled C-simulation.
 
-    def __init__(self, sim, memory: HostMemory):
+    Its registers are those of ``sim.config``'s kernel (eie.kernel.abi.registers:
+    a streaming kernel's stream-port pointers included), or ``names`` to play an
+    overlay built otherwise.
+    """
+
+    def __init__(self, sim, memory: HostMemory, names=None):
         self.sim = sim
         self.memory = memory
+        self.names = tuple(registers(sim.config) if names is None else names)
         self.regs: dict[str, int] = {}
         self.ctrl = AP_IDLE
         self.starts = 0
@@ -74,7 +80,12 @@ class CSimRegisters:
         # Interrupt registers (ap_ctrl_hs): global enable, IP enable, status.
         self.irq = {GIE: 0, IER: 0, ISR: 0}
 
+    def register_names(self) -> tuple[str, ...]:
+        return self.names
+
     def write_reg(self, name: str, value: int) -> None:
+        if name not in self.names:
+            raise EIEError(f"the kernel has no register '{name}'")
         if not 0 <= int(value) < 1 << 32:
             raise EIEError(f"register {name}: {value} does not fit 32 bits")
         self.regs[name] = int(value)
@@ -118,7 +129,7 @@ class CSimRegisters:
         A length beyond the buffer would be a DMA fault on the board (the
         driver's bug, never the model file's), so it is an error here.
         """
-        buf = self.memory.resolve(self.regs.get(f"{name}_1", 0) | (self.regs.get(f"{name}_2", 0) << 32))
+        buf = self.memory.resolve(self._pointer(name))
         words = np.asarray(buf).reshape(-1)
         n = self.regs.get(length_reg, 0)
         if n > words.size:
@@ -135,8 +146,24 @@ class CSimRegisters:
             return
         self._execute()
 
+    def _pointer(self, name: str) -> int:
+        return self.regs.get(f"{name}_1", 0) | (self.regs.get(f"{name}_2", 0) << 32)
+
+    def _check_stream_ports(self) -> None:
+        """Every stream port holds the image's address: the C-simulation reads one image for all lanes,
+        where the hardware's lane l reads its columns through image_s<l> (a port left elsewhere would
+        make that lane read another buffer, or address 0)."""
+        image = self._pointer("image")
+        for name in stream_pointers(self.names, "the co-simulated kernel"):
+            if self._pointer(name) != image:
+                raise EIEError(
+                    f"stream port {name} points at {self._pointer(name):#x}, the image at {image:#x}: "
+                    "every stream port must be given the image buffer's address"
+                )
+
     def _execute(self) -> None:
         self.ctrl = 0
+        self._check_stream_ports()
         mode = self.regs.get("mode")
         if mode == MODE_LOAD:
             status = self.sim.load_status(self._buffer("image", "image_words"))

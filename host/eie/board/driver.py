@@ -11,6 +11,12 @@ and passes ``pynq.allocate`` buffers to its AXI4 master ports:
     y = await ol.eie.run_async(x)       # the same, waiting for the interrupt
     ol.eie.benchmark(x, runs=100)       # latency and throughput, measured
 
+A streaming kernel also has one AXI4 master per HP port, ``image_s0`` ..
+``image_s<P-1>``. The driver takes that set from the IP's register names (the
+.hwh), not from a configuration. Every stream port gets the image buffer's
+address, and a set that is not the toolkit kernel's is refused
+(overlays/README.md).
+
 The protocol itself lives in ``EIEKernel``, which needs only a register port
 and an allocator. The board supplies pynq's; the tests supply one backed by
 the C-simulation, so this same code is checked bit for bit without a board.
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -31,7 +37,15 @@ import numpy as np
 # at module level it needs numpy, pynq (optional) and eie.kernel.abi (constants;
 # numpy only). The emulator and image reader load when a model is loaded.
 from eie.errors import EIEError, ImageError, KernelTimeout, int_array, real_array
-from eie.kernel.abi import MODE_LOAD, MODE_RUN, TOP, VLNV, KernelStatusError, status_error  # noqa: F401
+from eie.kernel.abi import (  # noqa: F401
+    MODE_LOAD,
+    MODE_RUN,
+    TOP,
+    VLNV,
+    KernelStatusError,
+    status_error,
+    stream_pointers,
+)
 
 if TYPE_CHECKING:
     from eie.format.qmodel import QuantModel
@@ -80,6 +94,8 @@ class RegisterPort(Protocol):
 
     def read_at(self, offset: int) -> int: ...
 
+    def register_names(self) -> Iterable[str]: ...
+
 
 def _address(buf) -> int:
     for attr in ("device_address", "physical_address"):
@@ -101,6 +117,10 @@ class EIEKernel:
     ):
         self.port = port
         self.allocate = allocate
+        # The stream ports (image_s0 ..) are the ones the IP's register map has, not the
+        # count a configuration would give: an overlay is what it was built as. A set that
+        # is not the toolkit kernel's is refused here, before any write.
+        self.stream_pointers = stream_pointers(port.register_names())
         self.timeout_s = timeout_s
         # An object with ``async wait()`` that returns when the kernel's
         # interrupt fires (pynq.Interrupt where the overlay wires it).
@@ -119,6 +139,12 @@ class EIEKernel:
         addr = _address(buf)
         self.port.write_reg(f"{name}_1", addr & 0xFFFFFFFF)
         self.port.write_reg(f"{name}_2", (addr >> 32) & 0xFFFFFFFF)
+
+    def _set_image(self, buf) -> None:
+        """The image buffer on the loader's port and on every stream port (each lane reads its columns there)."""
+        self._set_pointer("image", buf)
+        for name in self.stream_pointers:
+            self._set_pointer(name, buf)
 
     def _call(self, when: str) -> int:
         t0 = time.perf_counter()
@@ -202,7 +228,7 @@ class EIEKernel:
         buf = self.allocate(shape=(img.size,), dtype=np.uint64)
         buf[:] = img
         _sync_to_device(buf)
-        self._set_pointer("image", buf)
+        self._set_image(buf)
         # image_words: the kernel reads no further than the allocation, whatever the image says.
         load_regs = (("mode", MODE_LOAD), ("first", 0), ("last", 0), ("n_vectors", 0), ("image_words", buf.size))
         for name, value in load_regs:
@@ -268,7 +294,7 @@ class EIEKernel:
         self._set_pointer("y_out", yout)
         # Streamed layers are read from the loaded image during the run: point
         # the kernel at it again, with its length (the kernel checks it).
-        self._set_pointer("image", self._image_buf)
+        self._set_image(self._image_buf)
         run_regs = (
             ("mode", MODE_RUN),
             ("first", first),
@@ -398,9 +424,13 @@ def _sync_from_device(buf) -> None:
 class _PynqRegisterPort:
     """Registers by the names in the overlay's .hwh (pynq's register_map)."""
 
-    def __init__(self, ip):
+    def __init__(self, ip, names: Iterable[str] = ()):
         self.ip = ip
         self._offsets: dict[str, int] = {}
+        self._names = tuple(names)  # the register names of the IP's description (from the .hwh)
+
+    def register_names(self) -> tuple[str, ...]:
+        return self._names
 
     def _offset(self, name: str) -> int:
         if name not in self._offsets:
@@ -471,7 +501,8 @@ class EIEAccelerator(KernelMethods, _DefaultIP):
         # pynq gives the IP an `interrupt` attribute when the overlay connects its
         # interrupt pin to an AXI interrupt controller (overlays/build_overlay.tcl).
         self.kernel = EIEKernel(
-            _PynqRegisterPort(self),
+            # The register names pynq read from the .hwh (the ones its register_map has).
+            _PynqRegisterPort(self, (description.get("registers") or {}).keys()),
             # On the IP's own device (the overlay's), not whichever device pynq made active.
             lambda shape, dtype: _pynq_allocate(shape, dtype, target=self.device),
             interrupt=getattr(self, "interrupt", None),

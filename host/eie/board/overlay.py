@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eie.errors import ConfigError
-from eie.kernel.abi import IP_VERSION, LIBRARY, REGISTERS, VENDOR
+from eie.kernel.abi import IP_VERSION, LIBRARY, VENDOR, kernel_stream_ports, registers, stream_pointers
 
 # The 13 bytes every Xilinx .bit file starts with (a 9-byte padding field, then the key count).
 BIT_MAGIC = bytes.fromhex("00090ff00ff00ff00ff0000001")
@@ -144,12 +144,26 @@ def check_overlay(bit: str | Path, hwh: str | Path, config) -> list[str]:
         )
     if k.instance != IP_NAME:
         problems.append(f"{name}: the kernel instance is named {k.instance!r}; the driver opens it as {IP_NAME!r}")
-    missing = sorted(n for n in REGISTERS if n not in k.registers)
-    moved = sorted(n for n in REGISTERS if n in k.registers and k.registers[n] != REGISTERS[n])
+    # The configuration's kernel: a streaming one has a stream-port pointer per HP port after y_out.
+    expected = registers(config)
+    missing = sorted(n for n in expected if n not in k.registers)
+    moved = sorted(n for n in expected if n in k.registers and k.registers[n] != expected[n])
     if missing:
         problems.append(f"{name}: the kernel lacks the registers {', '.join(missing)} the driver writes")
     for n in moved:
-        problems.append(f"{name}: register {n} is at {k.registers[n]:#x}, the driver's is at {REGISTERS[n]:#x}")
+        problems.append(f"{name}: register {n} is at {k.registers[n]:#x}, the driver's is at {expected[n]:#x}")
+    try:
+        ports = len(stream_pointers(k.registers, f"{name}: the kernel"))
+    except ConfigError as e:
+        problems.append(str(e))
+    else:
+        want = kernel_stream_ports(config)
+        if ports > want:
+            problems.append(
+                f"{name}: the kernel has {ports} stream ports (image_s0 .. image_s{ports - 1}), this "
+                f"configuration's kernel {want} (stream_ports, and none unless dir_depth > 0): it was built "
+                "from another configuration"
+            )
     return problems
 
 

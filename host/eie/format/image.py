@@ -35,7 +35,8 @@ from eie.safeio import atomic_write
 
 MAGIC = int.from_bytes(b"EIEIMAGE", "little")
 # 5: a stream section is a whole number of 16-byte words (two 64-bit words), so
-# a 128-bit reader never reads past it; 4: a streamed layer's count fields are 4, 6, 8, 12, 16 or 32 bits; 3: streamed layers (count fields 1..32 bits);
+# a 128-bit reader never reads past it; 4: a streamed layer's count fields are
+# 4, 6, 8, 12, 16 or 32 bits; 3: streamed layers (count fields 1..32 bits);
 # 2: CRC-32 in the checksum word; 1 had a plain sum.
 VERSION = 5
 HEADER_WORDS = 16
@@ -130,7 +131,7 @@ def build_image(qm: QuantModel) -> np.ndarray:
                     f"layer {ql.name!r}: its stream section is {int(st.col_offset[-1])} bytes; the directory's "
                     "byte offsets are 32-bit (at most 4 GiB per layer)",
                 )
-            d[D_FLAGS] |= FLAG_STREAMED
+            d[D_FLAGS] |= np.uint64(FLAG_STREAMED)  # numpy 1 (the PYNQ image) has no safe uint64 | int
             d[D_COUNT_BITS] = st.count_bits
             d[D_DIR] = put(_u32_words(st.col_offset))
             pad = -offset % STREAM_ALIGN_WORDS

@@ -46,7 +46,7 @@ import numpy as np
 from eie.compression.model import CompressedLayer, CompressedModel
 from eie.errors import CapacityError, ConfigError
 from eie.format.csc import EncodedLayer, entries_per_word
-from eie.hardware.boards import BOARDS, DEFAULT_BOARD
+from eie.hardware.boards import BOARDS, DEFAULT_BOARD, HP_PORTS, STREAM_PORT_CHOICES, STREAM_PORTS_DEFAULT
 from eie.hardware.config import AcceleratorConfig
 from eie.hardware.resources import estimate
 from eie.hardware.streaming import SIZED_FIELDS, layer_storage
@@ -61,8 +61,8 @@ DEFAULT_INPUT_DENSITY = 0.5
 # Models of at most this many layers have every on-chip / streamed split tried;
 # larger ones a nested family (``storage_sets``).
 EXACT_STORAGE_LAYERS = 4
-# Names an HP-port count field may have (issue 19 adds one); the first the
-# configuration has is searched.
+# Names an HP-port count field may have; the first the configuration has is
+# searched (issue 19 added stream_ports), over the values the board allows.
 PORT_FIELDS = ("hp_ports", "axi_ports", "stream_ports", "n_ports", "ports")
 RESOURCES = ("bram36", "uram", "dsp", "lut", "ff")
 ESE_GOPS = 282.0  # ESE (Han et al., FPGA 2017) on a KU060 at 200 MHz, its own accounting
@@ -87,6 +87,16 @@ def _windows(chosen: dict) -> list[int]:
     return [w for w in (n, n // 2, 2 * n, 4 * n) if w >= 1 and w <= 1024 and (n % w == 0 or w % n == 0)]
 
 
+def _stream_ports(chosen: dict) -> list[int]:
+    # The kernel's port counts (column j of a streamed layer on port j mod P) that
+    # the board's PS has HP ports for, its family's default first. A custom part
+    # names its family in `resources` (AcceleratorConfig.board_spec).
+    board = chosen.get("board", DEFAULT_BOARD)
+    family = BOARDS[board].family if board in BOARDS else str((chosen.get("resources") or {}).get("family", "zynqmp"))
+    allowed = [p for p in STREAM_PORT_CHOICES if p <= HP_PORTS[family]]
+    return [STREAM_PORTS_DEFAULT[family], *allowed]
+
+
 def _index_bits(chosen: dict) -> list[int]:
     w = int(chosen.get("weight_bits", 4))
     return [r for r in (4, 2, 3, 5, 6, 8) if w + r <= 16]
@@ -98,7 +108,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("lnzd_window", _windows),
     Dimension("occupancy_mask", (True, False)),
     Dimension("fifo_depth", (32, 8, 16, 64)),
-    *(Dimension(name, (1, 2, 3, 4)) for name in PORT_FIELDS),
+    *(Dimension(name, _stream_ports) for name in PORT_FIELDS),
 )
 """The search space (besides the storage per layer); the first value of each is the kernel's default."""
 

@@ -3,8 +3,12 @@
 Board-safe (eie.errors and the configuration's default top): the PYNQ driver needs these without jinja2.
 """
 
-from eie.errors import CapacityError, EIEError, ImageError, KernelTimeout  # noqa: F401 (KernelTimeout: the driver's)
+import re
+from collections.abc import Iterable
+
+from eie.errors import CapacityError, ConfigError, EIEError, ImageError, KernelTimeout  # noqa: F401 (KernelTimeout: the driver's)
 from eie.format.image import VERSION as IMAGE_VERSION
+from eie.hardware.boards import STREAM_PORT_CHOICES
 from eie.hardware.config import TOP
 
 # The kernel's top function and the VLNV that export_design gives its IP
@@ -46,6 +50,86 @@ REGISTERS = {
 }
 # The span of the control bundle (a power of two, as Vivado's address editor assigns).
 REGISTER_SPACE = 0x10000
+
+# A streaming kernel (dir_depth > 0) reads its streamed layers over P = config.ports
+# AXI4 masters of its own, one per HP port: the top's arguments image_s0 .. image_s<P-1>
+# (bundles gmem_s0 ..), after y_out. Each is a 64-bit pointer, so each takes a 12-byte
+# slot of the control bundle; the host gives every one the image buffer's address.
+STREAM_POINTER = "image_s"
+_STREAM_REGISTER = re.compile(rf"{STREAM_POINTER}(0|[1-9][0-9]*)_([12])")
+
+
+def stream_pointer_names(ports: int) -> tuple[str, ...]:
+    """The top's stream-port pointer arguments of a kernel with ``ports`` stream ports."""
+    return tuple(f"{STREAM_POINTER}{lane}" for lane in range(ports))
+
+
+def kernel_stream_ports(config) -> int:
+    """The stream ports of ``config``'s kernel: ``config.ports`` if it streams (dir_depth > 0), else none."""
+    return int(config.ports) if config.streaming else 0
+
+
+def registers(config_or_ports=0) -> dict[str, int]:
+    """The control bundle's registers (pynq names -> byte offset) of a kernel with stream ports.
+
+    ``config_or_ports`` is an AcceleratorConfig (its kernel's ports: none unless it
+    streams) or the port count. With none this is ``REGISTERS``; each port's pointer
+    follows y_out in a 12-byte slot, as Vitis HLS lays out the signature.
+    """
+    ports = config_or_ports if isinstance(config_or_ports, int) else kernel_stream_ports(config_or_ports)
+    if ports and ports not in STREAM_PORT_CHOICES:
+        raise ConfigError(f"a kernel has 0 or {', '.join(map(str, STREAM_PORT_CHOICES))} stream ports, not {ports}")
+    regs = dict(REGISTERS)
+    offset = REGISTERS["y_out_1"] + 12
+    for name in stream_pointer_names(ports):
+        regs[f"{name}_1"], regs[f"{name}_2"] = offset, offset + 4
+        offset += 12
+    return regs
+
+
+def stream_pointers(names: Iterable[str], where: str = "the overlay's kernel") -> tuple[str, ...]:
+    """The stream-port pointers (image_s0, ...) among a kernel's register names, checked.
+
+    The set must be what this toolkit's kernel has: image_s0 .. image_s<P-1>, P one
+    of STREAM_PORT_CHOICES (or none), each as its two 32-bit halves <name>_1 and
+    <name>_2. Anything else (image_s1 without image_s0, a lone half, three ports)
+    is a ConfigError naming the register: the driver would leave a port pointing
+    nowhere, and that lane of the kernel would read from address 0.
+    """
+    fix = (
+        "rebuild the overlay from this toolkit's kernel (eie build --overlay: build.tcl, then "
+        "overlays/build_overlay.tcl) and copy its .bit and .hwh together"
+    )
+    halves: dict[int, set[str]] = {}
+    for name in names:
+        if not name.startswith(STREAM_POINTER):
+            continue
+        m = _STREAM_REGISTER.fullmatch(name)
+        if m is None:
+            raise ConfigError(
+                f"{where} has a register {name!r}, which is not a stream-port pointer half "
+                f"({STREAM_POINTER}<lane>_1 or _2): {fix}"
+            )
+        halves.setdefault(int(m[1]), set()).add(m[2])
+    ports = len(halves)
+    for lane in range(ports):
+        name = f"{STREAM_POINTER}{lane}"
+        if lane not in halves:
+            other = f"{STREAM_POINTER}{max(halves)}"
+            raise ConfigError(
+                f"{where} has the stream port {other} but not {name} (registers {name}_1/{name}_2): "
+                f"its stream ports must be {STREAM_POINTER}0 .. {STREAM_POINTER}<P-1>; {fix}"
+            )
+        if halves[lane] != {"1", "2"}:
+            have, lack = (f"{name}_{h}" for h in sorted(halves[lane]) + sorted({"1", "2"} - halves[lane]))
+            raise ConfigError(f"{where} has the register {have} but not {lack} (a 64-bit pointer is both); {fix}")
+    if ports and ports not in STREAM_PORT_CHOICES:
+        raise ConfigError(
+            f"{where} has {ports} stream ports ({STREAM_POINTER}0 .. {STREAM_POINTER}{ports - 1}); this toolkit's "
+            f"kernels have {', '.join(map(str, STREAM_PORT_CHOICES))}: {fix}"
+        )
+    return stream_pointer_names(ports)
+
 
 MODE_LOAD = 0
 MODE_RUN = 1

@@ -166,6 +166,7 @@ def params_tcl(config: AcceleratorConfig, sources=(), headers=(), testbench=()) 
     The board facts (part, family, Vivado board part) come from
     eie.hardware.boards through ``config.board_spec``; the overlay script has
     no table of its own. ``EIE_BOARD_PART`` is empty for a custom part.
+    ``EIE_STREAM_PORTS``: the kernel's stream ports (m_axi_gmem_s0 ..), 0 without streaming.
     """
     b = config.board_spec
     return (
@@ -185,6 +186,7 @@ def params_tcl(config: AcceleratorConfig, sources=(), headers=(), testbench=()) 
         f"set EIE_IP_VENDOR {abi.VENDOR}\n"
         f"set EIE_IP_LIBRARY {abi.LIBRARY}\n"
         f"set EIE_IP_VERSION {abi.IP_VERSION}\n"
+        f"set EIE_STREAM_PORTS {abi.kernel_stream_ports(config)}\n"
     )
 
 
