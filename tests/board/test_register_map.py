@@ -320,7 +320,6 @@ STREAM_CONFIGS = {
     "zcu104-stream-2": AcceleratorConfig(board="zcu104", n_pes=4, dir_depth=64),
     "zcu104-stream-4": AcceleratorConfig(board="zcu104", n_pes=4, dir_depth=64, stream_ports=4),
 }
-KERNEL_PORTS_PENDING = pytest.mark.xfail(strict=True, reason="kernel ports not rendered yet")
 
 
 def with_stream_ports(source: str, ports: int) -> str:
@@ -423,7 +422,6 @@ def test_stream_port_registers_follow_the_signature(ports, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(STREAM_CONFIGS))
-@KERNEL_PORTS_PENDING
 def test_stream_port_registers_of_the_rendered_streaming_top(name, tmp_path):
     """The streaming kernel as rendered: its image_s<l> arguments, their offsets, and the driver's writes."""
     config = STREAM_CONFIGS[name]

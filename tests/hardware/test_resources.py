@@ -162,7 +162,7 @@ def test_streaming_logic_worked_from_the_operators():
     assert not {"stream_request", "stream_fetch", "stream_header", "stream_unpack", "pe_stream"} & set(
         res.logic_blocks(kernel_config(n_pes=8))
     )
-    c = kernel_config(n_pes=8, dir_depth=100)  # E = 8 entries of 8 bits
+    c = kernel_config(n_pes=8, dir_depth=100, stream_ports=1, axi_data_bits=64)  # one 64-bit lane, 8 entries a step
     blocks = res.logic_blocks(c)
     # The header process: the byte funnel (64 bits, 8 positions, 2 levels) = 128, the block-end
     # mask (64 positions, 3 levels) = 192, the slice enables 4 x 2, 8 x 32 count bits each a 6:1
@@ -179,9 +179,24 @@ def test_streaming_logic_worked_from_the_operators():
     # The reader: the request process (directory reads, word range, run and chunk logic) and the
     # fetch process (one m_axi burst loop).
     a64, c64 = res.add_luts(res.ADDR_BITS), res.cmp_luts(res.ADDR_BITS)
-    request = 51 + 4 * a64 + 4 * c64 + 2 * 32 + 4 * 64 + res.cmp_luts(c.pidx_bits) + res.add_luts(c.pidx_bits)
+    request = 51 + 4 * a64 + 4 * c64 + 2 * 32 + 4 * 64 + c64  # the run test w0 <= run_end: a 64-bit compare
     assert blocks["stream_request"][:2] == (1, round(request))
     assert blocks["stream_fetch"][:2] == (1, res._c("maxi_loop_lut"))
+    assert "stream_merge" not in blocks  # one lane feeds the PEs directly
+    # Two 128-bit lanes (UltraScale+'s default): every lane process twice, each twice as wide.
+    w = res.logic_blocks(kernel_config(n_pes=8, dir_depth=100, stream_ports=2))
+    # Funnel: 128 bits x 16 positions (2 levels) = 256; mask: 128 positions (4 levels) = 512; 2 x 2 slice enables.
+    header2 = 51 + 256 + 512 + 4 + 512 + 8 * add(40) + add(48) + cmp(48) + 3 * add(32) + 4 * cmp(32) + add(64) + cmp(64)
+    assert w["stream_header"][:2] == (2, round(header2))
+    # Unpacker: the first chunk's shift (128 bits, 4 levels) = 512, the 256-bit buffer insert (256 positions,
+    # 4 levels) = 1024, the OR (256), per PE a 128-bit pack shifter over 16 entries (2 levels).
+    fanout2 = 8 * (add(40) + 4 * cmp(40) + 128 * 2)
+    assert w["stream_unpack"][:2] == (2, round(51 + 512 + 1024 + 256 + add(8) + 2 * add(40) + fanout2))
+    assert w["stream_request"][0] == w["stream_fetch"][0] == 2
+    # One merge per PE: 2:1 selects of a token (16 + 32 + 1 bits) and a pack (128 + 5 bits), the
+    # entries-left subtract and zero test, the flags.
+    merge = 51 + res.mux_luts(2, 49) + res.mux_luts(2, 133) + add(32) + cmp(32) + 4
+    assert w["stream_merge"][:2] == (8, round(merge))
     # The streamed PE loop is its own instance: its own multiplier (a second DSP per PE).
     assert blocks["pe_stream"][0] == 8
     assert res.estimate(c).dsp == 2 * res.estimate(kernel_config(n_pes=8)).dsp
