@@ -401,13 +401,14 @@ def test_dir_depth_field_and_its_memory():
     e0, e1 = estimate(off), estimate(on)
     assert (e0.dir_bits, e0.dir_bram18) == (0, 0)
     # Two banks: 2049 x 32 bits (offsets 0, 2, ..., 4096) in 5 BRAM18 (512 x 36 shape) and
-    # 2048 x 32 (1, 3, ..., 4095) in 4.
-    assert on.dir_odd_depth == 2048
-    assert (e1.dir_bits, e1.dir_bram18) == (4097 * 32, 9)
-    # With the reader's word FIFO (16 outstanding bursts of 64 128-bit beats: 2048 x 64 bits, 8 BRAM18).
-    assert e1.stream_fifo_bram18 == 8
-    assert 2 * (e1.bram36 - e0.bram36) in (9 + 8 - 1, 9 + 8 + 1)  # 17 BRAM18, in BRAM36 either side of a half
-    assert e1.to_dict()["dir_bram18"] == 9
+    # 2048 x 32 (1, 3, ..., 4095) in 4; a copy for each of the ZCU104's two stream lanes.
+    assert on.dir_odd_depth == 2048 and on.ports == 2
+    assert (e1.dir_bits, e1.dir_bram18) == (2 * 4097 * 32, 2 * 9)
+    # Each lane's word FIFO (16 outstanding bursts of 64 128-bit beats: 1024 x 128 bits, 8 BRAM18),
+    # and each lane's m_axi read buffer of the same size.
+    assert e1.stream_fifo_bram18 == 2 * 8
+    assert 2 * (e1.bram36 - e0.bram36) == 18 + 16 + 16
+    assert e1.to_dict()["dir_bram18"] == 18
     # A small directory fits LUTRAM.
     assert estimate(off.replace(dir_depth=30)).dir_bram18 == 0
 

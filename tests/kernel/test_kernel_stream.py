@@ -21,7 +21,6 @@ checked here, against values computed independently of the kernel:
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import pytest
@@ -138,7 +137,7 @@ def test_the_same_model_streamed_or_on_chip_gives_the_same_integers(sim):
 
 
 def test_streamed_trips_and_words_read(sim):
-    """PE trips = 1 + entries of the active columns; words read and requests = each lane's runs, as the model has them."""
+    """PE trips = 1 + entries of the active columns; words read and requests = each lane's runs, as modelled."""
     cfg, s = sim
     if s.concurrent:
         pytest.skip("loop trip counts are the sequential C-simulation's (a concurrent PE also counts its waits)")
