@@ -357,7 +357,7 @@ def config_label(config: AcceleratorConfig) -> str:
         f"N={c.n_pes} w={c.weight_bits} i={c.index_bits} a={c.act_bits} cb={c.cb_bits} acc={c.acc_bits}"
         + (" ternary" if c.ternary else "")
         + (" mask" if c.occupancy_mask else "")
-        + (" stream" if c.streaming else "")
+        + (f" stream {c.stream_lanes}x{c.stream_bits}" if c.streaming else "")
     )
 
 
