@@ -22,12 +22,15 @@ import numpy as np
 from eie_layers import INDEX_BITS, LAYERS, WEIGHT_BITS, instance, parser
 
 from eie.hardware.config import AcceleratorConfig
+from eie.hardware.resources import estimate, fits_board
 from eie.performance.balance import balance
 from eie.performance.timing import TimingParams, simulate_layer
 
-# PE count per board (chosen for the bench: what the board's BRAM plausibly holds for the
-# on-chip parts; 8 on a PYNQ-Z2 is the issue's own configuration).
-BOARD_PES = {"pynq-z2": 8, "ultra96v2": 16, "kv260": 32, "zcu104": 64}
+BOARDS = ("pynq-z2", "ultra96v2", "kv260", "zcu104")
+# Each board gets the largest of these PE counts whose streaming kernel (a directory for
+# the widest layer, the ports used) fits the board by the resource estimate.
+PE_CHOICES = (64, 32, 16, 8, 4)
+DIR_DEPTH = 9217  # Alex-6's K + 1: one layer streamed at a time
 # ESE (Han et al., FPGA 2017): 282 GOP/s on a KU060 at 200 MHz, a sparse LSTM, its own accounting;
 # the '/ESE' column is each layer's modelled GOP/s as a fraction of it.
 ESE_GOPS = 282.0
@@ -47,14 +50,21 @@ def main() -> None:
         f"occupancy mask on, rows {'balanced' if args.balanced else 'interleaved'}\n"
         "GOP/s = 2 x kept (non-zero) weights in the active columns / modelled latency\n"
     )
-    for board, n in BOARD_PES.items():
-        cfg = AcceleratorConfig(
-            board=board, n_pes=n, fifo_depth=args.fifo, storage="stream", occupancy_mask=True, stream_ports=args.ports
-        )
+    for board in BOARDS:
+        for n in PE_CHOICES:
+            cfg = AcceleratorConfig(
+                board=board, n_pes=n, fifo_depth=args.fifo, storage="stream", occupancy_mask=True,
+                stream_ports=args.ports, dir_depth=DIR_DEPTH,
+            )  # fmt: skip
+            if fits_board(cfg):
+                break
+        est = estimate(cfg)
         params = TimingParams.for_config(cfg)
         sp = params.stream
         print(
-            f"{board}: {n} PEs at {cfg.clock:g} MHz; {sp.ports} HP port(s) of {sp.axi_bits} bits "
+            f"{board}: {n} PEs (the most of {', '.join(map(str, PE_CHOICES))} that fit: LUT "
+            f"{est.lut / est.board_lut:.0%}, BRAM36 {est.bram36 / est.board_bram36:.0%} by the estimate) "
+            f"at {cfg.clock:g} MHz; {sp.ports} HP port(s) of {sp.axi_bits} bits "
             f"({sp.port_peak_gbps(cfg.clock):.2f} GB/s each, {sp.word_bytes * 8}-bit readers and dispatchers), "
             f"bursts of {sp.burst_len}, {sp.outstanding} outstanding; DDR peak {sp.ddr_peak_gbps:.2f} GB/s"
         )
