@@ -252,17 +252,25 @@ struct PE {
     // takes the next token when one is there, so trips = 1 + sum of entries.
     // The next entry of a streamed column: from the pack in hand, or from the
     // next pack when it is used up (the dispatcher sends a column's entries
-    // in packs of 1..STEP_ENTRIES, in order).
-    static void next_streamed(hls::stream<pack_t>& packs, sword_t& pack, ap_uint<PACK_N_BITS>& pack_left, code_t& v,
-                              zrun_t& z) {
+    // in packs of 1..STEP_ENTRIES, in order). A pack is the dispatcher's
+    // whole step word with this PE's entries at slots first .. first + n - 1:
+    // the PE picks slot `slot` with a STEP_ENTRIES:1 select of ENTRY_BITS
+    // bits, so no W-bit shifter per PE is needed on either side.
+    static void next_streamed(hls::stream<pack_t>& packs, sword_t& pack, ap_uint<PACK_N_BITS>& slot,
+                              ap_uint<PACK_N_BITS>& pack_left, code_t& v, zrun_t& z) {
 #pragma HLS INLINE
         if (pack_left == 0) {
             const pack_t pk = packs.read();
             pack = pk.word;
+            slot = pk.first;
             pack_left = pk.n;
         }
-        const ap_uint<ENTRY_BITS> f = pack(ENTRY_BITS - 1, 0);
-        pack >>= ENTRY_BITS;
+        ap_uint<ENTRY_BITS> f = 0;
+        for (int i = 0; i < STEP_ENTRIES; i++) {
+#pragma HLS UNROLL
+            if (slot == unsigned(i)) f = pack(i * ENTRY_BITS + ENTRY_BITS - 1, i * ENTRY_BITS);
+        }
+        slot++;
         pack_left--;
         v = f(WEIGHT_BITS - 1, 0);
         z = f >> WEIGHT_BITS;
@@ -282,7 +290,7 @@ struct PE {
         act_t a = 0;
         int row = -1;
         sword_t pack = 0;
-        ap_uint<PACK_N_BITS> pack_left = 0;
+        ap_uint<PACK_N_BITS> slot = 0, pack_left = 0;
         Bypass<Acc> fwd;
     STREAM_LOOP:
         while (true) {
@@ -294,7 +302,7 @@ struct PE {
             if (col_left != 0) {
                 code_t v;
                 zrun_t z;
-                next_streamed(packs, pack, pack_left, v, z);
+                next_streamed(packs, pack, slot, pack_left, v, z);
                 col_left--;
                 row = next_row(row, rows, z);
                 if (row < rows) {

@@ -79,10 +79,13 @@ struct eblock_t {
     bool last;
 };
 
-// Up to STEP_ENTRIES entries of one PE, the first at bit 0, ENTRY_BITS each.
+// Up to STEP_ENTRIES entries of one PE: a dispatcher step's word, whose
+// slots first .. first + n - 1 (ENTRY_BITS each, slot i at bit i x
+// ENTRY_BITS) are the PE's. Every receiving PE gets the same word.
 struct pack_t {
     sword_t word;
     ap_uint<PACK_N_BITS> n;
+    ap_uint<PACK_N_BITS> first;
 };
 
 // Column g's block: [start, end) bytes, from the directory's two banks (as
@@ -256,22 +259,23 @@ REQUESTS:
 // The dispatcher, in two processes so that no loop-carried path holds more
 // than one narrow shift (docs/kernel.md, "Loop-carried paths"):
 //
-//  - stream_header aligns each block to 64-bit chunks (chunk i = the block's
-//    bits 64i .. 64i + 63: a funnel of two words by the block's byte offset,
-//    8 positions), gathers the header's chunks into N x 32 bits at constant
+//  - stream_header aligns each block to W-bit chunks (W = STREAM_BITS; chunk i
+//    = the block's bits Wi .. Wi + W - 1: a funnel of two words by the block's
+//    byte offset, W / 8 positions), gathers the header's chunks into N x 32 bits at constant
 //    slices, splits it into N counts (count p at one of the six count widths'
 //    constant bit ranges) and their prefix sums, checks that the counts fill
 //    the block, and sends the entry unpacker the block's descriptor and its
 //    chunks from the one holding the first entry bit. One step per chunk
 //    (and per header chunk of a block too short for its header): the C-sim
-//    counter `dispatch` counts them, one per 8 bytes of block as the timing
-//    model charges the dispatcher (DISPATCH_BYTES).
+//    counter `dispatch` counts them, one per W / 8 bytes of block as the
+//    timing model charges a lane's dispatcher.
 //  - stream_unpack sends PE p the token (a_j, count[p]) when count[p] > 0 and
-//    then unpacks the entries, E = ENTRIES_PER_WORD per step, from a 128-bit
+//    then unpacks the entries, S = STEP_ENTRIES per step, from a 2W-bit
 //    buffer that a chunk enters at its fill level and that a step leaves by
-//    the constant E x ENTRY_BITS. The E entries of a step belong to a few
+//    the constant S x ENTRY_BITS. The S entries of a step belong to a few
 //    consecutive PEs (a block's entries are PE 0's, then PE 1's, ...); each
-//    gets its part as one pack, N FIFO writes in parallel.
+//    gets the step's word as one pack with the range of slots that are its
+//    own (no shifter per PE), N FIFO writes in parallel.
 //
 // The step that ends a block takes the next block's descriptor when it is
 // there, so back-to-back blocks have no idle step between them. A block
@@ -459,7 +463,8 @@ UNPACK:
                         const ap_uint<40> hi = first[p + 1] < hi_all ? first[p + 1] : hi_all;
                         if (lo < hi) {
                             pack_t pk;
-                            pk.word = chunk >> (unsigned(lo - lo_all) * ENTRY_BITS);
+                            pk.word = chunk;
+                            pk.first = unsigned(lo - lo_all);
                             pk.n = unsigned(hi - lo);
                             packs[p].write(pk);
                         }

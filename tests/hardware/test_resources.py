@@ -172,9 +172,9 @@ def test_streaming_logic_worked_from_the_operators():
     header += add(64) + cmp(64)
     assert blocks["stream_header"][:2] == (1, round(header))
     # The unpacker: the first chunk's shift (192), the buffer insert (128 bits, 128 positions,
-    # 4 levels) = 512, the OR, and per PE a 40-bit add, 4 compares, a 64-bit pack shifter over 8
-    # entries (2 levels).
-    fanout = 8 * (add(40) + 4 * cmp(40) + 64 * 2)
+    # 4 levels) = 512, the OR, and per PE a 40-bit add and 4 compares (the PEs get the step's
+    # word itself and their slots' range: no pack shifter).
+    fanout = 8 * (add(40) + 4 * cmp(40))
     assert blocks["stream_unpack"][:2] == (1, round(51 + 192 + 512 + 128 + add(8) + 2 * add(40) + fanout))
     # The reader: the request process (directory reads, word range, run and chunk logic) and the
     # fetch process (one m_axi burst loop).
@@ -189,13 +189,13 @@ def test_streaming_logic_worked_from_the_operators():
     header2 = 51 + 256 + 512 + 4 + 512 + 8 * add(40) + add(48) + cmp(48) + 3 * add(32) + 4 * cmp(32) + add(64) + cmp(64)
     assert w["stream_header"][:2] == (2, round(header2))
     # Unpacker: the first chunk's shift (128 bits, 4 levels) = 512, the 256-bit buffer insert (256 positions,
-    # 4 levels) = 1024, the OR (256), per PE a 128-bit pack shifter over 16 entries (2 levels).
-    fanout2 = 8 * (add(40) + 4 * cmp(40) + 128 * 2)
+    # 4 levels) = 1024, the OR (256), per PE the range compares.
+    fanout2 = 8 * (add(40) + 4 * cmp(40))
     assert w["stream_unpack"][:2] == (2, round(51 + 512 + 1024 + 256 + add(8) + 2 * add(40) + fanout2))
     assert w["stream_request"][0] == w["stream_fetch"][0] == 2
-    # One merge per PE: 2:1 selects of a token (16 + 32 + 1 bits) and a pack (128 + 5 bits), the
+    # One merge per PE: 2:1 selects of a token (16 + 32 + 1 bits) and a pack (128 + 5 + 5 bits), the
     # entries-left subtract and zero test, the flags.
-    merge = 51 + res.mux_luts(2, 49) + res.mux_luts(2, 133) + add(32) + cmp(32) + 4
+    merge = 51 + res.mux_luts(2, 49) + res.mux_luts(2, 138) + add(32) + cmp(32) + 4
     assert w["stream_merge"][:2] == (8, round(merge))
     # The streamed PE loop is its own instance: its own multiplier (a second DSP per PE).
     assert blocks["pe_stream"][0] == 8

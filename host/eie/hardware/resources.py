@@ -236,8 +236,8 @@ def stok_bits(config: AcceleratorConfig) -> int:
 
 
 def pack_bits(config: AcceleratorConfig) -> int:
-    """pack_t: a stream word of entries (stream_bits) and their number (pack_n_bits)."""
-    return config.stream_bits + config.pack_n_bits
+    """pack_t: a dispatcher step's word (stream_bits), the PE's entries in it and the first one's slot."""
+    return config.stream_bits + 2 * config.pack_n_bits
 
 
 def kernel_instances(config: AcceleratorConfig, shared: bool = True) -> dict[str, int]:
@@ -487,9 +487,9 @@ def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
         # The entry unpacker (stream_unpack): the first chunk's shift by the
         # header's end (sb positions), the insert into the 2 sb-bit buffer at
         # its fill level (2 sb positions; the step's own shift is a constant),
-        # and per PE the range compares, the count subtraction and a pack
-        # shifter of sb bits by up to step_entries entries.
-        fanout = n * (add_luts(40) + 4 * cmp_luts(40) + shifter(sb, se))
+        # and per PE the range compares and the count subtraction (each PE
+        # gets the step's word itself and the range of its slots).
+        fanout = n * (add_luts(40) + 4 * cmp_luts(40))
         blocks["stream_unpack"] = (
             loop_lut + shifter(sb, sb) + shifter(2 * sb, 2 * sb) + 2 * sb + add_luts(8) + 2 * add_luts(40) + fanout,
             loop_ff + 2 * sb + (n + 1) * 40 + 2 * 40 + 32 + 8,
@@ -516,8 +516,13 @@ def logic_blocks(config: AcceleratorConfig, shared: bool = True) -> dict[str, tu
         # policy's datapath (row adder, forwarding, multiplier or gated adds),
         # the pack register (a stream word) and its shift, the column's entry
         # counter.
-        st_lut = loop_lut + shifter(sb, se) + add_luts(32) + cmp_luts(32) + add_luts(ROW_BITS) + 3 * cmp_luts(ROW_BITS)
-        st_ff = loop_ff + sb + 32 + c.pack_n_bits + ROW_BITS + ab
+        # The pack register, and the entry at its slot: a step_entries:1
+        # select of entry_bits bits (the slot counter's increment).
+        st_lut = (
+            loop_lut + mux_luts(se, eb) + add_luts(c.pack_n_bits) + add_luts(32) + cmp_luts(32)
+            + add_luts(ROW_BITS) + 3 * cmp_luts(ROW_BITS)
+        )  # fmt: skip
+        st_ff = loop_ff + sb + 32 + 2 * c.pack_n_bits + ROW_BITS + ab
         blocks["pe_stream"] = (st_lut + gen_lut, st_ff + gen_ff + stages * (ROW_BITS + acc + ab + eb), n * lp)
         if c.ternary:
             blocks["pe_stream_ternary"] = (
