@@ -293,7 +293,11 @@ STRESS = {
 def test_stress_dry_pes_jitter_and_slow_processes(name):
     cfg = STRESS[name]
     s = csim.CSim(cfg, concurrent=True)
-    schedules = [Schedule(slow=p, slow_us=20) for p in csim.process_names(cfg)]
+    # Every process slowed in turn, except that of the per-PE merges only the first PE's and the
+    # last PE's are (the merges are alike; the PEs, whose rows differ, are all slowed).
+    n = cfg.n_pes
+    names = [p for p in csim.process_names(cfg) if not p.startswith("merge") or p.endswith(("_pe0", f"_pe{n - 1}"))]
+    schedules = [Schedule(slow=p, slow_us=20) for p in names]
     schedules += [Schedule(jitter=j, seed=seed) for j, seed in ((1, 1), (2, 2), (4, 3))]
     runs = 0
     for i, sch in enumerate(schedules):

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import pytest
-from kernel_configs import kernel_config
+from kernel_configs import STREAM_CONFIGS, STREAM_DEPTHS, kernel_config
 
 from eie.errors import EIEError
 
@@ -28,12 +28,13 @@ CONFIGS = {
     "n3_w4_i4": dict(n_pes=3, weight_bits=4, index_bits=4),
     "n8_w8_i6": dict(n_pes=8, weight_bits=8, index_bits=6, act_bits=12, cb_bits=10, acc_bits=24),
     "n16_w4_i5_ternary_mask": dict(n_pes=16, weight_bits=4, index_bits=5, ternary=True, occupancy_mask=True),
-    # Streaming hardware: fuzz_model streams some layers (directory and stream sections mutated too).
-    "n3_w3_i3_stream": dict(n_pes=3, weight_bits=3, index_bits=3, dir_depth=256, occupancy_mask=True),
-    "n8_w2_i3_ternary_stream": dict(n_pes=8, weight_bits=2, index_bits=3, ternary=True, dir_depth=256),
+    # Streaming hardware (the bit-exact tests' kernels: two 128-bit lanes with the mask, four with
+    # ternary layers): fuzz_model streams some layers (directory and stream sections mutated too).
+    "n3_w4_i3_mask_p2": {**STREAM_CONFIGS["n3_w4_i3_mask_p2"], **STREAM_DEPTHS},
+    "n8_w2_i3_ternary_p4": {**STREAM_CONFIGS["n8_w2_i3_ternary_p4"], **STREAM_DEPTHS},
 }
 # Two configurations here (ternary, and streaming); `make fuzz` runs all eight under the sanitizers.
-SANITIZED = ("n2_w2_i3_ternary", "n3_w3_i3_stream")
+SANITIZED = ("n2_w2_i3_ternary", "n3_w4_i3_mask_p2")
 SANITIZED_MUTANTS = 150
 
 
