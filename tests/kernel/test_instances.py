@@ -29,6 +29,8 @@ CONFIGS = {
     "n4_ternary_no_mask": dict(n_pes=4, ternary=True, occupancy_mask=False),
     "n3_ternary_stream_mask": dict(n_pes=3, ternary=True, occupancy_mask=True, dir_depth=64, lnzd_window=6),
     "n1_stream": dict(n_pes=1, dir_depth=8, fifo_depth=64),
+    # Four 128-bit lanes: three merges per PE (a tree), four of every lane process and FIFO.
+    "n2_stream_p4": dict(n_pes=2, dir_depth=16, stream_ports=4),
 }
 
 
