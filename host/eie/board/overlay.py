@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eie.errors import ConfigError
-from eie.kernel.abi import IP_VERSION, LIBRARY, VENDOR, kernel_stream_ports, registers, stream_pointers
+from eie.kernel.abi import IP_VERSION, LIBRARY, VENDOR, registers, stream_pointers
 
 # The 13 bytes every Xilinx .bit file starts with (a 9-byte padding field, then the key count).
 BIT_MAGIC = bytes.fromhex("00090ff00ff00ff00ff0000001")
@@ -157,7 +157,7 @@ def check_overlay(bit: str | Path, hwh: str | Path, config) -> list[str]:
     except ConfigError as e:
         problems.append(str(e))
     else:
-        want = kernel_stream_ports(config)
+        want = config.stream_lanes
         if ports > want:
             problems.append(
                 f"{name}: the kernel has {ports} stream ports (image_s0 .. image_s{ports - 1}), this "

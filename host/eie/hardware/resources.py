@@ -10,8 +10,9 @@ Entry memories use UltraRAM (4K x 72) when the board has it and
 memory at the broadcaster, ``occ_depth`` words of N x W bits (N bits per
 column, one word per LNZD window of every layer); it is optional, for
 configurations where memory is tight. A kernel with streaming hardware (``dir_depth`` > 0) adds the
-streamed layers' column directory, dir_depth x 32 bits in two banks, once.
-It is an estimate for sizing, not a synthesis report: the AXI adapters'
+streamed layers' column directory, dir_depth x 32 bits in two banks, a copy per
+stream lane (``stream_ports``), and each stream port's read buffer.
+It is an estimate for sizing, not a synthesis report: the other AXI adapters'
 BRAMs are a fixed allowance for the m_axi ports.
 
 Logic (LUTs, FFs) is a per-block model (``logic_blocks``, coefficients in
@@ -577,7 +578,7 @@ class Estimate:
     mask_bits: int = 0
     mask_bram18: int = 0
     # The streamed layers' column directory: dir_depth 32-bit byte offsets in
-    # two banks, once per kernel; 0 without streaming hardware (dir_depth 0).
+    # two banks, a copy per stream lane; 0 without streaming hardware (dir_depth 0).
     dir_bits: int = 0
     dir_bram18: int = 0
     # Logic (the LUT / FF model above); the board's totals are None where

@@ -64,19 +64,14 @@ def stream_pointer_names(ports: int) -> tuple[str, ...]:
     return tuple(f"{STREAM_POINTER}{lane}" for lane in range(ports))
 
 
-def kernel_stream_ports(config) -> int:
-    """The stream ports of ``config``'s kernel: ``config.ports`` if it streams (dir_depth > 0), else none."""
-    return int(config.ports) if config.streaming else 0
-
-
 def registers(config_or_ports=0) -> dict[str, int]:
     """The control bundle's registers (pynq names -> byte offset) of a kernel with stream ports.
 
-    ``config_or_ports`` is an AcceleratorConfig (its kernel's ports: none unless it
-    streams) or the port count. With none this is ``REGISTERS``; each port's pointer
+    ``config_or_ports`` is an AcceleratorConfig (its kernel's ports,
+    ``stream_lanes``: none unless it streams) or the port count. With none this is ``REGISTERS``; each port's pointer
     follows y_out in a 12-byte slot, as Vitis HLS lays out the signature.
     """
-    ports = config_or_ports if isinstance(config_or_ports, int) else kernel_stream_ports(config_or_ports)
+    ports = config_or_ports if isinstance(config_or_ports, int) else config_or_ports.stream_lanes
     if ports and ports not in STREAM_PORT_CHOICES:
         raise ConfigError(f"a kernel has 0 or {', '.join(map(str, STREAM_PORT_CHOICES))} stream ports, not {ports}")
     regs = dict(REGISTERS)

@@ -186,7 +186,7 @@ def params_tcl(config: AcceleratorConfig, sources=(), headers=(), testbench=()) 
         f"set EIE_IP_VENDOR {abi.VENDOR}\n"
         f"set EIE_IP_LIBRARY {abi.LIBRARY}\n"
         f"set EIE_IP_VERSION {abi.IP_VERSION}\n"
-        f"set EIE_STREAM_PORTS {abi.kernel_stream_ports(config)}\n"
+        f"set EIE_STREAM_PORTS {config.stream_lanes}\n"
     )
 
 
